@@ -1,0 +1,101 @@
+"""The batched environment interface.
+
+A :class:`BatchedEnv` holds P × B independent episodes as tensors with leading dims
+``(P, B)`` on one device (P population members, B episodes each). Pure torch, so the same
+code runs on a CPU and on CUDA.
+
+Contract (the rollout engine relies on exactly this):
+
+* ``reset(P, B, generator) -> obs``: starts P×B fresh episodes; all randomness of the
+  episodes (start states, goal arms, opponents' moves …) is drawn from ``generator`` (a
+  ``torch.Generator`` on the env's device, or on the CPU for CPU-stepped envs), so the same
+  generator state gives the same episodes.
+* ``step(action) -> (obs, reward, done, info)``: ``action`` is ``(P, B)`` long for
+  discrete spaces, ``(P, B, dim)`` float for boxes. ``reward`` is ``(P, B)`` float, ``done``
+  ``(P, B)`` bool: True on the transition that ends the episode (terminal state *or* the
+  env's own time limit ``max_steps``). ``info`` is a dict of ``(P, B)`` tensors; the key
+  ``"success"`` (bool), when the env defines success, is read on the step where ``done``
+  first becomes True.
+* Slots that are already done keep being stepped (lock-step) with arbitrary actions; the
+  env must not fail on them, and what it returns there is ignored (masked) by the rollout.
+* ``observation_shape``: per-slot observation shape, e.g. ``(3,)`` or ``(2, N, N)``;
+  ``observation_size`` is its product. ``action_space``: :class:`Discrete` or :class:`Box`.
+* Optional: ``action_mask() -> (P, B, n)`` bool of legal discrete actions (Atari-Go);
+  ``has_success`` says whether ``info["success"]`` is provided.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+
+
+@dataclass(frozen=True)
+class Discrete:
+    """``n`` actions, indices 0..n-1."""
+
+    n: int
+
+    @property
+    def out_size(self) -> int:
+        return self.n
+
+
+@dataclass(frozen=True)
+class Box:
+    """A continuous action vector of ``dim`` components in ``[low, high]`` (per component)."""
+
+    dim: int
+    low: tuple[float, ...]
+    high: tuple[float, ...]
+
+    @staticmethod
+    def uniform(dim: int, low: float, high: float) -> "Box":
+        return Box(dim, (float(low),) * dim, (float(high),) * dim)
+
+    @property
+    def out_size(self) -> int:
+        return self.dim
+
+
+class BatchedEnv:
+    """Base class; see the module docstring for the contract."""
+
+    #: per-slot observation shape
+    observation_shape: tuple[int, ...] = ()
+    action_space: "Discrete | Box"
+    #: the env's own time limit (it reports ``done`` at this step at the latest)
+    max_steps: int = 1000
+    #: whether ``info["success"]`` is reported
+    has_success: bool = False
+    #: whether :meth:`action_mask` is meaningful
+    has_action_mask: bool = False
+    #: default discount for action-space learners
+    gamma: float = 0.99
+
+    def __init__(self, device: "str | torch.device" = "cpu"):
+        self.device = torch.device(device)
+
+    @property
+    def observation_size(self) -> int:
+        return int(math.prod(self.observation_shape))
+
+    def reset(self, P: int, B: int, generator: torch.Generator) -> torch.Tensor:
+        raise NotImplementedError
+
+    def step(self, action: torch.Tensor):
+        raise NotImplementedError
+
+    def action_mask(self) -> Optional[torch.Tensor]:
+        return None
+
+    def close(self) -> None:
+        """Release resources (worker processes); a no-op for pure-torch envs."""
+
+    # ---- optional hooks used by the runner -------------------------------------------
+    def extra_evaluation(self, policy, params: torch.Tensor, seed: int) -> dict:
+        """Env-specific evaluation of one parameter vector for ``summary.json``'s ``eval``
+        (e.g. the 625-start generalisation test of the double pole). Default: nothing."""
+        return {}

@@ -1,0 +1,122 @@
+"""Environment registry: names → classes, imported lazily so that a missing optional
+backend never breaks ``import dps``.
+
+Each entry also carries per-environment defaults for the runner (policy spec, popsize,
+episodes per member, generations, per-algorithm overrides), so that
+``python -m dps.run pgpe --env tmaze:length=20`` works with no other flag.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+import torch
+
+from ..errors import UserError, unknown
+from ..spec import Spec, bind_spec, describe_options, parse_spec
+
+
+@dataclass
+class EnvEntry:
+    name: str
+    target: str  # "module:Class"
+    summary: str
+    #: run defaults: keys among policy, popsize, episodes, generations, eval_episodes, eval_every
+    defaults: dict = field(default_factory=dict)
+    #: per-algorithm overrides of ``defaults`` and of algorithm options {algo: {...}}
+    algo_defaults: dict = field(default_factory=dict)
+    #: optional callable(options: dict) -> dict of defaults depending on env options
+    scale_defaults: Optional[Callable[[dict], dict]] = None
+
+    def load(self):
+        module, _, attr = self.target.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+ENVS: dict[str, EnvEntry] = {}
+
+
+def register_env(entry: EnvEntry) -> None:
+    ENVS[entry.name] = entry
+
+
+def env_names() -> list[str]:
+    return sorted(ENVS)
+
+
+def get_env_entry(name: str) -> EnvEntry:
+    if name not in ENVS:
+        raise unknown("env", name, ENVS)
+    return ENVS[name]
+
+
+def make_env(spec: "str | Spec", device: "str | torch.device" = "cpu", **extra: Any):
+    """Build an env from a spec string such as ``"tmaze:length=50"``.
+
+    ``extra`` keyword arguments (e.g. ``workers`` for ``gym:``) are passed through when the
+    env accepts them.
+    """
+    if isinstance(spec, str):
+        spec = parse_spec(spec, "env")
+    cls = get_env_entry(spec.name).load()
+    kwargs = bind_spec(spec, cls, "env")
+    import inspect
+
+    accepted = inspect.signature(cls.__init__).parameters
+    for k, v in extra.items():
+        if k in accepted and k not in kwargs:
+            kwargs[k] = v
+    return cls(device=device, **kwargs)
+
+
+def env_options(spec: "str | Spec") -> dict:
+    """The converted options of an env spec (for defaults that depend on them)."""
+    if isinstance(spec, str):
+        spec = parse_spec(spec, "env")
+    return bind_spec(spec, get_env_entry(spec.name).load(), "env")
+
+
+def describe_envs() -> list[str]:
+    lines = []
+    for name in env_names():
+        e = ENVS[name]
+        try:
+            opts = describe_options(e.load())
+        except Exception as exc:  # an env whose backend is missing still gets listed
+            opts = f"(unavailable: {exc})"
+        lines.append(f"{name:<12} {e.summary}  options: {opts}")
+    return lines
+
+
+# ---- the built-in environments ---------------------------------------------------------
+register_env(EnvEntry(
+    "tmaze", "dps.envs.tmaze:TMaze",
+    "Bakker's T-maze: the goal arm is shown only at the start cell (memory over `length` steps)",
+    defaults=dict(policy="lstm:hidden=8", popsize=20, episodes=8, generations=300),
+))
+register_env(EnvEntry(
+    "cartpole", "dps.envs.cartpole:CartPole",
+    "single (poles=1) or Wieland double pole (poles=2), RK4, optionally without velocities",
+    defaults=dict(policy="lstm:hidden=8", popsize=20, episodes=4, generations=300),
+))
+register_env(EnvEntry(
+    "class-query", "dps.envs.memory:ClassQuery",
+    "noise + class query: a ±1 class at t=0, noise, query at t=T-1 (memory over `length` steps)",
+    defaults=dict(policy="lstm:hidden=8", popsize=20, episodes=16, generations=300),
+))
+register_env(EnvEntry(
+    "catch", "dps.envs.catch:Catch",
+    "a ball falls; move the paddle left/stay/right; +1 caught, -1 missed",
+    defaults=dict(policy="lstm:hidden=8", popsize=20, episodes=8, generations=100),
+))
+register_env(EnvEntry(
+    "gym", "dps.envs.gymnasium:GymEnv",
+    "any gymnasium environment id, stepped in joblib worker processes (gym:CartPole-v1,velocities=false)",
+    defaults=dict(policy="lstm:hidden=8", popsize=20, episodes=2, generations=100),
+))
+register_env(EnvEntry(
+    "atari-go", "dps.envs.atari_go.env:AtariGoEnv",
+    "capture Go (Atari-Go) against a fixed opponent ladder level, K games per member",
+    defaults=dict(policy="mdlstm:hidden=4", popsize=20, episodes=40, generations=200),
+))

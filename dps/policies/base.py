@@ -1,0 +1,101 @@
+"""The shared policy interface.
+
+A policy is a *pure function of a population of flat parameter vectors*: it owns no
+weights. ``params`` is ``(P, D)``; row p drives the B episodes of member p. Per-member
+weights are views of the flat rows, and the computation is batched over members with
+``bmm``/``baddbmm`` (never a Python loop over members). With ``P = 1`` and a ``params``
+tensor that ``requires_grad``, the same code gives BPTT gradients (used by RPG).
+
+Interface::
+
+    num_params                       D
+    initial_state(P, B, device)      recurrent state, a tuple of (P, B, ·) tensors
+    step(params, obs, state, episode_start=None) -> (out (P, B, out_size), state)
+    init_params(generator, scale)    an initial (D,) vector
+
+**Reset convention** (stated once, here, and tested in ``tests/test_policies.py``): the
+state passed to ``step`` is the state after the previous step of the *same slot*. Where
+``episode_start[p, b]`` is True, the slot's state is replaced by the initial (zero) state
+before it is used — ``h * (1 - episode_start)``, computed without in-place writes — so a
+slot whose new episode begins mid-batch behaves exactly like a fresh one. The rollout
+engine starts every episode from ``initial_state``; ``episode_start`` is for callers that
+pack several episodes into one sequence (RPG's truncated BPTT, gymnasium auto-reset).
+
+Policies with features (LSTM, MLP) also expose ``features(...)`` (the last hidden layer,
+``(P, B, feature_size)``) and ``readout(params, features)``, so that Evolino can fit the
+linear readout analytically and SDE can explore on the hidden features. ``layout`` maps
+each named parameter block to ``(slice, shape)`` in the flat vector.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import torch
+
+State = tuple  # tuple of tensors, possibly empty
+
+
+class Policy:
+    num_params: int
+    obs_shape: tuple[int, ...]
+    out_size: int
+    #: name -> (slice into the flat vector, shape of the block)
+    layout: dict
+
+    def initial_state(self, P: int, B: int, device=None, dtype=torch.float32) -> State:
+        return ()
+
+    def step(self, params: torch.Tensor, obs: torch.Tensor, state: State,
+             episode_start: Optional[torch.Tensor] = None):
+        raise NotImplementedError
+
+    def init_params(self, generator: Optional[torch.Generator] = None, scale: float = 1.0,
+                    dtype=torch.float32) -> torch.Tensor:
+        """A fan-in scaled random vector (``scale`` multiplies it); zeros when scale=0."""
+        D = self.num_params
+        out = torch.zeros(D, dtype=dtype)
+        if scale == 0:
+            return out
+        for name, (sl, shape) in self.layout.items():
+            n = sl.stop - sl.start
+            if name.startswith("W") and len(shape) == 2:
+                bound = scale / math.sqrt(shape[0])
+                out[sl] = (torch.rand(n, generator=generator, dtype=dtype) * 2 - 1) * bound
+        return out
+
+    def block(self, params: torch.Tensor, name: str) -> torch.Tensor:
+        """The ``(P, *shape)`` view of one named parameter block."""
+        sl, shape = self.layout[name]
+        return params[:, sl].reshape(params.shape[0], *shape)
+
+    def describe(self) -> str:
+        return f"{type(self).__name__}({self.num_params} params)"
+
+
+class Layout:
+    """Builder of a flat parameter layout: ``add(name, shape)`` in order."""
+
+    def __init__(self):
+        self.blocks: dict = {}
+        self.size = 0
+
+    def add(self, name: str, *shape: int) -> None:
+        n = math.prod(shape)
+        self.blocks[name] = (slice(self.size, self.size + n), tuple(shape))
+        self.size += n
+
+
+def reset_where(x: torch.Tensor, episode_start: Optional[torch.Tensor]) -> torch.Tensor:
+    """``x * (1 - episode_start)`` broadcast over trailing dims (no in-place write)."""
+    if episode_start is None:
+        return x
+    keep = (~episode_start).to(x.dtype)
+    return x * keep.reshape(*keep.shape, *([1] * (x.dim() - keep.dim())))
+
+
+def batched_linear(x: torch.Tensor, W: torch.Tensor, b: Optional[torch.Tensor]) -> torch.Tensor:
+    """``x (P, B, i) @ W (P, i, o) + b (P, o)`` as one ``baddbmm``/``bmm``."""
+    if b is None:
+        return torch.bmm(x, W)
+    return torch.baddbmm(b.unsqueeze(1), x, W)

@@ -1,0 +1,96 @@
+"""Heads: turn a policy's ``out (P, B, k)`` into actions.
+
+* :class:`DiscreteHead` — greedy ``argmax`` (optionally over a legal-action mask, with
+  uniform random tie-breaking when a generator is given) or a Categorical sample via the
+  Gumbel-max trick (so a ``torch.Generator`` controls it), with log-probabilities and
+  entropy for policy gradients.
+* :class:`BoxHead` — greedy ``low + (tanh(out) + 1)/2 · (high − low)``; stochastic actions
+  are Gaussian on the pre-squash value ``u ~ N(out, σ²)`` then squashed the same way. The
+  log-likelihood of ``u`` is returned: the squash's Jacobian does not depend on the policy
+  parameters, so it leaves the likelihood-ratio gradient unchanged.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import torch
+
+from ..envs.base import Box, Discrete
+
+NEG_INF = -1e30
+
+
+class DiscreteHead:
+    def __init__(self, n: int):
+        self.n = int(n)
+        self.out_size = self.n
+
+    def _masked(self, out: torch.Tensor, mask: Optional[torch.Tensor]) -> torch.Tensor:
+        return out if mask is None else out.masked_fill(~mask, NEG_INF)
+
+    def greedy(self, out: torch.Tensor, mask: Optional[torch.Tensor] = None,
+               generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        """Argmax over (legal) actions; ties broken uniformly at random when a generator
+        is given, else the lowest index."""
+        scores = self._masked(out, mask)
+        if generator is None:
+            return scores.argmax(-1)
+        best = scores.max(-1, keepdim=True).values
+        ties = scores >= best
+        noise = torch.rand(scores.shape, generator=generator, device=scores.device, dtype=scores.dtype)
+        return torch.where(ties, noise, torch.full_like(noise, -1.0)).argmax(-1)
+
+    def logits(self, out, mask=None):
+        return torch.log_softmax(self._masked(out, mask), -1)
+
+    def sample(self, out: torch.Tensor, mask: Optional[torch.Tensor] = None,
+               generator: Optional[torch.Generator] = None):
+        """``(action, log_prob)`` with ``action ~ Categorical(softmax(out))``."""
+        logp = self.logits(out, mask)
+        u = torch.rand(logp.shape, generator=generator, device=out.device, dtype=out.dtype)
+        gumbel = -torch.log(-torch.log(u.clamp_min(1e-20)).clamp_min(1e-20))
+        action = (logp.detach() + gumbel).argmax(-1)
+        return action, logp.gather(-1, action.unsqueeze(-1)).squeeze(-1)
+
+    def log_prob(self, out, action, mask=None):
+        return self.logits(out, mask).gather(-1, action.unsqueeze(-1)).squeeze(-1)
+
+    def entropy(self, out, mask=None):
+        logp = self.logits(out, mask)
+        return -(logp.exp() * logp).sum(-1)
+
+
+class BoxHead:
+    def __init__(self, space: Box):
+        self.dim = space.dim
+        self.out_size = space.dim
+        self.low = torch.tensor(space.low)
+        self.high = torch.tensor(space.high)
+
+    def squash(self, u: torch.Tensor) -> torch.Tensor:
+        low = self.low.to(u.device, u.dtype)
+        high = self.high.to(u.device, u.dtype)
+        return low + (torch.tanh(u) + 1) * 0.5 * (high - low)
+
+    def greedy(self, out, mask=None, generator=None):
+        return self.squash(out)
+
+    def sample(self, out: torch.Tensor, log_std: torch.Tensor, generator=None):
+        """``(action, u, log_prob(u))`` for ``u ~ N(out, exp(log_std)²)``."""
+        std = log_std.exp()
+        u = out + std * torch.randn(out.shape, generator=generator, device=out.device, dtype=out.dtype)
+        return self.squash(u), u, self.log_prob_u(out, log_std, u)
+
+    @staticmethod
+    def log_prob_u(out, log_std, u):
+        z = (u - out) / log_std.exp()
+        return (-0.5 * z * z - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+
+
+def make_head(space):
+    if isinstance(space, Discrete):
+        return DiscreteHead(space.n)
+    if isinstance(space, Box):
+        return BoxHead(space)
+    raise TypeError(f"unsupported action space {space!r}")

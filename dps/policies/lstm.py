@@ -1,0 +1,109 @@
+"""Batched LSTM policy over a population of flat parameter vectors.
+
+Per layer l (input size n_l, H cells), gates in the order i, f, g, o (Gers et al. 2002
+with optional peepholes p_i, p_f, p_o)::
+
+    z      = [x, h_{t-1}] W + b                     W: (n_l + H, 4H), b: (4H,)
+    i      = σ(z_i + p_i ⊙ c_{t-1})
+    f      = σ(z_f + p_f ⊙ c_{t-1})
+    g      = tanh(z_g)
+    c_t    = f ⊙ c_{t-1} + i ⊙ g
+    o      = σ(z_o + p_o ⊙ c_t)
+    h_t    = o ⊙ tanh(c_t)
+
+Readout: ``out = h_t^{(L)} W_out + b_out``. Flat layout (row of ``params``): for each layer
+``W{l}``, ``b{l}``, [``peep{l}`` (3H)], then ``W_out``, ``b_out`` — see ``layout``.
+State: ``(h, c)`` each ``(P, B, L, H)`` … stored as a tuple of per-layer tensors.
+Reset convention: see :mod:`dps.policies.base`.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+
+from .base import Layout, Policy, batched_linear, reset_where
+
+
+class LSTMPolicy(Policy):
+    def __init__(self, obs_shape, out_size: int, hidden: int = 16, layers: int = 1,
+                 peepholes: bool = False, forget_bias: float = 1.0):
+        """
+        :param obs_shape: per-slot observation shape (flattened on input)
+        :param out_size: number of outputs (the head's size)
+        :param hidden: cells per layer
+        :param layers: stacked LSTM layers
+        :param peepholes: add peephole connections from the cell state to the gates
+        :param forget_bias: added to the forget-gate bias in :meth:`init_params`
+        """
+        if hidden < 1 or layers < 1:
+            raise ValueError(f"LSTM needs hidden >= 1 and layers >= 1, got hidden={hidden}, layers={layers}")
+        self.obs_shape = tuple(obs_shape) if not isinstance(obs_shape, int) else (obs_shape,)
+        self.obs_size = int(torch.tensor(self.obs_shape).prod()) if self.obs_shape else 1
+        self.out_size = int(out_size)
+        self.hidden, self.layers, self.peepholes = hidden, layers, peepholes
+        self.forget_bias = forget_bias
+        lay = Layout()
+        n_in = self.obs_size
+        for l in range(layers):
+            lay.add(f"W{l}", n_in + hidden, 4 * hidden)
+            lay.add(f"b{l}", 4 * hidden)
+            if peepholes:
+                lay.add(f"peep{l}", 3 * hidden)
+            n_in = hidden
+        lay.add("W_out", hidden, self.out_size)
+        lay.add("b_out", self.out_size)
+        self.layout = lay.blocks
+        self.num_params = lay.size
+        self.feature_size = hidden
+
+    def describe(self) -> str:
+        pe = ", peepholes" if self.peepholes else ""
+        return f"LSTM({self.obs_size}→{self.layers}×{self.hidden}{pe}→{self.out_size}, {self.num_params} params)"
+
+    def initial_state(self, P, B, device=None, dtype=torch.float32):
+        z = torch.zeros(P, B, self.hidden, device=device, dtype=dtype)
+        return tuple(z for _ in range(2 * self.layers))
+
+    def init_params(self, generator=None, scale=1.0, dtype=torch.float32):
+        out = super().init_params(generator, scale, dtype)
+        if scale != 0:
+            H = self.hidden
+            for l in range(self.layers):
+                sl, _ = self.layout[f"b{l}"]
+                out[sl.start + H: sl.start + 2 * H] += self.forget_bias
+        return out
+
+    def features(self, params: torch.Tensor, obs: torch.Tensor, state,
+                 episode_start: Optional[torch.Tensor] = None):
+        """Last layer's ``h_t (P, B, H)`` and the new state."""
+        P = params.shape[0]
+        x = obs.reshape(obs.shape[0], obs.shape[1], -1).to(params.dtype)
+        H = self.hidden
+        new_state = []
+        for l in range(self.layers):
+            h = reset_where(state[2 * l], episode_start)
+            c = reset_where(state[2 * l + 1], episode_start)
+            W = self.block(params, f"W{l}")
+            b = self.block(params, f"b{l}")
+            z = batched_linear(torch.cat([x, h], -1), W, b)
+            zi, zf, zg, zo = z.split(H, -1)
+            if self.peepholes:
+                pi, pf, po = self.block(params, f"peep{l}").unsqueeze(1).split(H, -1)
+                zi = zi + pi * c
+                zf = zf + pf * c
+            i, f, g = torch.sigmoid(zi), torch.sigmoid(zf), torch.tanh(zg)
+            c = f * c + i * g
+            if self.peepholes:
+                zo = zo + po * c
+            h = torch.sigmoid(zo) * torch.tanh(c)
+            new_state += [h, c]
+            x = h
+        return x, tuple(new_state)
+
+    def readout(self, params: torch.Tensor, feats: torch.Tensor) -> torch.Tensor:
+        return batched_linear(feats, self.block(params, "W_out"), self.block(params, "b_out"))
+
+    def step(self, params, obs, state, episode_start=None):
+        feats, state = self.features(params, obs, state, episode_start)
+        return self.readout(params, feats), state

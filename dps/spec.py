@@ -1,0 +1,160 @@
+"""Parsing ``name:key=value,key=value`` specs against a callable's signature.
+
+A spec names a registered object and sets its keyword options::
+
+    tmaze:length=50
+    cartpole:poles=2,velocities=false
+    gym:CartPole-v1,hide=1+3        # a token without '=' fills the next positional option
+    lstm:hidden=16,layers=2
+
+Values are converted with the annotation of the matching parameter (``int``, ``float``,
+``bool``, ``str``, ``tuple[int, ...]`` written ``1+3``, or ``Optional`` of these). An unknown
+key or an unconvertible value raises one :class:`~dps.errors.UserError` naming the value and
+what is accepted.
+"""
+from __future__ import annotations
+
+import inspect
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .errors import UserError
+
+_TRUE = {"1", "true", "yes", "on", "y", "t"}
+_FALSE = {"0", "false", "no", "off", "n", "f"}
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A parsed spec: the registered ``name`` and its raw string ``options``."""
+
+    name: str
+    args: tuple[str, ...] = ()
+    options: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        parts = list(self.args) + [f"{k}={v}" for k, v in self.options.items()]
+        return self.name + (":" + ",".join(parts) if parts else "")
+
+
+def parse_spec(text: str, kind: str = "spec") -> Spec:
+    """Split ``name:tok,tok`` into a :class:`Spec` (no type conversion yet)."""
+    if not isinstance(text, str) or not text.strip():
+        raise UserError(f"empty {kind} spec {text!r}; expected NAME or NAME:key=value,...")
+    name, _, rest = text.strip().partition(":")
+    name = name.strip()
+    if not name:
+        raise UserError(f"malformed {kind} spec {text!r}: missing name before ':'")
+    args: list[str] = []
+    options: dict[str, str] = {}
+    if rest.strip():
+        for tok in rest.split(","):
+            tok = tok.strip()
+            if not tok:
+                raise UserError(f"malformed {kind} spec {text!r}: empty item between commas")
+            if "=" in tok:
+                key, _, value = tok.partition("=")
+                key = key.strip().replace("-", "_")
+                if not key:
+                    raise UserError(f"malformed {kind} spec {text!r}: item {tok!r} has no key")
+                if key in options:
+                    raise UserError(f"malformed {kind} spec {text!r}: option {key!r} given twice")
+                options[key] = value.strip()
+            else:
+                if options:
+                    raise UserError(
+                        f"malformed {kind} spec {text!r}: positional item {tok!r} after key=value items")
+                args.append(tok)
+    return Spec(name, tuple(args), options)
+
+
+def convert(value: str, annotation: Any, what: str) -> Any:
+    """Convert one string to ``annotation``; ``what`` names it in errors."""
+    if isinstance(annotation, str):  # postponed annotations that were not resolved
+        annotation = {"int": int, "float": float, "bool": bool, "str": str}.get(annotation, str)
+    origin = typing.get_origin(annotation)
+    if origin is typing.Union or (origin is not None and str(origin) == "<class 'types.UnionType'>"):
+        inner = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if value.lower() in {"none", "null", ""}:
+            return None
+        return convert(value, inner[0], what)
+    if origin is typing.Literal:
+        allowed = typing.get_args(annotation)
+        for a in allowed:
+            if str(a).lower() == value.lower():
+                return a
+        raise UserError(f"bad value {value!r} for {what}; accepted: {', '.join(map(str, allowed))}")
+    if origin in (tuple, list):
+        (inner, *_) = typing.get_args(annotation) or (str,)
+        items = [v for v in value.replace("/", "+").split("+") if v != ""]
+        return tuple(convert(v, inner, what) for v in items)
+    if annotation is bool:
+        low = value.lower()
+        if low in _TRUE:
+            return True
+        if low in _FALSE:
+            return False
+        raise UserError(f"bad value {value!r} for {what}; accepted: true/false")
+    if annotation is int:
+        try:
+            return int(value)
+        except ValueError:
+            raise UserError(f"bad value {value!r} for {what}; accepted: an integer") from None
+    if annotation is float:
+        try:
+            return float(value)
+        except ValueError:
+            raise UserError(f"bad value {value!r} for {what}; accepted: a number") from None
+    return value
+
+
+_EXCLUDED = {"self", "device", "dtype", "obs_shape", "out_size", "workers"}
+
+
+def signature_options(fn: Callable) -> dict[str, inspect.Parameter]:
+    """The user-settable options of ``fn`` (a class or function): its parameters except
+    ``self``, ``device``, ``dtype``, ``obs_shape``, ``out_size`` and ``workers`` (which the
+    runner supplies)."""
+    target = fn.__init__ if inspect.isclass(fn) else fn
+    try:
+        hints = typing.get_type_hints(target)
+    except Exception:  # pragma: no cover - unresolved forward refs
+        hints = {}
+    out = {}
+    for name, p in inspect.signature(target).parameters.items():
+        if name in _EXCLUDED or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        out[name] = p.replace(annotation=hints.get(name, p.annotation))
+    return out
+
+
+def bind_spec(spec: Spec, fn: Callable, kind: str) -> dict[str, Any]:
+    """Convert ``spec``'s options to keyword arguments for ``fn`` with clear errors."""
+    params = signature_options(fn)
+    names = list(params)
+    kwargs: dict[str, Any] = {}
+    positional = [n for n, p in params.items() if p.default is inspect.Parameter.empty]
+    if len(spec.args) > max(len(positional), 1 if names else 0):
+        raise UserError(
+            f"{kind} {spec.name!r} got unexpected positional item(s) {list(spec.args)!r}; "
+            f"options: {', '.join(names) or '(none)'}")
+    for value, pname in zip(spec.args, positional or names[:1]):
+        kwargs[pname] = convert(value, params[pname].annotation, f"{kind} {spec.name} option {pname}")
+    for key, value in spec.options.items():
+        if key not in params:
+            raise UserError(
+                f"unknown option {key!r} for {kind} {spec.name!r}; accepted: {', '.join(names) or '(none)'}")
+        kwargs[key] = convert(value, params[key].annotation, f"{kind} {spec.name} option {key}")
+    missing = [n for n in positional if n not in kwargs]
+    if missing:
+        raise UserError(f"{kind} {spec.name!r} needs {', '.join(missing)} (e.g. {spec.name}:VALUE)")
+    return kwargs
+
+
+def describe_options(fn: Callable) -> str:
+    """``length=10 velocities=True`` — the options and their defaults, for ``--list``."""
+    parts = []
+    for name, p in signature_options(fn).items():
+        parts.append(name if p.default is inspect.Parameter.empty else f"{name}={p.default}")
+    return " ".join(parts)
