@@ -69,6 +69,10 @@ def rollout(policy, env, params: torch.Tensor, episodes: int, seed: int,
     :param max_steps: cap below the env's own ``max_steps``
     :param grad: keep the autograd graph (for callers that differentiate through ``act``)
     """
+    if act is None and not record and not grad and hasattr(env, "parallel_rollout") \
+            and getattr(env, "workers", 1) > 1:
+        # CPU-stepped envs (gymnasium) run whole chunks of slots in worker processes
+        return env.parallel_rollout(policy, params, episodes, seed, max_steps)
     fn = _rollout if grad else _no_grad_rollout
     return fn(policy, env, params, episodes, seed, act, record, max_steps)
 
