@@ -1,0 +1,343 @@
+"""Real gymnasium environments behind the batched interface (``gym:CartPole-v1``).
+
+:class:`GymEnv` holds P×B ``gymnasium.make(id)`` instances, one per slot ``(p, b)``, and
+presents them as a :class:`~dps.envs.base.BatchedEnv`: observations ``(P, B, obs)``
+(float32, the flattened observation), ``reward``, ``done = terminated or truncated``.
+Stepping happens on the CPU, one slot after the other (gymnasium envs are Python objects);
+slots that are already done are not stepped again (their last observation is returned
+and their reward is 0, which the rollout masks anyway).
+
+Seeding. ``reset(P, B, generator)`` draws one integer per slot from ``generator``
+(``torch.randint`` of shape ``(P, B)``, row-major) and resets slot ``(p, b)`` with
+``env.reset(seed=that integer)``. The episodes therefore depend only on the generator's
+state and the slot index, never on how slots are grouped.
+
+Worker processes. With ``workers > 1``, :func:`dps.rollout.rollout` delegates to
+:meth:`GymEnv.parallel_rollout`, which cuts the P×B slots into rectangles (member rows,
+and episode columns when P < workers), runs each rectangle's whole lock-step rollout in a
+joblib (loky) worker with an in-process ``GymEnv(workers=1)``, and concatenates the
+results. The worker receives the slot seeds of its rectangle and reproduces the
+generator's draws for greedy tie-breaking over the *full* ``(P, B, n)`` shape, so the
+returns are bit-identical to ``workers=1`` for the same seed. Only picklable things cross
+the process boundary: the policy (plain Python), CPU parameter rows, integer seeds.
+A worker process that dies (segfault, out of memory) raises :class:`GymWorkerError`,
+which names the env and the rows; exceptions raised inside a worker propagate as is.
+
+Options:
+
+* ``hide``: indices of flattened observation components removed (``hide=1+3``).
+* ``velocities=false``: named shortcut for ids whose velocity components are known
+  (:data:`VELOCITY_INDICES`): CartPole-v0/v1 hide 1+3 (cart velocity, pole angular
+  velocity); Pendulum-v1 hides 2 (angular velocity); Acrobot-v1 hides 4+5 (both angular
+  velocities); MountainCar-v0 / MountainCarContinuous-v0 hide 1 (car velocity).
+* ``max_steps``: the episode limit; default the env's own ``TimeLimit``
+  (``spec.max_episode_steps``). Given explicitly, it replaces the ``TimeLimit``.
+
+Success (``has_success``): gymnasium has no general notion, so it is reported only for
+ids in :data:`SUCCESS`: CartPole-v0/v1 succeed when the pole is still up at the time limit
+(truncated, not terminated); Acrobot-v1 and MountainCar(-Continuous) succeed when they
+reach their goal (terminated). Every other id has ``has_success = False``.
+"""
+from __future__ import annotations
+
+import difflib
+from typing import Optional
+
+import numpy as np
+import torch
+
+from ..errors import UserError
+from .base import BatchedEnv, Box, Discrete
+
+#: id -> flattened observation indices that are velocities (``velocities=false`` hides them)
+VELOCITY_INDICES: dict[str, tuple[int, ...]] = {
+    "CartPole-v0": (1, 3),
+    "CartPole-v1": (1, 3),
+    "Pendulum-v1": (2,),
+    "Acrobot-v1": (4, 5),
+    "MountainCar-v0": (1,),
+    "MountainCarContinuous-v0": (1,),
+}
+
+#: id -> what counts as success: "survive" (truncated by the time limit, not terminated)
+#: or "goal" (terminated)
+SUCCESS: dict[str, str] = {
+    "CartPole-v0": "survive",
+    "CartPole-v1": "survive",
+    "Acrobot-v1": "goal",
+    "MountainCar-v0": "goal",
+    "MountainCarContinuous-v0": "goal",
+}
+
+
+class GymWorkerError(RuntimeError):
+    """A worker process running gymnasium rollouts died (the rollout is lost, not retried)."""
+
+
+def _gym():
+    try:
+        import gymnasium
+    except ImportError as exc:  # pragma: no cover - gymnasium is a dependency
+        raise UserError("the gym env needs the 'gymnasium' package (pip install gymnasium)") from exc
+    return gymnasium
+
+
+def _check_id(env_id: str) -> None:
+    gym = _gym()
+    if env_id in gym.registry:
+        return
+    names = list(gym.registry)
+    close = difflib.get_close_matches(env_id, names, n=5, cutoff=0.5)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise UserError(f"unknown gymnasium id {env_id!r}{hint} (gymnasium.pprint_registry() lists all)")
+
+
+class GymEnv(BatchedEnv):
+    def __init__(self, id: str, hide: tuple[int, ...] = (), velocities: bool = True,
+                 max_steps: Optional[int] = None, workers: int = 1, device="cpu"):
+        """
+        :param id: a registered gymnasium id, e.g. ``CartPole-v1``
+        :param hide: flattened observation indices to remove, e.g. ``hide=1+3``
+        :param velocities: False hides the known velocity components (see module doc)
+        :param max_steps: episode limit; default the env's own TimeLimit
+        :param workers: processes for :meth:`parallel_rollout` (supplied by the runner)
+        """
+        super().__init__(device)
+        if torch.device(device).type != "cpu":
+            raise UserError(f"the gym env steps on the CPU only; got device {str(device)!r}")
+        _check_id(id)
+        if workers < 1:
+            raise UserError(f"workers must be >= 1, got {workers}")
+        if max_steps is not None and max_steps < 1:
+            raise UserError(f"max_steps must be >= 1, got {max_steps}")
+        self.id = id
+        self.workers = int(workers)
+        self.velocities = bool(velocities)
+        self._max_steps_option = max_steps
+        hidden = set(int(i) for i in hide)
+        if not velocities:
+            if id not in VELOCITY_INDICES:
+                raise UserError(
+                    f"velocities=false is not known for gymnasium id {id!r}; it is supported for "
+                    f"{', '.join(VELOCITY_INDICES)} (for other ids use hide=I+J)")
+            hidden |= set(VELOCITY_INDICES[id])
+        self._envs: list = []
+        probe = self._make()
+        self._envs.append(probe)
+        gym = _gym()
+        self._obs_space = probe.observation_space
+        if isinstance(self._obs_space, gym.spaces.Box):
+            self._flatten = None
+        else:
+            try:
+                gym.spaces.flatten_space(self._obs_space)
+            except NotImplementedError:
+                raise UserError(
+                    f"gymnasium id {id!r} has an observation space {self._obs_space} that cannot be "
+                    "flattened") from None
+            self._flatten = gym.spaces.flatten
+        full = int(gym.spaces.flatdim(self._obs_space))
+        bad = sorted(i for i in hidden if not 0 <= i < full)
+        if bad:
+            raise UserError(
+                f"bad hide index {bad} for gymnasium id {id!r}: its observation has {full} "
+                f"components, accepted indices 0..{full - 1}")
+        self.hide = tuple(sorted(hidden))
+        self._keep = np.array([i for i in range(full) if i not in hidden], dtype=np.int64)
+        if len(self._keep) == 0:
+            raise UserError(f"hide={'+'.join(map(str, self.hide))} removes every observation component of {id!r}")
+        self.observation_shape = (len(self._keep),)
+        self.action_space, self._discrete_start = self._convert_action_space(probe.action_space)
+        limit = max_steps if max_steps is not None else (probe.spec.max_episode_steps if probe.spec else None)
+        if limit is None:
+            raise UserError(f"gymnasium id {id!r} has no time limit; set one, e.g. gym:{id},max_steps=1000")
+        self.max_steps = int(limit)
+        self._success = SUCCESS.get(id)
+        self.has_success = self._success is not None
+        self._n = 0
+        self._done = np.zeros(0, dtype=bool)
+        self._obs = np.zeros((0, self.observation_size), dtype=np.float32)
+        self._shape = (0, 0)
+        #: slot seeds used by the next reset instead of drawing them (set by the workers)
+        self._preset_seeds: Optional[np.ndarray] = None
+
+    # ---- construction helpers -----------------------------------------------------------
+    def _make(self):
+        gym = _gym()
+        kwargs = {"disable_env_checker": True}
+        if self._max_steps_option is not None:
+            kwargs["max_episode_steps"] = int(self._max_steps_option)
+        try:
+            return gym.make(self.id, **kwargs)
+        except gym.error.DependencyNotInstalled as exc:
+            raise UserError(f"gymnasium id {self.id!r} needs an extra package: {exc}") from None
+
+    def _convert_action_space(self, space):
+        gym = _gym()
+        if isinstance(space, gym.spaces.Discrete):
+            return Discrete(int(space.n)), int(space.start)
+        if isinstance(space, gym.spaces.Box):
+            low, high = space.low.reshape(-1), space.high.reshape(-1)
+            if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))):
+                raise UserError(
+                    f"gymnasium id {self.id!r} has an unbounded Box action space {space}; "
+                    "the tanh head needs finite bounds")
+            self._action_shape = space.shape
+            self._action_dtype = space.dtype
+            self._action_low, self._action_high = low.astype(np.float64), high.astype(np.float64)
+            return Box(int(low.size), tuple(float(x) for x in low), tuple(float(x) for x in high)), 0
+        raise UserError(
+            f"gymnasium id {self.id!r} has action space {space}; supported: Discrete and Box")
+
+    def _observe(self, raw) -> np.ndarray:
+        flat = self._flatten(self._obs_space, raw) if self._flatten is not None else raw
+        return np.asarray(flat, dtype=np.float32).reshape(-1)[self._keep]
+
+    def describe(self) -> str:
+        hid = f", hide={'+'.join(map(str, self.hide))}" if self.hide else ""
+        return f"gym:{self.id}{hid} (obs {self.observation_size}, {self.action_space}, max_steps {self.max_steps})"
+
+    # ---- the BatchedEnv contract --------------------------------------------------------
+    @staticmethod
+    def draw_seeds(P: int, B: int, generator: torch.Generator) -> np.ndarray:
+        """One integer seed per slot, ``(P, B)``, drawn from ``generator`` (row-major)."""
+        return torch.randint(0, 2**31 - 1, (P, B), generator=generator).numpy().astype(np.int64)
+
+    def reset(self, P: int, B: int, generator: torch.Generator) -> torch.Tensor:
+        if self._preset_seeds is not None:
+            seeds, self._preset_seeds = self._preset_seeds, None
+            if seeds.shape != (P, B):
+                raise ValueError(f"preset seeds have shape {seeds.shape}, reset asked for {(P, B)}")
+        else:
+            seeds = self.draw_seeds(P, B, generator)
+        n = P * B
+        while len(self._envs) < n:
+            self._envs.append(self._make())
+        obs = np.empty((n, self.observation_size), dtype=np.float32)
+        for i, s in enumerate(seeds.reshape(-1).tolist()):
+            raw, _ = self._envs[i].reset(seed=int(s))
+            obs[i] = self._observe(raw)
+        self._n, self._shape = n, (P, B)
+        self._obs = obs
+        self._done = np.zeros(n, dtype=bool)
+        return torch.from_numpy(obs.copy()).reshape(P, B, -1)
+
+    def step(self, action: torch.Tensor):
+        P, B = self._shape
+        n = self._n
+        reward = np.zeros(n, dtype=np.float32)
+        done = self._done.copy()
+        success = np.zeros(n, dtype=bool)
+        if isinstance(self.action_space, Discrete):
+            acts = (action.reshape(n).to(torch.long) + self._discrete_start).tolist()
+        else:
+            flat = action.detach().reshape(n, -1).to(torch.float64).numpy()
+            acts = np.clip(flat, self._action_low, self._action_high)
+            acts = acts.astype(self._action_dtype).reshape(n, *self._action_shape)
+        obs = self._obs
+        envs = self._envs
+        goal = self._success == "goal"
+        for i in np.flatnonzero(~self._done).tolist():
+            raw, r, terminated, truncated, _ = envs[i].step(acts[i])
+            obs[i] = self._observe(raw)
+            reward[i] = r
+            if terminated or truncated:
+                done[i] = True
+                success[i] = terminated if goal else not terminated
+        self._done = done
+        info = {"success": torch.from_numpy(success).reshape(P, B)} if self.has_success else {}
+        return (torch.from_numpy(obs.copy()).reshape(P, B, -1),
+                torch.from_numpy(reward).reshape(P, B),
+                torch.from_numpy(done.copy()).reshape(P, B),
+                info)
+
+    def close(self) -> None:
+        for e in self._envs:
+            e.close()
+        self._envs = []
+
+    # ---- worker processes ---------------------------------------------------------------
+    def _config(self) -> tuple:
+        return (self.id, self.hide, self._max_steps_option)
+
+    def parallel_rollout(self, policy, params: torch.Tensor, episodes: int, seed: int,
+                         max_steps: Optional[int] = None):
+        """:func:`dps.rollout.rollout` for ``workers > 1``: the P×B slots are cut into
+        rectangles (rows; episode columns too when P < workers), each evaluated by a joblib
+        (loky) worker with an in-process ``GymEnv``; same ``seed`` ⇒ same result as
+        ``workers=1``."""
+        from joblib import Parallel, delayed
+        from joblib.externals.loky.process_executor import BrokenProcessPool, TerminatedWorkerError
+
+        from ..rollout import RolloutResult, make_generator
+
+        if params.dim() != 2 or params.shape[1] != policy.num_params:
+            raise UserError(f"params must have shape (P, {policy.num_params}), got {tuple(params.shape)}")
+        params = params.detach().to("cpu")
+        P, B = params.shape[0], int(episodes)
+        seeds = self.draw_seeds(P, B, make_generator(seed, "cpu"))
+        chunks = _rectangles(P, B, self.workers)
+        jobs = [delayed(_worker_rollout)(self._config(), policy, params[r0:r1].clone(), (P, B),
+                                         (r0, r1, c0, c1), seeds[r0:r1, c0:c1].copy(), int(seed), max_steps)
+                for r0, r1, c0, c1 in chunks]
+        try:
+            parts = Parallel(n_jobs=min(self.workers, len(jobs)), backend="loky")(jobs)
+        except (TerminatedWorkerError, BrokenProcessPool) as exc:
+            raise GymWorkerError(
+                f"a worker process running gym:{self.id} rollouts ({P}x{B} slots over "
+                f"{self.workers} workers, seed {seed}) died: {exc}") from exc
+        returns = torch.zeros(P, B, dtype=params.dtype)
+        lengths = torch.zeros(P, B, dtype=torch.long)
+        success = torch.zeros(P, B, dtype=torch.bool) if self.has_success else None
+        steps = 0
+        for (r0, r1, c0, c1), (ret, length, succ, n) in zip(chunks, parts):
+            returns[r0:r1, c0:c1] = ret
+            lengths[r0:r1, c0:c1] = length
+            if success is not None:
+                success[r0:r1, c0:c1] = succ
+            steps += n
+        return RolloutResult(returns=returns, lengths=lengths, success=success, env_steps=steps)
+
+
+def _rectangles(P: int, B: int, workers: int) -> list[tuple[int, int, int, int]]:
+    """Cut the P×B grid into about ``workers`` rectangles ``(r0, r1, c0, c1)``."""
+    rows = min(P, workers)
+    cols = min(B, -(-workers // rows))
+    rb = np.linspace(0, P, rows + 1).round().astype(int)
+    cb = np.linspace(0, B, cols + 1).round().astype(int)
+    return [(int(rb[i]), int(rb[i + 1]), int(cb[j]), int(cb[j + 1]))
+            for i in range(rows) for j in range(cols)]
+
+
+#: per-process cache of in-process envs (loky workers are reused between calls)
+_WORKER_ENVS: dict = {}
+
+
+def _worker_rollout(config, policy, params, full_shape, rect, seeds, seed, max_steps):
+    """One rectangle's lock-step rollout, run in a worker process."""
+    from ..policies.heads import DiscreteHead, make_head
+    from ..rollout import make_generator, rollout
+
+    torch.set_num_threads(1)
+    env = _WORKER_ENVS.get(config)
+    if env is None:
+        env_id, hide, max_steps_option = config
+        env = _WORKER_ENVS[config] = GymEnv(env_id, hide=hide, max_steps=max_steps_option, workers=1)
+    P, B = full_shape
+    r0, r1, c0, c1 = rect
+    head = make_head(env.action_space)
+    act = None
+    if isinstance(head, DiscreteHead):
+        # Replay the full rollout's generator: the slot seeds were drawn for (P, B), then each
+        # step draws greedy tie-breaking noise of shape (P, B, n); embed and slice our rows.
+        gen = make_generator(seed, "cpu")
+        GymEnv.draw_seeds(P, B, gen)
+
+        def act(out, mask, _generator):
+            full = out.new_zeros(P, B, out.shape[-1])
+            full[r0:r1, c0:c1] = out
+            return head.greedy(full, None, gen)[r0:r1, c0:c1]
+
+    env._preset_seeds = seeds
+    res = rollout(policy, env, params, c1 - c0, seed, act=act, max_steps=max_steps)
+    return res.returns, res.lengths, res.success, res.env_steps
