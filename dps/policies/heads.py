@@ -49,7 +49,7 @@ class DiscreteHead:
         """``(action, log_prob)`` with ``action ~ Categorical(softmax(out))``."""
         logp = self.logits(out, mask)
         u = torch.rand(logp.shape, generator=generator, device=out.device, dtype=out.dtype)
-        gumbel = -torch.log(-torch.log(u.clamp_min(1e-20)).clamp_min(1e-20))
+        gumbel = -torch.log((-torch.log(u.clamp_min(1e-20))).clamp_min(1e-20))
         action = (logp.detach() + gumbel).argmax(-1)
         return action, logp.gather(-1, action.unsqueeze(-1)).squeeze(-1)
 
