@@ -1,0 +1,149 @@
+"""PGPE — Policy Gradients with Parameter-based Exploration.
+
+Sehnke, Osendorfer, Rückstieß, Graves, Peters, Schmidhuber, *Parameter-exploring policy
+gradients*, Neural Networks 23(4):551–559, 2010 (ICANN 2008). Parameters θ ~ N(μ, diag σ²);
+each sample is evaluated with a deterministic controller.
+
+``variant="paper"`` — symmetric sampling with reward normalisation (the paper's §2.3–2.4,
+as in the lab's own implementation; REFERENCES §2). Per pair k, with ε_k ~ N(0, diag σ²),
+r⁺ = R(μ+ε_k), r⁻ = R(μ−ε_k), m = the best reward seen so far (this generation's included),
+r̄ = (r⁺ + r⁻)/2 and b the baseline::
+
+    Δμ_k = α_μ · (r⁺ − r⁻) / (2m − r⁺ − r⁻) · ε_k              (0 when r⁺ = r⁻)
+    Δσ_k = α_σ · (r̄ − b)/(m − b) · (ε_k² − σ²)/σ               (only when (r̄ − b)/(m − b) > 0)
+    μ ← μ + mean_k Δμ_k ;  σ ← σ + mean_k Δσ_k                  (N pairs: average per-pair steps)
+    b ← 0.9 b + 0.1 · mean_k r̄_k                                (after the σ step; first
+                                                                 generation: b = mean r̄, no σ step)
+
+``variant="modern"`` — as in evotorch/evosax/EvoJAX: centered-rank utilities u over all 2N
+samples, ∇μ ≈ (1/N) Σ_k (u⁺_k − u⁻_k)/2 · ε_k / … fed to a centre optimiser (ClipUp by
+default, or Adam/SGD); ∇σ ≈ (1/N) Σ_k ((u⁺_k + u⁻_k)/2 − ū) · (ε_k² − σ²)/σ, σ ← σ + α_σ ∇σ
+with the relative change of each σ_i clipped to ``stdev_max_change``.
+
+Population layout (see :class:`~dps.algorithms.base.Antithetic`): rows 0..N−1 are μ + ε_k,
+rows N..2N−1 are μ − ε_k.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+
+from ..errors import UserError
+from .base import Antithetic, Searcher, make_optimizer, make_shaping, opt
+
+
+@dataclass
+class PGPEConfig:
+    popsize: int = opt(20, "samples per generation (2 × symmetric pairs; must be even)")
+    variant: str = opt("paper", "paper: Sehnke 2010 reward-normalised rule; modern: centered ranks + optimiser")
+    lr_mu: float = opt(0.2, "α_μ, learning rate of the mean (paper variant) / optimiser step size (modern)")
+    lr_sigma: float = opt(0.1, "α_σ, learning rate of the standard deviations")
+    sigma_init: float = opt(2.0, "initial σ (all components)")
+    sigma_min: float = opt(1e-6, "lower bound on σ (numerical safety)")
+    init_scale: float = opt(0.0, "scale of the random initial μ (0 = start from zeros, as in the paper)")
+    optimizer: str = opt("clipup", "modern variant: centre optimiser clipup | adam | sgd")
+    max_speed: Optional[float] = opt(None, "ClipUp max speed (default 2 × lr_mu)")
+    momentum: float = opt(0.9, "ClipUp / SGD momentum")
+    stdev_max_change: float = opt(0.2, "modern variant: max relative change of σ per generation")
+    shaping: str = opt("centered", "modern variant: fitness shaping centered | normalized | raw")
+    float64: bool = opt(False, "keep μ, σ and the noise in float64")
+
+
+class PGPE(Searcher):
+    """See the module docstring. State: μ (``mu``), σ (``sigma``), baseline ``b``, best
+    reward ``m``, the optimiser state (modern) and the last noise ``eps`` between ask and tell."""
+
+    Config = PGPEConfig
+
+    def __init__(self, center: torch.Tensor, config: Optional[PGPEConfig] = None, seed: int = 0):
+        super().__init__(center, config, seed)
+        c = self.config
+        if c.popsize < 2 or c.popsize % 2:
+            raise UserError(f"PGPE popsize must be an even number >= 2 (symmetric pairs), got {c.popsize}")
+        if c.variant not in ("paper", "modern"):
+            raise UserError(f"unknown PGPE variant {c.variant!r}; accepted: paper, modern")
+        if c.sigma_init <= 0:
+            raise UserError(f"PGPE sigma_init must be > 0, got {c.sigma_init}")
+        self.mu = center.detach().to(self.dtype).clone()                  # μ, the centre
+        self.sigma = torch.full_like(self.mu, float(c.sigma_init))        # σ, per-parameter stdev
+        self.b: Optional[float] = None                                    # baseline (paper)
+        self.m = -math.inf                                                # best reward seen (paper)
+        self.eps: Optional[torch.Tensor] = None                           # this generation's ε (N, D)
+        self.opt = make_optimizer(c.optimizer, c.lr_mu, max_speed=c.max_speed, momentum=c.momentum) \
+            if c.variant == "modern" else None
+        self.shaping = make_shaping(c.shaping)
+
+    @property
+    def center(self) -> torch.Tensor:
+        return self.mu
+
+    def _ask(self) -> torch.Tensor:
+        N = self.config.popsize // 2
+        self.eps = self.randn(N, self.dim) * self.sigma
+        return Antithetic.population(self.mu, self.eps)
+
+    def _tell(self, fitness: torch.Tensor) -> dict:
+        fitness = fitness.to(self.dtype)
+        if self.config.variant == "paper":
+            return self._tell_paper(fitness)
+        return self._tell_modern(fitness)
+
+    def _tell_paper(self, fitness: torch.Tensor) -> dict:
+        c, eps, sigma = self.config, self.eps, self.sigma
+        r_plus, r_minus = Antithetic.split(fitness)                       # (N,), (N,)
+        self.m = max(self.m, float(fitness.max()))
+        m = self.m
+        # Δμ: reward-normalised symmetric difference; zero where r⁺ = r⁻ (then 2m − r⁺ − r⁻ may be 0)
+        denom = 2 * m - r_plus - r_minus
+        diff = r_plus - r_minus
+        coef_mu = torch.where(diff != 0, diff / torch.where(denom != 0, denom, torch.ones_like(denom)),
+                              torch.zeros_like(diff))
+        d_mu = c.lr_mu * (coef_mu[:, None] * eps).mean(0)
+        r_bar = (r_plus + r_minus) / 2
+        if self.b is None:                                                # first generation
+            d_sigma = torch.zeros_like(sigma)
+            self.b = float(r_bar.mean())
+        else:
+            b = self.b
+            if m != b:
+                coef_s = (r_bar - b) / (m - b)
+                coef_s = torch.where(coef_s > 0, coef_s, torch.zeros_like(coef_s))
+            else:
+                coef_s = torch.zeros_like(r_bar)
+            d_sigma = c.lr_sigma * (coef_s[:, None] * (eps * eps - sigma * sigma) / sigma).mean(0)
+            self.b = 0.9 * b + 0.1 * float(r_bar.mean())
+        self.mu = self.mu + d_mu
+        self.sigma = (sigma + d_sigma).clamp_min(c.sigma_min)
+        return {"sigma_mean": float(self.sigma.mean()), "baseline": self.b, "best_seen": m,
+                "mu_step": float(d_mu.norm())}
+
+    def _tell_modern(self, fitness: torch.Tensor) -> dict:
+        c, eps, sigma = self.config, self.eps, self.sigma
+        N = eps.shape[0]
+        u = self.shaping(fitness)
+        u_plus, u_minus = Antithetic.split(u)
+        grad_mu = ((u_plus - u_minus) / 2)[:, None].mul(eps).sum(0) / N
+        u_bar = (u_plus + u_minus) / 2
+        grad_sigma = ((u_bar - u.mean())[:, None] * (eps * eps - sigma * sigma) / sigma).sum(0) / N
+        step = self.opt.step(grad_mu)
+        self.mu = self.mu + step
+        d_sigma = c.lr_sigma * grad_sigma
+        limit = c.stdev_max_change * sigma
+        d_sigma = torch.maximum(torch.minimum(d_sigma, limit), -limit)
+        self.sigma = (sigma + d_sigma).clamp_min(c.sigma_min)
+        return {"sigma_mean": float(self.sigma.mean()), "mu_step": float(step.norm()),
+                "grad_norm": float(grad_mu.norm())}
+
+    def _state(self) -> dict:
+        return {"mu": self.mu, "sigma": self.sigma, "b": self.b, "m": self.m,
+                "opt": self.opt.state_dict() if self.opt is not None else {}}
+
+    def _load_state(self, sd: dict) -> None:
+        self.mu, self.sigma = sd["mu"], sd["sigma"]
+        self.b = sd["b"]
+        self.m = float(sd["m"])
+        if self.opt is not None:
+            self.opt.load_state_dict(sd["opt"])
