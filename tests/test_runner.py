@@ -1,0 +1,178 @@
+"""Runner and CLI contract: run directory, resume bit-identity, evaluate, errors, interrupts."""
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from dps.checkpoint import load_checkpoint
+from dps.run import main
+from dps.runner import RunConfig, evaluate_run, load_run, train
+
+SMALL = dict(algo="pgpe", env="tmaze:length=4", policy="lstm:hidden=3", popsize=6, episodes=2,
+             eval_episodes=10, eval_every=1)
+
+
+def _run(tmp_path, name, generations, **kw):
+    cfg = RunConfig(**{**SMALL, **kw, "generations": generations, "out": str(tmp_path / name)})
+    return train(cfg, quiet=True)
+
+
+def test_run_directory_contents(tmp_path):
+    d = _run(tmp_path, "a", 3)
+    for f in ("config.json", "metrics.csv", "checkpoint.pt", "curve.png", "summary.json"):
+        assert (d / f).exists(), f
+    s = json.loads((d / "summary.json").read_text())
+    assert s["generations"] == 3 and s["episodes"] == 3 * 6 * 2
+    assert set(s["eval"]) >= {"episodes", "mean_return", "success_rate"}
+    assert s["eval"]["episodes"] == 10
+    rows = list(csv.DictReader(open(d / "metrics.csv")))
+    assert [int(r["generation"]) for r in rows] == [0, 1, 2]
+    assert list(rows[0])[:8] == ["generation", "episodes", "env_steps", "wall_seconds", "best", "mean",
+                                 "center_return", "center_success"]
+    assert int(rows[-1]["episodes"]) == 36 and int(rows[-1]["env_steps"]) == s["env_steps"]
+    cfg = json.loads((d / "config.json").read_text())
+    assert cfg["run"]["env"] == "tmaze:length=4" and cfg["resolved"]["num_params"] > 0
+
+
+@pytest.mark.parametrize("algo", ["pgpe"])
+def test_resume_is_bit_identical(tmp_path, algo):
+    full = _run(tmp_path, "full", 6, algo=algo)
+    half = _run(tmp_path, "half", 3, algo=algo)
+    train(RunConfig(algo="", generations=6), resume=str(half), quiet=True)
+    a, b = load_checkpoint(full / "checkpoint.pt"), load_checkpoint(half / "checkpoint.pt")
+    assert torch.equal(a["center"], b["center"])
+    ra = [(r["best"], r["mean"], r["env_steps"]) for r in csv.DictReader(open(full / "metrics.csv"))]
+    rb = [(r["best"], r["mean"], r["env_steps"]) for r in csv.DictReader(open(half / "metrics.csv"))]
+    assert ra == rb
+    assert json.loads((full / "summary.json").read_text())["eval"] == json.loads((half / "summary.json").read_text())["eval"]
+
+
+def test_same_seed_same_run_different_seed_differs(tmp_path):
+    a = load_checkpoint(_run(tmp_path, "a", 2) / "checkpoint.pt")["center"]
+    b = load_checkpoint(_run(tmp_path, "b", 2) / "checkpoint.pt")["center"]
+    c = load_checkpoint(_run(tmp_path, "c", 2, seed=1) / "checkpoint.pt")["center"]
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_interrupt_keeps_a_resumable_checkpoint(tmp_path, monkeypatch):
+    from dps import problem
+    from dps.runner import Interrupted
+
+    calls = {"n": 0}
+    orig = problem.SearchLearner.step
+
+    def flaky(self):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return orig(self)
+
+    monkeypatch.setattr(problem.SearchLearner, "step", flaky)
+    with pytest.raises(Interrupted) as exc:
+        _run(tmp_path, "int", 5)
+    assert exc.value.generation == 2
+    monkeypatch.setattr(problem.SearchLearner, "step", orig)
+    d = tmp_path / "int"
+    assert load_checkpoint(d / "checkpoint.pt")["generation"] == 2
+    train(RunConfig(algo=""), resume=str(d), quiet=True)
+    full = _run(tmp_path, "ref", 5)
+    assert torch.equal(load_checkpoint(d / "checkpoint.pt")["center"], load_checkpoint(full / "checkpoint.pt")["center"])
+    assert len(list(csv.DictReader(open(d / "metrics.csv")))) == 5
+
+
+def test_crash_keeps_checkpoint(tmp_path, monkeypatch):
+    from dps import problem
+    from dps.runner import RunFailed
+
+    orig = problem.SearchLearner.step
+    calls = {"n": 0}
+
+    def crash(self):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("worker died")
+        return orig(self)
+
+    monkeypatch.setattr(problem.SearchLearner, "step", crash)
+    with pytest.raises(RunFailed, match="--resume"):
+        _run(tmp_path, "crash", 4)
+    assert load_checkpoint(tmp_path / "crash" / "checkpoint.pt")["generation"] == 1
+
+
+def test_evaluate_and_load_run(tmp_path):
+    d = _run(tmp_path, "e", 2)
+    s = json.loads((d / "summary.json").read_text())
+    assert evaluate_run(d) == s["eval"]
+    again = evaluate_run(d, episodes=20, seed=5)
+    assert again["episodes"] == 20
+    spec, params, config = load_run(d)
+    assert spec == "lstm:hidden=3" and params.dim() == 1 and config["env"] == "tmaze:length=4"
+
+
+def test_checkpoint_loads_weights_only(tmp_path):
+    d = _run(tmp_path, "w", 1)
+    torch.load(d / "checkpoint.pt", weights_only=True)  # must not need pickle of arbitrary objects
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["nope", "--env", "tmaze"], "unknown algorithm 'nope'"),
+    (["pgpe", "--env", "maze"], "unknown env 'maze'; accepted:"),
+    (["pgpe", "--env", "tmaze:len=3"], "unknown option 'len' for env 'tmaze'; accepted: length"),
+    (["pgpe", "--env", "tmaze:length=abc"], "bad value 'abc'"),
+    (["pgpe", "--env", "tmaze", "--policy", "gru"], "unknown policy 'gru'"),
+    (["pgpe", "--env", "tmaze", "--policy", "lstm:hidden=x"], "bad value 'x'"),
+    (["pgpe", "--env", "tmaze:length=3,"], "malformed env spec"),
+    (["pgpe", "--env", "tmaze", "--popsize", "5", "--generations", "1"], "even"),
+    (["pgpe", "--env", "tmaze", "--generations", "0"], "--generations must be a positive integer"),
+    (["pgpe", "--env", "tmaze", "--variant", "x", "--generations", "1"], "unknown PGPE variant 'x'"),
+    (["pgpe", "--env", "tmaze", "--lr-mu", "fast"], "--lr-mu: invalid float value: 'fast'"),
+    (["pgpe"], "missing --env"),
+    (["pgpe", "--env", "tmaze", "--bogus"], "unrecognized arguments: --bogus"),
+    (["pgpe", "--env", "tmaze", "--device", "tpu"], "bad device 'tpu'"),
+    (["evaluate", "/nonexistent/run"], "not a dps run directory"),
+])
+def test_cli_user_errors_are_one_line(argv, needle, capsys, tmp_path):
+    if argv[0] == "pgpe" and "--out" not in argv:
+        argv = argv + ["--out", str(tmp_path / "x"), "--quiet"]
+    rc = main(argv)
+    err = capsys.readouterr().err.strip()
+    assert rc == 2
+    assert len(err.splitlines()) == 1 and err.startswith("dps: error:"), err
+    assert needle in err
+
+
+def test_unwritable_out_dir(tmp_path, capsys):
+    f = tmp_path / "file"
+    f.write_text("x")
+    rc = main(["pgpe", "--env", "tmaze", "--out", str(f / "sub"), "--generations", "1", "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "not writable" in err
+
+
+def test_nan_fitness_is_a_clear_error():
+    from dps.algorithms.pgpe import PGPE
+    from dps.errors import UserError
+    s = PGPE(torch.zeros(3))
+    s.ask()
+    with pytest.raises(UserError, match="member 2 is nan"):
+        s.tell(torch.tensor([0.0, 1.0, float("nan")] + [0.0] * 17))
+
+
+def test_list_names_everything(capsys):
+    assert main(["--list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("pgpe", "cmaes", "rpg", "evolino", "tmaze", "cartpole", "class-query", "gym", "atari-go",
+                 "lstm", "mlp", "linear", "mdlstm"):
+        assert name in out
+
+
+def test_module_entry_point(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "dps.run", "pgpe", "--env", "tmaze:length=3", "--policy",
+                        "lstm:hidden=2", "--generations", "2", "--popsize", "4", "--episodes", "2",
+                        "--eval-episodes", "5", "--out", str(tmp_path / "m"), "--quiet"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "eval:" in r.stdout
