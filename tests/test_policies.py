@@ -1,0 +1,139 @@
+"""The shared LSTM/MLP policies: batching, reset convention, BPTT gradients."""
+import math
+
+import pytest
+import torch
+
+from dps.policies import LSTMPolicy, LinearPolicy, MLPPolicy, make_policy
+from dps.policies.heads import BoxHead, DiscreteHead
+from dps.envs.base import Box
+
+
+def reference_lstm(params_row, pol, xs, peep):
+    """Plain per-step LSTM with explicit gates (one member, one sequence), float64."""
+    H = pol.hidden
+    h = [torch.zeros(H, dtype=torch.float64) for _ in range(pol.layers)]
+    c = [torch.zeros(H, dtype=torch.float64) for _ in range(pol.layers)]
+    outs = []
+    for x in xs:
+        inp = x
+        for l in range(pol.layers):
+            sl, shape = pol.layout[f"W{l}"]
+            W = params_row[sl].reshape(shape)
+            b = params_row[pol.layout[f"b{l}"][0]]
+            z = torch.cat([inp, h[l]]) @ W + b
+            zi, zf, zg, zo = z[:H], z[H:2 * H], z[2 * H:3 * H], z[3 * H:]
+            if peep:
+                p = params_row[pol.layout[f"peep{l}"][0]]
+                zi = zi + p[:H] * c[l]
+                zf = zf + p[H:2 * H] * c[l]
+            c[l] = torch.sigmoid(zf) * c[l] + torch.sigmoid(zi) * torch.tanh(zg)
+            if peep:
+                zo = zo + p[2 * H:] * c[l]
+            h[l] = torch.sigmoid(zo) * torch.tanh(c[l])
+            inp = h[l]
+        sl, shape = pol.layout["W_out"]
+        outs.append(inp @ params_row[sl].reshape(shape) + params_row[pol.layout["b_out"][0]])
+    return torch.stack(outs)
+
+
+@pytest.mark.parametrize("layers,peep", [(1, False), (2, True)])
+def test_lstm_matches_plain_reference_and_batches_members(layers, peep):
+    pol = LSTMPolicy((3,), 2, hidden=4, layers=layers, peepholes=peep)
+    g = torch.Generator().manual_seed(0)
+    P, B, T = 3, 2, 6
+    params = torch.randn(P, pol.num_params, generator=g, dtype=torch.float64)
+    xs = torch.randn(T, P, B, 3, generator=g, dtype=torch.float64)
+    state = pol.initial_state(P, B, dtype=torch.float64)
+    outs = []
+    for t in range(T):
+        o, state = pol.step(params, xs[t], state)
+        outs.append(o)
+    outs = torch.stack(outs)  # (T, P, B, 2)
+    for p in range(P):
+        for b in range(B):
+            ref = reference_lstm(params[p], pol, xs[:, p, b], peep)
+            assert torch.allclose(outs[:, p, b], ref, atol=1e-12)
+
+
+def test_param_count():
+    pol = LSTMPolicy((5,), 3, hidden=7, layers=1, peepholes=True)
+    H = 7
+    assert pol.num_params == (5 + H) * 4 * H + 4 * H + 3 * H + H * 3 + 3
+    assert MLPPolicy((5,), 3, hidden=(8,)).num_params == 5 * 8 + 8 + 8 * 3 + 3
+    assert LinearPolicy((5,), 3).num_params == 18
+
+
+def test_reset_convention_episode_start_equals_fresh_state():
+    """Where episode_start is True the slot behaves exactly like a fresh episode."""
+    pol = LSTMPolicy((2,), 2, hidden=3)
+    params = torch.randn(1, pol.num_params, dtype=torch.float64)
+    xs = torch.randn(5, 1, 2, 2, dtype=torch.float64)
+    state = pol.initial_state(1, 2, dtype=torch.float64)
+    for t in range(3):
+        _, state = pol.step(params, xs[t], state)
+    start = torch.tensor([[True, False]])
+    o_reset, _ = pol.step(params, xs[3], state, episode_start=start)
+    o_fresh, _ = pol.step(params, xs[3], pol.initial_state(1, 2, dtype=torch.float64))
+    o_cont, _ = pol.step(params, xs[3], state)
+    assert torch.allclose(o_reset[0, 0], o_fresh[0, 0])
+    assert torch.allclose(o_reset[0, 1], o_cont[0, 1])
+    assert not torch.allclose(o_reset[0, 0], o_cont[0, 0])
+    # no in-place write into the caller's state
+    assert not torch.equal(state[0][0, 0], torch.zeros(3, dtype=torch.float64))
+
+
+def test_bptt_gradient_matches_finite_differences():
+    """P = 1 + autograd through an unrolled sequence = BPTT; check against central differences."""
+    pol = LSTMPolicy((2,), 2, hidden=3, peepholes=True)
+    g = torch.Generator().manual_seed(4)
+    theta = (0.5 * torch.randn(1, pol.num_params, generator=g, dtype=torch.float64)).requires_grad_(True)
+    xs = torch.randn(8, 1, 2, 2, generator=g, dtype=torch.float64)
+
+    def loss(th):
+        state = pol.initial_state(1, 2, dtype=torch.float64)
+        out = 0
+        for t in range(8):
+            o, state = pol.step(th, xs[t], state)
+        return (o ** 2).sum()  # only the last output: the gradient must flow back through time
+
+    loss(theta).backward()
+    num = torch.zeros_like(theta)
+    h = 1e-6
+    for i in range(pol.num_params):
+        e = torch.zeros_like(theta)
+        e[0, i] = h
+        num[0, i] = (loss(theta.detach() + e) - loss(theta.detach() - e)) / (2 * h)
+    assert torch.allclose(theta.grad, num, atol=1e-7, rtol=1e-5)
+    # gradient reaches the first input
+    x0 = xs.clone().requires_grad_(True)
+    state = pol.initial_state(1, 2, dtype=torch.float64)
+    for t in range(8):
+        o, state = pol.step(theta.detach(), x0[t], state)
+    o.sum().backward()
+    assert x0.grad[0].abs().sum() > 0
+
+
+def test_make_policy_specs():
+    assert make_policy("lstm:hidden=5,layers=2", (3,), 2).layers == 2
+    assert make_policy("mlp:hidden=4+4", (3,), 2).hidden == (4, 4)
+    assert make_policy("linear", (3,), 2).num_params == 8
+
+
+def test_heads():
+    head = DiscreteHead(3)
+    out = torch.tensor([[[0.0, 2.0, 1.0]]])
+    assert head.greedy(out).item() == 1
+    mask = torch.tensor([[[True, False, True]]])
+    assert head.greedy(out, mask).item() == 2
+    g = torch.Generator().manual_seed(0)
+    a = torch.stack([head.sample(out.expand(1, 4000, 3), None, g)[0] for _ in range(1)]).flatten()
+    freq = torch.bincount(a, minlength=3).double() / a.numel()
+    assert torch.allclose(freq, torch.softmax(out[0, 0].double(), 0), atol=0.03)
+    box = BoxHead(Box.uniform(2, -2.0, 2.0))
+    assert torch.allclose(box.greedy(torch.zeros(1, 1, 2)), torch.zeros(1, 1, 2))
+    assert float(box.greedy(torch.full((1, 1, 2), 50.0)).max()) == pytest.approx(2.0)
+    u = torch.tensor([0.3, -0.2])
+    lp = BoxHead.log_prob_u(torch.zeros(2), torch.tensor([0.0, math.log(2.0)]), u)
+    ref = torch.distributions.Normal(torch.zeros(2), torch.tensor([1.0, 2.0])).log_prob(u).sum()
+    assert float(lp) == pytest.approx(float(ref), abs=1e-6)
