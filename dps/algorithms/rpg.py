@@ -1,0 +1,381 @@
+"""Recurrent policy gradients (RPG).
+
+Wierstra, Förster, Peters, Schmidhuber, *Solving deep memory POMDPs with recurrent policy
+gradients*, ICANN 2007; *Recurrent policy gradients*, Logic J. IGPL 18(5):620–634, 2010.
+
+A stochastic LSTM policy π(a_t | h_t) (h_t = the observation history, summarised by the
+LSTM state) is trained by the likelihood-ratio gradient computed by backpropagation
+through time (2010, eq. 8)::
+
+    ∇θ J ≈ (1/M) Σ_{m=1..M} Σ_t ∇θ log π(a_t^m | h_t^m) (R_t^m − b_t^m)
+    R_t  = Σ_{τ≥t} γ^{τ−t} r_τ
+
+One :meth:`RPG.step`:
+
+1. run M episodes in parallel (P = 1, B = M) with stochastic actions — Categorical over
+   ``softmax(out)`` for ``Discrete`` spaces; for ``Box`` a Gaussian on the pre-squash
+   value u ~ N(out, diag σ²) with a learned, state-independent log σ (or SDE, see
+   :mod:`dps.algorithms.sde`), squashed into the box by ``tanh`` (the squash's Jacobian
+   does not depend on θ, so the likelihood ratio of u is the one of the action);
+   episodes are masked after they end exactly like :func:`dps.rollout.rollout`;
+2. replay the recorded observations through the policy with autograd (full BPTT, or
+   truncated every ``tbptt`` steps by detaching the recurrent state) to get log π(a_t|h_t);
+3. subtract a baseline (:mod:`dps.algorithms.rpg_baselines`), form the surrogate
+   ``(1/M) Σ alive · log π · (R − b) + β · entropy``, clip the gradient norm, take an Adam
+   step (ascent); fit the value net if the baseline uses one.
+
+All sampling of update k comes from one generator seeded with ``derive_seed(seed, TRAIN,
+k)``; the checkpoint holds the policy, exploration parameters, optimiser and value-net
+states and the update counter, so a resumed run continues bit-identically on the CPU.
+
+Optional extra inputs (the usual RPG input convention, REFERENCES §1): the previous action
+(one-hot, or the Box action) and the previous reward are appended to the observation by
+:class:`HistoryInputs`; the learner then exposes that wrapped env as ``learner.env`` and a
+policy built for the wider input as ``learner.policy`` — greedy evaluation must use both.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+
+from ..envs.base import BatchedEnv, Box, Discrete
+from ..errors import UserError
+from ..policies.heads import BoxHead, DiscreteHead, make_head
+from ..problem import INIT, TRAIN, Learner, RunContext, derive_seed
+from ..rollout import make_generator
+from .base import opt
+from .rpg_baselines import BASELINES, ValueNet, bootstrap_returns, returns_to_go, time_baseline
+from .sde import draw_theta, sde_action, sde_entropy, sde_log_prob
+
+
+@dataclass
+class Config:
+    episodes: int = opt(16, "M: episodes per update, run in parallel")
+    lr: float = opt(0.01, "Adam step size for the policy (and its log σ)")
+    gamma: Optional[float] = opt(None, "discount γ of the returns-to-go (None = the env's gamma)")
+    baseline: str = opt("time", "none | moving | time (leave-one-out per-step mean) | value (LSTM V(h_t)) "
+                                "| bootstrap (K-step returns with V)")
+    moving_rate: float = opt(0.1, "rate of the moving-average baseline")
+    entropy: float = opt(0.0, "entropy bonus weight β")
+    grad_clip: Optional[float] = opt(1.0, "max global gradient norm (None = no clipping)")
+    normalize: bool = opt(True, "divide advantages by their batch standard deviation")
+    tbptt: Optional[int] = opt(None, "truncate BPTT every k steps (None = full BPTT through the episode)")
+    prev_action: bool = opt(False, "append the previous action to the observation")
+    prev_reward: bool = opt(False, "append the previous reward to the observation")
+    sde: bool = opt(False, "state-dependent exploration on the policy's features (Box actions)")
+    init_log_std: float = opt(-0.5, "initial log σ of Gaussian / SDE exploration")
+    out_init: float = opt(0.1, "scale of the initial readout weights (small = near-uniform start)")
+    value_hidden: int = opt(16, "LSTM cells of the value net (value/bootstrap baselines)")
+    value_lr: float = opt(0.01, "Adam step size of the value net")
+    bootstrap_k: int = opt(10, "K of the bootstrapped K-step returns")
+    max_steps: Optional[int] = opt(None, "cap on the episode length below the env's own")
+
+
+class HistoryInputs(BatchedEnv):
+    """``obs_t ⊕ a_{t−1} ⊕ r_{t−1}`` (zeros at t = 0); a_{t−1} one-hot for Discrete.
+
+    :param env: the wrapped batched env
+    :param prev_action: append the previous action
+    :param prev_reward: append the previous reward
+    """
+
+    def __init__(self, env: BatchedEnv, prev_action: bool, prev_reward: bool):
+        super().__init__(env.device)
+        self.env, self.prev_action, self.prev_reward = env, prev_action, prev_reward
+        for name in ("action_space", "max_steps", "has_success", "has_action_mask", "gamma"):
+            setattr(self, name, getattr(env, name))
+        sp = env.action_space
+        self.n_action = (sp.n if isinstance(sp, Discrete) else sp.dim) if prev_action else 0
+        self.observation_shape = (env.observation_size + self.n_action + int(prev_reward),)
+
+    def _obs(self, obs, action, reward):
+        P, B = obs.shape[:2]
+        parts = [obs.reshape(P, B, -1).float()]
+        if self.prev_action:
+            if action is None:
+                parts.append(torch.zeros(P, B, self.n_action, device=obs.device))
+            elif isinstance(self.action_space, Discrete):
+                parts.append(torch.nn.functional.one_hot(action.long(), self.n_action).float())
+            else:
+                parts.append(action.float())
+        if self.prev_reward:
+            parts.append(torch.zeros(P, B, 1, device=obs.device) if reward is None
+                         else reward.float().unsqueeze(-1))
+        return torch.cat(parts, -1)
+
+    def reset(self, P, B, generator):
+        return self._obs(self.env.reset(P, B, generator), None, None)
+
+    def step(self, action):
+        obs, reward, done, info = self.env.step(action)
+        return self._obs(obs, action, reward), reward, done, info
+
+    def action_mask(self):
+        return self.env.action_mask()
+
+    def close(self):
+        self.env.close()
+
+
+@dataclass
+class Batch:
+    """M recorded episodes, time-major; ``alive[t]`` = the episode was running at t."""
+
+    obs: torch.Tensor                    # (T, M, ...)
+    actions: torch.Tensor                # (T, M) long, or (T, M, A) pre-squash u
+    alive: torch.Tensor                  # (T, M) bool
+    rewards: torch.Tensor                # (T, M), zero where not alive
+    masks: Optional[torch.Tensor]        # (T, M, n) legal actions, or None
+    theta_hat: Optional[torch.Tensor]    # (M, F, A) SDE exploration matrices, or None
+    success: Optional[torch.Tensor]      # (M,) bool, or None
+
+
+class RPG(Learner):
+    """Recurrent policy gradients; see the module docstring.
+
+    :param policy: the policy (any of the shared interface; an LSTM for memory tasks)
+    :param env: the batched env (wrapped by :class:`HistoryInputs` when extra inputs are on)
+    :param config: a :class:`Config`
+    :param seed: the root seed
+    """
+
+    Config = Config
+
+    def __init__(self, policy, env: BatchedEnv, config: Optional[Config] = None, seed: int = 0):
+        self.config = c = config if config is not None else Config()
+        if c.baseline not in BASELINES:
+            raise UserError(f"unknown baseline {c.baseline!r}; accepted: {', '.join(BASELINES)}")
+        if c.episodes < 1 or (c.baseline == "time" and c.episodes < 2):
+            raise UserError(f"episodes must be >= 1 (>= 2 for the time baseline), got {c.episodes}")
+        if c.tbptt is not None and c.tbptt < 1:
+            raise UserError(f"tbptt must be >= 1 or None, got {c.tbptt}")
+        self.env, self.policy, self.seed = env, policy, int(seed)
+        self.device = env.device
+        self.head = make_head(env.action_space)
+        self.gamma = float(env.gamma if c.gamma is None else c.gamma)
+        if c.sde and not isinstance(self.head, BoxHead):
+            raise UserError(f"sde=true needs a Box action space, got {env.action_space!r}")
+        if c.sde and not hasattr(policy, "features"):
+            raise UserError(f"sde=true needs a policy with features(), got {policy.describe()}")
+        g = make_generator(derive_seed(self.seed, INIT), "cpu")
+        theta = policy.init_params(g, 1.0)
+        if "W_out" in policy.layout:
+            sl, _ = policy.layout["W_out"]
+            theta[sl] *= c.out_init
+        self.theta = theta.to(self.device).requires_grad_(True)            # policy parameters θ
+        trainable = [self.theta]
+        self.log_std = self.log_sigma = None
+        if isinstance(self.head, BoxHead) and c.sde:                          # SDE log σ̂ (F, A)
+            self.log_sigma = torch.full((policy.feature_size, self.head.dim), c.init_log_std,
+                                        device=self.device).requires_grad_(True)
+            trainable.append(self.log_sigma)
+        elif isinstance(self.head, BoxHead):                                   # Gaussian log σ (A,)
+            self.log_std = torch.full((self.head.dim,), c.init_log_std, device=self.device).requires_grad_(True)
+            trainable.append(self.log_std)
+        self.optimizer = torch.optim.Adam(trainable, lr=c.lr)
+        self.value = None
+        if c.baseline in ("value", "bootstrap"):
+            from ..policies.lstm import LSTMPolicy
+            self.value = ValueNet(LSTMPolicy(env.observation_shape, 1, hidden=c.value_hidden), c.value_lr,
+                                  make_generator(derive_seed(self.seed, INIT, 1), "cpu"), self.device)
+        self.moving: Optional[torch.Tensor] = None                            # moving-average b
+        self.updates = 0                                                       # update counter k
+
+    @classmethod
+    def from_run(cls, ctx: RunContext) -> "RPG":
+        c = ctx.config if ctx.config is not None else Config()
+        env, policy = ctx.env, ctx.policy
+        if c.prev_action or c.prev_reward:
+            spec = ctx.extras.get("policy_spec")
+            if spec is None:
+                raise UserError("prev_action/prev_reward need the policy spec (ctx.extras['policy_spec'])")
+            from ..policies import make_policy
+            env = HistoryInputs(env, c.prev_action, c.prev_reward)
+            policy = make_policy(spec, env.observation_shape, make_head(env.action_space).out_size)
+        return cls(policy, env, c, ctx.seed)
+
+    @property
+    def center(self) -> torch.Tensor:
+        return self.theta.detach()
+
+    # ---------------------------------------------------------------- episodes ----
+    @torch.no_grad()
+    def collect(self, seed: int) -> Batch:
+        """Run M episodes with stochastic actions (all randomness from ``seed``)."""
+        c, env, head = self.config, self.env, self.head
+        M = c.episodes
+        gen = make_generator(seed, self.device)
+        params = self.theta.detach().unsqueeze(0)
+        obs = env.reset(1, M, gen)
+        state = self.policy.initial_state(1, M, device=self.device, dtype=params.dtype)
+        theta_hat = draw_theta(self.log_sigma, M, gen) if self.log_sigma is not None else None
+        alive = torch.ones(M, dtype=torch.bool, device=self.device)
+        success = torch.zeros(M, dtype=torch.bool, device=self.device) if env.has_success else None
+        rec = {"obs": [], "actions": [], "alive": [], "rewards": [], "masks": []}
+        T = env.max_steps if c.max_steps is None else min(c.max_steps, env.max_steps)
+        for t in range(T):
+            mask = env.action_mask() if env.has_action_mask else None
+            if theta_hat is not None:
+                feats, state = self.policy.features(params, obs, state)
+                u = sde_action(self.policy.readout(params, feats), feats, theta_hat)
+                action, a_rec = head.squash(u), u
+            elif isinstance(head, BoxHead):
+                out, state = self.policy.step(params, obs, state)
+                action, a_rec, _ = head.sample(out, self.log_std, gen)
+            else:
+                out, state = self.policy.step(params, obs, state)
+                action, _ = head.sample(out, mask, gen)
+                a_rec = action
+            rec["obs"].append(obs[0])
+            rec["actions"].append(a_rec[0])
+            rec["masks"].append(None if mask is None else mask[0])
+            obs, reward, done, info = env.step(action)
+            rec["alive"].append(alive)
+            rec["rewards"].append(reward[0].float() * alive)
+            ended = alive & done[0]
+            if success is not None:
+                success = success | (ended & info["success"][0])
+            alive = alive & ~done[0]
+            if not bool(alive.any()):
+                break
+        return Batch(obs=torch.stack(rec["obs"]), actions=torch.stack(rec["actions"]),
+                     alive=torch.stack(rec["alive"]), rewards=torch.stack(rec["rewards"]),
+                     masks=None if mask is None else torch.stack(rec["masks"]),
+                     theta_hat=theta_hat, success=success)
+
+    def log_probs(self, obs: torch.Tensor, actions: torch.Tensor, episode_start: Optional[torch.Tensor] = None,
+                  masks: Optional[torch.Tensor] = None, params: Optional[torch.Tensor] = None):
+        """Replay ``obs (T, B, ...)`` through the policy with autograd and return
+        ``(log π(a_t|h_t), entropy)`` each ``(T, B)``.
+
+        ``episode_start (T, B)`` resets a slot's state before step t (several episodes
+        packed into one sequence, reset convention of :mod:`dps.policies.base`). With
+        ``tbptt = k`` the recurrent state is detached every k steps (truncated BPTT).
+        For Box actions ``actions`` are the pre-squash values u; for SDE this uses the
+        batch's per-episode features s and log σ̂ (the marginal likelihood).
+        """
+        params = self.theta.unsqueeze(0) if params is None else params
+        T, B = obs.shape[:2]
+        state = self.policy.initial_state(1, B, device=obs.device, dtype=params.dtype)
+        k = self.config.tbptt
+        logp, ent = [], []
+        for t in range(T):
+            if k is not None and t > 0 and t % k == 0:
+                state = tuple(s.detach() for s in state)
+            start = None if episode_start is None else episode_start[t].unsqueeze(0)
+            if self.log_sigma is not None:
+                feats, state = self.policy.features(params, obs[t].unsqueeze(0), state, start)
+                out = self.policy.readout(params, feats)
+                logp.append(sde_log_prob(actions[t], out[0], feats[0], self.log_sigma))
+                ent.append(sde_entropy(feats[0], self.log_sigma))
+                continue
+            out, state = self.policy.step(params, obs[t].unsqueeze(0), state, start)
+            if isinstance(self.head, BoxHead):
+                logp.append(BoxHead.log_prob_u(out[0], self.log_std, actions[t]))
+                ent.append((self.log_std + 0.5 * (1 + torch.log(torch.tensor(2 * torch.pi)))).sum().expand(B))
+            else:
+                m = None if masks is None else masks[t]
+                logp.append(self.head.log_prob(out[0], actions[t], m))
+                ent.append(self.head.entropy(out[0], m))
+        return torch.stack(logp), torch.stack(ent)
+
+    # ---------------------------------------------------------------- estimator ----
+    def surrogate(self, batch: Batch):
+        """``(surrogate to maximise, V predictions with graph or None, info)`` for a batch:
+        ``(1/M) Σ_m Σ_t alive · log π(a_t|h_t) · A_t + β (1/M) Σ alive · H_t``,
+        A_t = R_t − b_t (2010, eq. 8), or the K-step return minus V for ``bootstrap``."""
+        c = self.config
+        M = batch.alive.shape[1]
+        alive = batch.alive.to(batch.rewards.dtype)
+        R = returns_to_go(batch.rewards, self.gamma)
+        values = None
+        if c.baseline == "none":
+            adv = R
+        elif c.baseline == "moving":
+            adv = R if self.moving is None else R - self.moving
+        elif c.baseline == "time":
+            adv = R - time_baseline(R, batch.alive)
+        else:
+            values = self.value.predict(batch.obs.float())
+            b = values.detach()
+            target = R if c.baseline == "value" else bootstrap_returns(R, batch.alive, b, self.gamma, c.bootstrap_k)
+            adv = target - b
+        if c.normalize:
+            n = alive.sum().clamp_min(1)
+            mean = (adv * alive).sum() / n
+            std = (((adv - mean) ** 2 * alive).sum() / n).sqrt()
+            adv = adv / (std + 1e-8)
+        logp, ent = self.log_probs(batch.obs, batch.actions, masks=batch.masks)
+        surr = (logp * adv.detach() * alive).sum() / M
+        entropy = (ent * alive).sum() / alive.sum().clamp_min(1)
+        if c.entropy:
+            surr = surr + c.entropy * (ent * alive).sum() / M
+        return surr, values, {"R": R, "entropy": float(entropy.detach())}
+
+    def policy_gradient(self, seed: int):
+        """The estimator's ascent direction for θ on one batch drawn with ``seed``
+        (no clipping, no update, no state change); ``(g (D,), batch)``."""
+        batch = self.collect(seed)
+        surr, _, _ = self.surrogate(batch)
+        (g,) = torch.autograd.grad(surr, [self.theta])
+        return g.detach(), batch
+
+    def step(self) -> dict:
+        c = self.config
+        batch = self.collect(derive_seed(self.seed, TRAIN, self.updates))
+        surr, values, info = self.surrogate(batch)
+        self.optimizer.zero_grad()
+        (-surr).backward()
+        params = [p for g in self.optimizer.param_groups for p in g["params"]]
+        if c.grad_clip is not None:
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, c.grad_clip)
+        else:
+            grad_norm = torch.sqrt(sum((p.grad ** 2).sum() for p in params if p.grad is not None))
+        self.optimizer.step()
+        returns = batch.rewards.sum(0)
+        out = {"episodes": int(batch.alive.shape[1]), "env_steps": int(batch.alive.sum()),
+               "best": float(returns.max()), "mean": float(returns.mean()),
+               "loss": float(-surr.detach()), "grad_norm": float(grad_norm), "entropy": info["entropy"],
+               "length": float(batch.alive.sum(0).float().mean())}
+        if batch.success is not None:
+            out["success"] = float(batch.success.float().mean())
+        if values is not None:
+            out["value_loss"] = self.value.fit(values, info["R"], batch.alive)
+        if c.baseline == "moving":
+            R0 = info["R"][0].mean().detach()
+            self.moving = R0 if self.moving is None else (1 - c.moving_rate) * self.moving + c.moving_rate * R0
+        if self.log_std is not None:
+            out["sigma"] = float(self.log_std.detach().exp().mean())
+        if self.log_sigma is not None:
+            out["sigma"] = float(self.log_sigma.detach().exp().mean())
+        self.updates += 1
+        return out
+
+    # ---------------------------------------------------------------- checkpoint ----
+    def state_dict(self) -> dict:
+        sd = {"updates": torch.tensor(self.updates), "theta": self.theta.detach().clone(),
+              "optimizer": self.optimizer.state_dict()}
+        if self.log_std is not None:
+            sd["log_std"] = self.log_std.detach().clone()
+        if self.log_sigma is not None:
+            sd["log_sigma"] = self.log_sigma.detach().clone()
+        if self.value is not None:
+            sd["value"] = self.value.state_dict()
+        if self.moving is not None:
+            sd["moving"] = self.moving.clone()
+        return sd
+
+    def load_state_dict(self, sd: dict) -> None:
+        with torch.no_grad():
+            self.theta.copy_(sd["theta"])
+            if self.log_std is not None:
+                self.log_std.copy_(sd["log_std"])
+            if self.log_sigma is not None:
+                self.log_sigma.copy_(sd["log_sigma"])
+        self.optimizer.load_state_dict(sd["optimizer"])
+        if self.value is not None:
+            self.value.load_state_dict(sd["value"])
+        self.moving = sd.get("moving")
+        self.updates = int(sd["updates"])
