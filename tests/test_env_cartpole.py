@@ -336,3 +336,13 @@ def test_cpu_and_cuda_trajectories_agree():
         assert torch.allclose(envs[0].state, envs[1].state.cpu(), atol=1e-9)
         assert torch.equal(out[0][2], out[1][2].cpu())
         assert torch.allclose(out[0][1], out[1][1].cpu(), atol=1e-9)
+
+
+def test_damping_fitness_stays_finite_at_rest():
+    env = CartPole(poles=2, velocities=False, max_steps=120)
+    env.reset_to(torch.zeros(1, 2, 6, dtype=torch.float64))  # exact equilibrium, J = 0
+    total = torch.zeros(1, 2, dtype=torch.float64)
+    for _ in range(120):
+        _, r, done, info = env.step(torch.zeros(1, 2, 1))
+        total += r
+    assert torch.isfinite(total).all() and (total > 1e8).all() and info["success"].all()

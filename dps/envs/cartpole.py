@@ -40,7 +40,8 @@ Rewards (``fitness``):
   ``|x| + |ẋ| + |θ₁| + |θ̇₁|`` over the states after the last 100 actions, in raw
   physical units (m, m/s, rad, rad/s — not the normalised network inputs, as in the
   original ESP/NEAT code). Shaping: ``r_t = 10⁻⁴ + D_t − D_{t−1}`` with the potential
-  ``D_t = 0.675/J_t`` (t > 100), 0 otherwise; the sum telescopes.
+  ``D_t = 0.675/J_t`` (t > 100), 0 otherwise; the sum telescopes. J is floored at 10⁻⁹
+  so that a cart resting exactly at the equilibrium keeps a finite return.
 
 ``success``: the episode reached ``max_steps`` without failing. Done slots stay frozen
 (reward 0, ``done`` True). :meth:`extra_evaluation` gives the generalisation score over
@@ -75,6 +76,8 @@ SCALE = (4.8, 2.0, 0.52, 2.0, 0.52, 2.0)  # network input scaling of x, ẋ, θ�
 # gymnasium CartPole-v1 constants
 GYM_G, GYM_MC, GYM_MP, GYM_L, GYM_TAU = 9.8, 1.0, 0.1, 0.5, 0.02
 GYM_THETA = 12 * 2 * math.pi / 360
+
+J_MIN = 1e-9             # floor of the damping fitness's J (a cart at rest at x = 0 has J = 0)
 
 GRID_V = (0.05, 0.25, 0.5, 0.75, 0.95)
 STARTS = ("standard", "random", "grid")
@@ -285,13 +288,12 @@ class CartPole(BatchedEnv):
         if self.fitness == "steps":
             reward = live.to(self.dtype)
         else:
-            k = self.poles
             # |x| + |θ₁| + |ẋ| + |θ̇₁| in raw units
             jig = q.index_select(-1, self._jiggle_index_t).abs().sum(-1)
             slot = (self.t - 1) % 100
             self._jiggle[..., slot] = torch.where(live, jig, self._jiggle[..., slot])
             if self.t > 100:
-                potential = 0.675 / self._jiggle.sum(-1)
+                potential = 0.675 / self._jiggle.sum(-1).clamp_min(J_MIN)
                 potential = torch.where(live, potential, self._potential)
             else:
                 potential = self._potential
