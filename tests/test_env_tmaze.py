@@ -93,7 +93,7 @@ def test_time_limit_default_and_done_slots_frozen():
 
 
 def test_goal_draw_is_deterministic_and_balanced():
-    env = TMaze(length=5)
+    env = TMaze(length=5, balanced=False)
     a = env.reset(4, 64, make_generator(3, "cpu"))
     b = env.reset(4, 64, make_generator(3, "cpu"))
     c = env.reset(4, 64, make_generator(4, "cpu"))
@@ -140,3 +140,19 @@ def test_cpu_and_cuda_trajectories_agree():
         for a, b in zip(out[0][:3], out[1][:3]):
             assert torch.equal(a, b.cpu())
         assert torch.equal(out[0][3]["success"], out[1][3]["success"].cpu())
+
+
+def test_balanced_goals_alternate_per_member():
+    from dps.envs.tmaze import TMaze
+    env = TMaze(length=3)
+    env.reset(5, 6, torch.Generator().manual_seed(0))
+    assert torch.equal(env.goal.sum(1), torch.full((5,), 3))
+    assert torch.all(env.goal[:, 1:] != env.goal[:, :-1])
+    firsts = set()
+    for s in range(20):
+        env.reset(1, 2, torch.Generator().manual_seed(s))
+        firsts.add(int(env.goal[0, 0]))
+    assert firsts == {0, 1}
+    env = TMaze(length=3, balanced=False)
+    env.reset(50, 6, torch.Generator().manual_seed(0))
+    assert not torch.equal(env.goal.sum(1), torch.full((50,), 3))

@@ -39,10 +39,15 @@ class TMaze(BatchedEnv):
     observation_shape = (3,)
     action_space = Discrete(4)
 
-    def __init__(self, length: int = 10, max_steps: Optional[int] = None, device="cpu"):
+    def __init__(self, length: int = 10, max_steps: Optional[int] = None, balanced: bool = True,
+                 device="cpu"):
         """
         :param length: N, the number of east moves from the start cell to the junction (>= 1)
         :param max_steps: the time limit; default 4·N + 20
+        :param balanced: each member's B episodes alternate the goal arm (starting with a
+            random arm per member), so every member sees both arms equally often — the
+            fitness of a memoryless policy then no longer fluctuates with the arm counts.
+            False: the arm is drawn independently per episode.
         """
         super().__init__(device)
         if not isinstance(length, int) or isinstance(length, bool) or length < 1:
@@ -53,6 +58,7 @@ class TMaze(BatchedEnv):
             raise UserError(f"bad value {max_steps!r} for tmaze option max_steps; accepted: an integer >= 1")
         self.length = length
         self.max_steps = max_steps
+        self.balanced = bool(balanced)
         # observation table: rows = start(goal north), start(goal south), corridor, junction
         self._codes = torch.tensor([[0, 1, 1], [1, 1, 0], [1, 0, 1], [0, 1, 0]],
                                    dtype=torch.float32, device=self.device)
@@ -69,7 +75,11 @@ class TMaze(BatchedEnv):
         return self._codes[row]
 
     def reset(self, P: int, B: int, generator: torch.Generator) -> torch.Tensor:
-        self.goal = torch.randint(0, 2, (P, B), generator=generator, device=self.device)
+        if self.balanced:
+            first = torch.randint(0, 2, (P, 1), generator=generator, device=self.device)
+            self.goal = (first + torch.arange(B, device=self.device)) % 2
+        else:
+            self.goal = torch.randint(0, 2, (P, B), generator=generator, device=self.device)
         self.pos = torch.zeros(P, B, dtype=torch.long, device=self.device)
         self.over = torch.zeros(P, B, dtype=torch.bool, device=self.device)
         self.t = 0
