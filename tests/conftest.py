@@ -1,5 +1,9 @@
 import os
 
+# numpy's OpenBLAS (pycma's eigendecomposition, small QRs) spins on every core it sees; on a
+# small shared CI machine that made one 30×30 eigh ~30× slower. Must precede numpy's import.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import pytest
 import torch
 
