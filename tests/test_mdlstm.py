@@ -128,13 +128,13 @@ def reference(pol, theta, x):
                     if not lstm:
                         H[i, j] = torch.tanh(a + msgs[0] + msgs[1])
                         continue
-                    ai, af, ag, ao = a.split(h)
-                    u, l = (m.split(h) for m in msgs)
+                    ai, af, ao, ag = a.split(h)  # W_in blocks (i, f, o, g)
+                    u, l = (m.split(h) for m in msgs)  # (i, f_own, f_other, o, g, s)
                     ig = sig(ai + u[0] + l[0])
                     fu = sig(af + blk["b_f"] + u[1] + l[2])
                     fl = sig(af + blk["b_f"] + l[1] + u[2])
-                    gg = torch.tanh(ag + u[3] + l[3])
-                    og = sig(ao + u[4] + l[4])
+                    og = sig(ao + u[3] + l[3])
+                    gg = torch.tanh(ag + u[4] + l[4])
                     Sx[i, j] = ig * gg + fu * u[5] + fl * l[5]
                     H[i, j] = og * torch.tanh(Sx[i, j])
             for (i, j), hv in H.items():

@@ -25,9 +25,9 @@ tanh cell (h units; message ``m_d = W_rec^T h_d ∈ R^h``, border message ``β �
 
 MDLSTM cell (h cells, one forget gate per dimension, no peepholes). A predecessor d sends
 ``m_d = (W_rec^T h_d, s_d) ∈ R^{5h} × R^h``; the first part splits into blocks
-``(r^i, r^f_own, r^f_other, r^g, r^o)``; the border message is a learned
-``β = (β^i, β^f_own, β^f_other, β^g, β^o, β^s) ∈ R^{6h}``. With ``a = W_in^T x_p``
-split into ``(a^i, a^f, a^g, a^o)``::
+``(r^i, r^f_own, r^f_other, r^o, r^g)``; the border message is a learned
+``β = (β^i, β^f_own, β^f_other, β^o, β^g, β^s) ∈ R^{6h}``. With ``a = W_in^T x_p``
+split into ``(a^i, a^f, a^o, a^g)``::
 
     i   = σ(a^i + r^i_u + r^i_l)
     g   = tanh(a^g + r^g_u + r^g_l)
@@ -60,9 +60,9 @@ Layout and parameter count (independent of N)
 =========  ============  ===========  ==============
 block      tanh          MDLSTM       role
 =========  ============  ===========  ==============
-W_in       (2, h)        (2, 4h)      input → (i, f, g, o); one f block, both forget gates see the same point
+W_in       (2, h)        (2, 4h)      input → (i, f, o, g); one f block, both forget gates see the same point
 b_f        —             (h,)         forget-gate bias
-W_rec      (h, h)        (h, 5h)      predecessor → (i, f_own, f_other, g, o)
+W_rec      (h, h)        (h, 5h)      predecessor → (i, f_own, f_other, o, g)
 border     (h,)          (6h,)        learned message of a missing predecessor (5h pre-activations + h cell state)
 W_out      (h, 1)        (h, 1)       output weight, shared by the four sweeps
 total      h² + 4h       5h² + 16h
@@ -79,9 +79,14 @@ Evaluation (wavefront)
 The four sweeps are one top-left sweep over the four flipped boards (``S = 4·B`` boards
 per member). Points on an anti-diagonal ``i + j = k`` depend only on diagonal ``k − 1``,
 so the sweep is ``2N − 1`` steps; each step evaluates every point of the diagonal, every
-board and every member at once: tensors are ``(P, L, S, ·)``, per-member weights enter
-through ``bmm`` over ``(P, L·S, h)``. The predecessors of diagonal k are two shifted
-slices of diagonal ``k − 1``'s messages padded with the border message on both ends.
+board and every member at once: tensors are ``(P, L, S, ·)`` and per-member weights enter
+through ``baddbmm`` over ``(P, L·S, h)``. The up / left predecessors of diagonal k are two
+shifted slices of diagonal ``k − 1``'s hidden outputs (and cell states), padded at both
+ends; the message ``W_rec^T h_d`` is folded into the matmul (``h_u W_u + h_l W_l``, with
+``W_l`` = ``W_rec`` with its own/other forget blocks swapped), and the border
+pre-activations ``β`` are added at the (at most two) points of a diagonal whose
+predecessor is off the board, where the padded hidden output is 0 and the padded cell
+state is ``β^s``.
 """
 from __future__ import annotations
 
@@ -162,50 +167,77 @@ class MDLSTMPolicy(Policy):
         return out
 
     # -- forward ------------------------------------------------------------------------
-    def _cell(self, a, up, left):
-        """One point of a sweep for all points of a diagonal: ``(h, s or None)``."""
-        if self.cell == "tanh":
-            return torch.tanh(a + up + left), None
+    def _weights(self, params: torch.Tensor):
+        """Per-member views arranged for the wavefront, pre-activation order
+        ``(i, f_u, f_l, o, g)``: ``W_x (P, 2, G)``, ``b_x (P, G)``, ``W_u``/``W_l (P, h, G)``
+        (the rows that act on the up / left predecessor; ``W_l`` is ``W_rec`` with its
+        own/other forget blocks swapped), border pre-activations ``beta_u``/``beta_l (P, G)``
+        and border cell state ``s_b (P, h)`` (tanh: ``G = h``, no state)."""
         h = self.hidden
-        ai, af, ag, ao = a.split(h, -1)
-        ri_u, fown_u, foth_u, rg_u, ro_u, s_u = up.split(h, -1)
-        ri_l, fown_l, foth_l, rg_l, ro_l, s_l = left.split(h, -1)
-        i = torch.sigmoid(ai + ri_u + ri_l)
-        g = torch.tanh(ag + rg_u + rg_l)
-        o = torch.sigmoid(ao + ro_u + ro_l)
-        f_u = torch.sigmoid(af + fown_u + foth_l)
-        f_l = torch.sigmoid(af + fown_l + foth_u)
-        s = i * g + f_u * s_u + f_l * s_l
-        return o * torch.tanh(s), s
+        W_in, W_rec = self.block(params, "W_in"), self.block(params, "W_rec")
+        border = self.block(params, "border")
+        if self.cell == "tanh":
+            return W_in, None, W_rec, W_rec, border, border, None
+        wi, wf, wo, wg = W_in.split(h, -1)
+        W_x = torch.cat([wi, wf, wf, wo, wg], -1)
+        b_f = self.block(params, "b_f")
+        zero = torch.zeros_like(b_f)
+        b_x = torch.cat([zero, b_f, b_f, zero, zero], -1)
+
+        def swap(t):  # (i, f_own, f_other, o, g) -> (i, f_other, f_own, o, g)
+            i, fo, fx, rest = t[..., :h], t[..., h:2 * h], t[..., 2 * h:3 * h], t[..., 3 * h:5 * h]
+            return torch.cat([i, fx, fo, rest], -1)
+
+        beta, s_b = border[:, :5 * h], border[:, 5 * h:]
+        return W_x, b_x, W_rec, swap(W_rec), beta, swap(beta), s_b
 
     def sweep_scores(self, params: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """The top-left sweep: ``x (P, N, N, S, 2)`` → per-point scores ``(P, N·N, S)``
-        (row-major), ``S`` boards per member."""
+        (row-major), ``S`` boards per member.
+
+        Per diagonal the carried tensor ``Q (P, L, S, ·)`` holds each point's hidden output
+        (and cell state); the predecessors of diagonal k are two shifted slices of
+        diagonal ``k − 1``'s ``Q`` padded at both ends, and the pre-activations are
+        ``a + h_u W_u + h_l W_l`` (two ``baddbmm``) plus the border pre-activations at the
+        (at most two) points whose predecessor is off the board."""
         P, N, _, S, _ = x.shape
-        h, R, C = self.hidden, self.rec_size, self.msg_size
-        W_in = self.block(params, "W_in")
-        a = torch.bmm(x.reshape(P, N * N * S, 2), W_in)
-        if self.cell == "lstm":
-            b_f = self.block(params, "b_f")
-            zero = torch.zeros_like(b_f)
-            a = a + torch.cat([zero, b_f, zero, zero], -1).unsqueeze(1)
-        a = a.reshape(P, N, N, S, -1)
-        W_next = torch.cat([self.block(params, "W_rec"), self.block(params, "W_out")], -1)
-        border = self.block(params, "border").reshape(P, 1, 1, C).expand(P, 1, S, C)
-        prev, lo_prev = border[:, :0], 0
+        h, lstm = self.hidden, self.cell == "lstm"
+        dev = x.device
+        W_x, b_x, W_u, W_l, beta_u, beta_l, s_b = self._weights(params)
+        G = W_x.shape[-1]
+        I, J = torch.cat([d[2] for d in self._diags]).to(dev), torch.cat([d[3] for d in self._diags]).to(dev)
+        xd = x[:, I, J].reshape(P, N * N * S, 2)  # points in diagonal order
+        a = torch.bmm(xd, W_x) if b_x is None else torch.baddbmm(b_x.unsqueeze(1), xd, W_x)
+        a = a.reshape(P, N * N, S, G)
+        W_out = self.block(params, "W_out")
+        # a missing predecessor is padded with hidden output 0 (its pre-activation
+        # contribution beta is added instead) and, for the MDLSTM, cell state s_b
+        zero_h = x.new_zeros(P, 1, S, h)
+        s_pad = None if s_b is None else s_b.reshape(P, 1, 1, h).expand(P, 1, S, h)
+        H, C = zero_h[:, :0], zero_h[:, :0]
+        lo_prev, offset = 0, 0
         scores = []
-        for lo, hi, ii, jj in self._diags:
-            pad = torch.cat([border, prev, border], 1)
-            up = pad[:, lo - lo_prev: hi - lo_prev + 1]          # (i - 1, j)
-            left = pad[:, lo - lo_prev + 1: hi - lo_prev + 2]    # (i, j - 1)
-            ii, jj = ii.to(x.device), jj.to(x.device)
-            hk, sk = self._cell(a[:, ii, jj], up, left)
+        for k, (lo, hi, _, _) in enumerate(self._diags):
             L = hi - lo + 1
-            z = torch.bmm(hk.reshape(P, L * S, h), W_next).reshape(P, L, S, R + 1)
-            scores.append(z[..., R])
-            prev = z[..., :R] if sk is None else torch.cat([z[..., :R], sk], -1)
-            lo_prev = lo
-        return torch.cat(scores, 1)[:, self._unskew.to(x.device)]
+            u = lo - lo_prev  # up predecessor (i - 1, j) of point i is padded entry i - lo_prev
+            Hpad = torch.cat([zero_h, H, zero_h], 1)
+            z = torch.baddbmm(a[:, offset: offset + L].reshape(P, L * S, G),
+                              Hpad[:, u: u + L].reshape(P, L * S, h), W_u)
+            z = z.baddbmm_(Hpad[:, u + 1: u + 1 + L].reshape(P, L * S, h), W_l).reshape(P, L, S, G)
+            if k < N:  # (0, k) has no up predecessor, (k, 0) no left one
+                z[:, 0] += beta_u.unsqueeze(1)
+                z[:, L - 1] += beta_l.unsqueeze(1)
+            if s_pad is None:
+                H = torch.tanh(z)
+            else:
+                Cpad = torch.cat([s_pad, C, s_pad], 1)
+                gates = torch.sigmoid(z[..., :4 * h])
+                i, f_u, f_l, o = gates.split(h, -1)
+                C = i * torch.tanh(z[..., 4 * h:]) + f_u * Cpad[:, u: u + L] + f_l * Cpad[:, u + 1: u + 1 + L]
+                H = o * torch.tanh(C)
+            scores.append(torch.bmm(H.reshape(P, L * S, h), W_out).reshape(P, L, S))
+            lo_prev, offset = lo, offset + L
+        return torch.cat(scores, 1)[:, self._unskew.to(dev)]
 
     def step(self, params: torch.Tensor, obs: torch.Tensor, state=(), episode_start=None):
         """``(scores (P, B, N·N), ())``; the sum over the four corner sweeps."""
