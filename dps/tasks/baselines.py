@@ -1,0 +1,206 @@
+"""Baselines for the supervised sequence tasks, on the same task protocol as Evolino.
+
+* :class:`EchoStateNetwork` — Jaeger (GMD Report 148, 2001; Jaeger & Haas, Science 2004):
+  a fixed random tanh reservoir ``x_t = tanh(W_in u_t + W x_{t−1})`` whose recurrent matrix
+  is rescaled to a given spectral radius, and the same least-squares readout as Evolino
+  (:func:`dps.algorithms.evolino.fit_readout` on ``[x_t, 1]``), fitted teacher forced on the
+  whole training window after the washout.
+* :class:`GradientLSTM` — ``torch.nn.LSTM`` + linear output trained by BPTT with Adam on the
+  teacher-forced one-step-ahead MSE (the gradient-trained LSTM "G-LSTM" of Schmidhuber et
+  al. 2007, §5), then tested with the same closed-loop protocol.
+
+Both offer ``fit(task)``, ``drive`` and ``generate`` (see :mod:`dps.tasks`), with the input
+multiplied by ``input_scale`` (fed-back values too).
+"""
+from __future__ import annotations
+
+import time
+from typing import Optional
+
+import torch
+
+from ..algorithms.evolino import fit_readout
+from . import SequenceTask, TaskData
+
+
+def _split_strings(data: TaskData) -> list[tuple[int, int]]:
+    """``[(start, end)]`` of the reset-separated sub-sequences (one if no resets)."""
+    T = data.length
+    if data.resets is None:
+        return [(0, T)]
+    starts = data.resets.nonzero().reshape(-1).tolist()
+    if not starts or starts[0] != 0:
+        starts = [0] + starts
+    return list(zip(starts, starts[1:] + [T]))
+
+
+class EchoStateNetwork:
+    """Echo State Network with a pseudo-inverse readout.
+
+    :param in_size: inputs
+    :param out_size: outputs
+    :param size: reservoir units N
+    :param spectral_radius: the recurrent matrix is rescaled to this spectral radius ρ(W)
+    :param connectivity: fraction of non-zero recurrent weights
+    :param input_scale: inputs multiplied by this, then by ``W_in ~ U(−1, 1)``
+    :param ridge: ridge term of the readout (0: pseudo-inverse)
+    :param seed: reservoir seed
+    """
+
+    def __init__(self, in_size: int, out_size: int, size: int = 100, spectral_radius: float = 0.9,
+                 connectivity: float = 0.1, input_scale: float = 0.5, ridge: float = 0.0, seed: int = 0):
+        g = torch.Generator().manual_seed(int(seed))
+        W = (torch.rand(size, size, generator=g, dtype=torch.float64) * 2 - 1)
+        W = W * (torch.rand(size, size, generator=g, dtype=torch.float64) < connectivity)
+        radius = float(torch.linalg.eigvals(W).abs().max())
+        self.W = W * (spectral_radius / radius) if radius > 0 else W
+        self.W_in = torch.rand(in_size, size, generator=g, dtype=torch.float64) * 2 - 1
+        self.bias = (torch.rand(size, generator=g, dtype=torch.float64) * 2 - 1) * 0.2
+        self.input_scale, self.ridge, self.size = input_scale, ridge, size
+        self.W_out: Optional[torch.Tensor] = None
+        self.b_out: Optional[torch.Tensor] = None
+
+    def _states(self, inputs, x=None, resets=None):
+        B, T, _ = inputs.shape
+        x = torch.zeros(B, self.size, dtype=torch.float64) if x is None else x
+        u = inputs.to(torch.float64) * self.input_scale @ self.W_in
+        out = []
+        for t in range(T):
+            if resets is not None:
+                x = x * (~resets[:, t]).to(x.dtype).unsqueeze(-1)
+            x = torch.tanh(u[:, t] + x @ self.W + self.bias)
+            out.append(x)
+        return torch.stack(out, 1), x
+
+    def fit(self, task: SequenceTask, end: Optional[int] = None) -> dict:
+        """Teacher-forced readout fit on ``[washout, end)`` (default: the whole window)."""
+        d = task.train_data()
+        end = d.length if end is None else end
+        resets = None if d.resets is None else d.resets.unsqueeze(0)
+        X, x = self._states(d.inputs[:end].unsqueeze(0), None, None if resets is None else resets[:, :end])
+        W, b = fit_readout(X[:, d.washout:], d.targets[d.washout:end], self.ridge)
+        self.W_out, self.b_out = W[0], b[0]
+        return {"evaluations": 1, "_state": x, "_X": X}
+
+    def train_error(self, task: SequenceTask) -> float:
+        """The task's training error with Evolino's split: readout fitted on
+        ``[washout, fit_end)``, then (generative tasks) closed loop on ``[fit_end, T)``."""
+        d = task.train_data()
+        info = self.fit(task, d.fit_end)
+        if task.generative:
+            pred = self.generate(info["_state"], d.inputs[d.fit_end].reshape(1, -1), d.length - d.fit_end)
+        else:
+            pred = self._out(info["_X"])
+        err = task.train_error(pred, d)
+        return float(torch.nan_to_num(err, nan=1e30, posinf=1e30)[0])
+
+    def _out(self, X):
+        return X @ self.W_out + self.b_out
+
+    def drive(self, inputs, resets=None):
+        X, x = self._states(inputs, None, resets)
+        return self._out(X), x
+
+    def generate(self, state, first, steps):
+        x, u, outs = state, first.to(torch.float64), []
+        for _ in range(steps):
+            x = torch.tanh((u * self.input_scale) @ self.W_in + x @ self.W + self.bias)
+            u = self._out(x)
+            outs.append(u)
+        return torch.stack(outs, 1)
+
+
+class GradientLSTM(torch.nn.Module):
+    """LSTM trained by BPTT (Adam) on the teacher-forced one-step MSE.
+
+    :param in_size: inputs
+    :param out_size: outputs
+    :param hidden: LSTM cells
+    :param lr: Adam learning rate
+    :param epochs: full-sequence gradient steps
+    :param input_scale: inputs multiplied by this
+    :param seed: initialisation seed
+    """
+
+    def __init__(self, in_size: int, out_size: int, hidden: int = 10, lr: float = 1e-2, epochs: int = 300,
+                 input_scale: float = 1.0, seed: int = 0):
+        super().__init__()
+        torch.manual_seed(int(seed))
+        self.lstm = torch.nn.LSTM(in_size, hidden, batch_first=True, dtype=torch.float64)
+        self.head = torch.nn.Linear(hidden, out_size, dtype=torch.float64)
+        self.lr, self.epochs, self.input_scale = lr, int(epochs), input_scale
+
+    def _batch(self, d: TaskData):
+        """Training sub-sequences padded into one batch ``(x, y, mask)``."""
+        spans = _split_strings(d)
+        L = max(e - s for s, e in spans)
+        x = torch.zeros(len(spans), L, d.inputs.shape[1], dtype=torch.float64)
+        y = torch.zeros(len(spans), L, d.targets.shape[1], dtype=torch.float64)
+        m = torch.zeros(len(spans), L, dtype=torch.bool)
+        for i, (s, e) in enumerate(spans):
+            x[i, :e - s], y[i, :e - s] = d.inputs[s:e], d.targets[s:e]
+            m[i, :e - s] = True
+        m[:, :d.washout] = False
+        return x, y, m
+
+    def fit(self, task: SequenceTask) -> dict:
+        x, y, m = self._batch(task.train_data())
+        opt = torch.optim.Adam(self.parameters(), lr=self.lr)
+        w = m.unsqueeze(-1).to(torch.float64)
+        for _ in range(self.epochs):
+            opt.zero_grad()
+            h, _ = self.lstm(x * self.input_scale)
+            loss = (((self.head(h) - y) ** 2) * w).sum() / (w.sum() * y.shape[-1])
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.parameters(), 1.0)
+            opt.step()
+        return {"evaluations": self.epochs, "train_loss": float(loss)}
+
+    @torch.no_grad()
+    def drive(self, inputs, resets=None):
+        if resets is not None:
+            raise ValueError("GradientLSTM.drive: resets are not supported; batch the strings instead")
+        h, state = self.lstm(inputs.to(torch.float64) * self.input_scale)
+        return self.head(h), state
+
+    @torch.no_grad()
+    def generate(self, state, first, steps):
+        u, outs = first.to(torch.float64).unsqueeze(1), []
+        for _ in range(steps):
+            h, state = self.lstm(u * self.input_scale, state)
+            u = self.head(h)
+            outs.append(u[:, 0])
+        return torch.stack(outs, 1)
+
+
+#: the ESN grid searched by :func:`select_esn` (chosen on the training window only)
+ESN_GRID = [dict(input_scale=i, spectral_radius=r, ridge=l)
+            for i in (0.05, 0.5) for r in (0.8, 0.95) for l in (1e-9, 1e-6)]
+
+
+def select_esn(in_size: int, out_size: int, task: SequenceTask, seed: int = 0, size: int = 100) -> "EchoStateNetwork":
+    """The ESN of :data:`ESN_GRID` with the lowest training error (same split and closed-loop
+    fitness as Evolino; the test window is never looked at), refitted on the whole window."""
+    best = min(ESN_GRID, key=lambda kw: EchoStateNetwork(in_size, out_size, size, seed=seed, **kw).train_error(task))
+    esn = EchoStateNetwork(in_size, out_size, size, seed=seed, **best)
+    esn.selected = best
+    return esn
+
+
+BASELINES = {"esn": EchoStateNetwork, "bptt-lstm": GradientLSTM}
+
+
+def run_baseline(name: str, task: SequenceTask, seed: int = 0, **options) -> dict:
+    """Fit baseline ``name`` on ``task`` and test it (``esn`` picks its setting from
+    :data:`ESN_GRID` on the training window unless ``select=False``): ``{**metrics, "evaluations", "wall_s", "curves"}``."""
+    if name not in BASELINES:
+        raise ValueError(f"unknown baseline {name!r}; accepted: {', '.join(BASELINES)}")
+    t0 = time.perf_counter()
+    if name == "esn" and options.pop("select", True):
+        model = select_esn(task.in_size, task.out_size, task, seed, **options)
+        extra = {"selected": model.selected, "evaluations": len(ESN_GRID) + 1}
+    else:
+        model, extra = BASELINES[name](task.in_size, task.out_size, seed=seed, **options), {}
+    info = {k: v for k, v in model.fit(task).items() if not k.startswith("_")}
+    metrics, curves = task.evaluate(model)
+    return {**metrics, **info, **extra, "wall_s": time.perf_counter() - t0, "curves": curves}
