@@ -168,47 +168,52 @@ class MDLSTMPolicy(Policy):
 
     # -- forward ------------------------------------------------------------------------
     def _weights(self, params: torch.Tensor):
-        """Per-member views arranged for the wavefront, pre-activation order
-        ``(i, f_u, f_l, o, g)``: ``W_x (P, 2, G)``, ``b_x (P, G)``, ``W_u``/``W_l (P, h, G)``
-        (the rows that act on the up / left predecessor; ``W_l`` is ``W_rec`` with its
-        own/other forget blocks swapped), border pre-activations ``beta_u``/``beta_l (P, G)``
-        and border cell state ``s_b (P, h)`` (tanh: ``G = h``, no state)."""
+        """Per-member weights arranged for the wavefront.
+
+        Returns ``W (P, K, G)``, the rows acting on ``[x_p (2), 1 (MDLSTM only: bias), h_u,
+        h_l]`` (``h_l``'s rows are ``W_rec`` with its own/other forget blocks swapped),
+        the border pre-activations ``beta_u``/``beta_l (P, G)`` that replace a missing up /
+        left predecessor, and the border cell state ``s_b (P, h)`` (``None`` for tanh).
+        MDLSTM pre-activations are ordered ``(i, f_u, f_l, o, 2·g)``: the cell-input
+        columns are doubled so that one sigmoid gives all of them, ``tanh(z) = 2σ(2z) − 1``."""
         h = self.hidden
         W_in, W_rec = self.block(params, "W_in"), self.block(params, "W_rec")
         border = self.block(params, "border")
         if self.cell == "tanh":
-            return W_in, None, W_rec, W_rec, border, border, None
+            return torch.cat([W_in, W_rec, W_rec], 1), border, border, None
         wi, wf, wo, wg = W_in.split(h, -1)
-        W_x = torch.cat([wi, wf, wf, wo, wg], -1)
-        b_f = self.block(params, "b_f")
+        b_f = self.block(params, "b_f").unsqueeze(1)
         zero = torch.zeros_like(b_f)
-        b_x = torch.cat([zero, b_f, b_f, zero, zero], -1)
+        W_x = torch.cat([torch.cat([wi, wf, wf, wo, wg], -1),
+                         torch.cat([zero, b_f, b_f, zero, zero], -1)], 1)
 
         def swap(t):  # (i, f_own, f_other, o, g) -> (i, f_other, f_own, o, g)
-            i, fo, fx, rest = t[..., :h], t[..., h:2 * h], t[..., 2 * h:3 * h], t[..., 3 * h:5 * h]
-            return torch.cat([i, fx, fo, rest], -1)
+            return torch.cat([t[..., :h], t[..., 2 * h:3 * h], t[..., h:2 * h], t[..., 3 * h:]], -1)
 
+        g2 = torch.ones(5 * h, dtype=params.dtype, device=params.device)
+        g2[4 * h:] = 2.0
         beta, s_b = border[:, :5 * h], border[:, 5 * h:]
-        return W_x, b_x, W_rec, swap(W_rec), beta, swap(beta), s_b
+        W = torch.cat([W_x, W_rec, swap(W_rec)], 1) * g2
+        return W, beta * g2, swap(beta) * g2, s_b
 
     def sweep_scores(self, params: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """The top-left sweep: ``x (P, N, N, S, 2)`` → per-point scores ``(P, N·N, S)``
         (row-major), ``S`` boards per member.
 
-        Per diagonal the carried tensor ``Q (P, L, S, ·)`` holds each point's hidden output
-        (and cell state); the predecessors of diagonal k are two shifted slices of
-        diagonal ``k − 1``'s ``Q`` padded at both ends, and the pre-activations are
-        ``a + h_u W_u + h_l W_l`` (two ``baddbmm``) plus the border pre-activations at the
-        (at most two) points whose predecessor is off the board."""
+        Per diagonal: gather ``[x_p, (1), h_u, h_l]`` for all its points (the up / left
+        predecessors are two shifted slices of diagonal ``k − 1``'s hidden outputs, padded
+        with 0 at both ends), one ``bmm`` with the stacked weights gives all
+        pre-activations, and the border pre-activations are added at the (at most two)
+        points whose predecessor is off the board."""
         P, N, _, S, _ = x.shape
         h, lstm = self.hidden, self.cell == "lstm"
         dev = x.device
-        W_x, b_x, W_u, W_l, beta_u, beta_l, s_b = self._weights(params)
-        G = W_x.shape[-1]
+        W, beta_u, beta_l, s_b = self._weights(params)
+        K, G = W.shape[1:]
         I, J = torch.cat([d[2] for d in self._diags]).to(dev), torch.cat([d[3] for d in self._diags]).to(dev)
-        xd = x[:, I, J].reshape(P, N * N * S, 2)  # points in diagonal order
-        a = torch.bmm(xd, W_x) if b_x is None else torch.baddbmm(b_x.unsqueeze(1), xd, W_x)
-        a = a.reshape(P, N * N, S, G)
+        xd = x[:, I, J]  # (P, N·N, S, 2), points in diagonal order
+        if lstm:
+            xd = torch.cat([xd, torch.ones_like(xd[..., :1])], -1)
         W_out = self.block(params, "W_out")
         # a missing predecessor is padded with hidden output 0 (its pre-activation
         # contribution beta is added instead) and, for the MDLSTM, cell state s_b
@@ -221,9 +226,8 @@ class MDLSTMPolicy(Policy):
             L = hi - lo + 1
             u = lo - lo_prev  # up predecessor (i - 1, j) of point i is padded entry i - lo_prev
             Hpad = torch.cat([zero_h, H, zero_h], 1)
-            z = torch.baddbmm(a[:, offset: offset + L].reshape(P, L * S, G),
-                              Hpad[:, u: u + L].reshape(P, L * S, h), W_u)
-            z = z.baddbmm_(Hpad[:, u + 1: u + 1 + L].reshape(P, L * S, h), W_l).reshape(P, L, S, G)
+            inp = torch.cat([xd[:, offset: offset + L], Hpad[:, u: u + L], Hpad[:, u + 1: u + 1 + L]], -1)
+            z = torch.bmm(inp.reshape(P, L * S, K), W).reshape(P, L, S, G)
             if k < N:  # (0, k) has no up predecessor, (k, 0) no left one
                 z[:, 0] += beta_u.unsqueeze(1)
                 z[:, L - 1] += beta_l.unsqueeze(1)
@@ -231,9 +235,10 @@ class MDLSTMPolicy(Policy):
                 H = torch.tanh(z)
             else:
                 Cpad = torch.cat([s_pad, C, s_pad], 1)
-                gates = torch.sigmoid(z[..., :4 * h])
-                i, f_u, f_l, o = gates.split(h, -1)
-                C = i * torch.tanh(z[..., 4 * h:]) + f_u * Cpad[:, u: u + L] + f_l * Cpad[:, u + 1: u + 1 + L]
+                i, f_u, f_l, o, g2 = torch.sigmoid(z).split(h, -1)
+                C = torch.addcmul(-i, i, g2, value=2.0)  # i·g with g = 2σ(2z_g) − 1
+                C = torch.addcmul(C, f_u, Cpad[:, u: u + L])
+                C = torch.addcmul(C, f_l, Cpad[:, u + 1: u + 1 + L])
                 H = o * torch.tanh(C)
             scores.append(torch.bmm(H.reshape(P, L * S, h), W_out).reshape(P, L, S))
             lo_prev, offset = lo, offset + L
