@@ -52,13 +52,13 @@ from .sde import draw_theta, sde_action, sde_entropy, sde_log_prob
 
 @dataclass
 class Config:
-    episodes: int = opt(16, "M: episodes per update, run in parallel")
+    episodes: int = opt(32, "M: episodes per update, run in parallel")
     lr: float = opt(0.01, "Adam step size for the policy (and its log σ)")
     gamma: Optional[float] = opt(None, "discount γ of the returns-to-go (None = the env's gamma)")
     baseline: str = opt("time", "none | moving | time (leave-one-out per-step mean) | value (LSTM V(h_t)) "
                                 "| bootstrap (K-step returns with V)")
     moving_rate: float = opt(0.1, "rate of the moving-average baseline")
-    entropy: float = opt(0.0, "entropy bonus weight β")
+    entropy: float = opt(0.05, "entropy bonus weight β")
     grad_clip: Optional[float] = opt(1.0, "max global gradient norm (None = no clipping)")
     normalize: bool = opt(True, "divide advantages by their batch standard deviation")
     tbptt: Optional[int] = opt(None, "truncate BPTT every k steps (None = full BPTT through the episode)")

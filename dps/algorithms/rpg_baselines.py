@@ -101,7 +101,7 @@ class ValueNet:
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
-        return float(loss)
+        return float(loss.detach())
 
     def state_dict(self) -> dict:
         return {"params": self.params.detach().clone(), "optimizer": self.optimizer.state_dict()}

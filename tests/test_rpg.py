@@ -1,0 +1,142 @@
+"""RPG learner: BPTT reach, reset semantics, checkpoint/resume, extra inputs, convergence."""
+import io
+import time
+
+import pytest
+import torch
+
+from dps.algorithms.rpg import RPG, Config, HistoryInputs
+from dps.envs.memory import ClassQuery
+from dps.envs.tmaze import TMaze
+from dps.policies import LSTMPolicy
+from dps.problem import RunContext
+from dps.rollout import rollout
+
+
+def lstm_learner(obs_size=3, n=4, **kw):
+    env = TMaze(length=3)
+    return RPG(LSTMPolicy(obs_size, n, hidden=5), env, Config(episodes=4, **kw), seed=3)
+
+
+def final_logp_and_grad(learner, obs, actions):
+    obs = obs.clone().requires_grad_(True)
+    params = learner.theta.detach().double().unsqueeze(0)
+    logp, _ = learner.log_probs(obs, actions, params=params)
+    (g,) = torch.autograd.grad(logp[-1, 0], obs)
+    return logp, g
+
+
+def test_bptt_reaches_first_step_and_matches_finite_differences():
+    learner = lstm_learner(out_init=1.0)
+    g = torch.Generator().manual_seed(0)
+    T = 12
+    obs = torch.randn(T, 1, 3, generator=g, dtype=torch.float64)
+    actions = torch.randint(0, 4, (T, 1), generator=g)
+    _, grad = final_logp_and_grad(learner, obs, actions)
+    g0 = grad[0, 0]
+    assert float(g0.abs().max()) > 1e-6                   # the last decision depends on o_0 …
+    params = learner.theta.detach().double().unsqueeze(0)
+    h = 1e-6
+    for j in range(3):                                     # … exactly as finite differences say
+        e = torch.zeros_like(obs)
+        e[0, 0, j] = h
+        lp_plus = learner.log_probs(obs + e, actions, params=params)[0][-1, 0]
+        lp_minus = learner.log_probs(obs - e, actions, params=params)[0][-1, 0]
+        fd = float(lp_plus - lp_minus) / (2 * h)
+        assert fd == pytest.approx(float(g0[j]), rel=1e-5, abs=1e-9)
+
+
+def test_truncated_bptt_cuts_the_gradient():
+    learner = lstm_learner(out_init=1.0, tbptt=4)
+    g = torch.Generator().manual_seed(0)
+    obs = torch.randn(10, 1, 3, generator=g, dtype=torch.float64)
+    actions = torch.randint(0, 4, (10, 1), generator=g)
+    _, grad = final_logp_and_grad(learner, obs, actions)
+    assert float(grad[:8].abs().max()) == 0.0              # steps before the last cut (t = 8)
+    assert float(grad[8:].abs().max()) > 0.0
+
+
+def test_packed_episodes_with_episode_start_equal_separate_runs():
+    learner = lstm_learner(out_init=1.0)
+    g = torch.Generator().manual_seed(1)
+    A, B = torch.randn(4, 1, 3, generator=g), torch.randn(6, 1, 3, generator=g)
+    aA, aB = torch.randint(0, 4, (4, 1), generator=g), torch.randint(0, 4, (6, 1), generator=g)
+    lA, eA = learner.log_probs(A, aA)
+    lB, eB = learner.log_probs(B, aB)
+    start = torch.zeros(10, 1, dtype=torch.bool)
+    start[4] = True
+    lAB, eAB = learner.log_probs(torch.cat([A, B]), torch.cat([aA, aB]), episode_start=start)
+    assert torch.allclose(lAB, torch.cat([lA, lB]), atol=1e-6)
+    assert torch.allclose(eAB, torch.cat([eA, eB]), atol=1e-6)
+    lost, _ = learner.log_probs(torch.cat([A, B]), torch.cat([aA, aB]))  # without the reset: differs
+    assert not torch.allclose(lost[4:], lB, atol=1e-4)
+
+
+@pytest.mark.parametrize("baseline", ["value", "moving"])
+def test_resume_is_bit_identical(baseline):
+    def make():
+        return RPG(LSTMPolicy(3, 4, hidden=4), TMaze(length=3),
+                   Config(episodes=6, baseline=baseline, entropy=0.01), seed=11)
+
+    a = make()
+    stats_a = [a.step() for _ in range(4)]
+    b = make()
+    for _ in range(2):
+        b.step()
+    buf = io.BytesIO()
+    torch.save(b.state_dict(), buf)
+    buf.seek(0)
+    c = make()
+    c.load_state_dict(torch.load(buf, weights_only=True))
+    stats_c = [c.step() for _ in range(2)]
+    assert torch.equal(a.center, c.center)
+    assert stats_a[2:] == stats_c
+    if baseline == "value":
+        assert torch.equal(a.value.params, c.value.params)
+
+
+def test_step_metrics_and_center():
+    learner = lstm_learner()
+    s = learner.step()
+    for key in ("episodes", "env_steps", "best", "mean", "loss", "grad_norm", "entropy", "success"):
+        assert key in s
+    assert s["episodes"] == 4 and s["env_steps"] >= 4 * 4
+    assert learner.center.shape == (learner.policy.num_params,)
+
+
+def test_history_inputs_via_from_run():
+    env = TMaze(length=3)
+    ctx = RunContext(env=env, env_spec="tmaze:length=3", policy=LSTMPolicy(3, 4, hidden=4),
+                     config=Config(episodes=3, prev_action=True, prev_reward=True), seed=0,
+                     device=torch.device("cpu"), extras={"policy_spec": "lstm:hidden=4"})
+    learner = RPG.from_run(ctx)
+    assert learner.env.observation_shape == (3 + 4 + 1,)
+    assert learner.policy.obs_size == 8
+    g = torch.Generator().manual_seed(0)
+    obs = learner.env.reset(1, 2, g)
+    assert torch.equal(obs[..., 3:], torch.zeros(1, 2, 5))
+    obs, r, _, _ = learner.env.step(torch.tensor([[3, 1]]))          # W bumps the wall at the start
+    assert torch.equal(obs[0, :, 3:7], torch.tensor([[0., 0, 0, 1], [0, 1, 0, 0]]))
+    assert torch.allclose(obs[0, :, 7], r[0])
+    learner.step()
+    res = rollout(learner.policy, learner.env, learner.center[None], 4, seed=1)  # greedy evaluation
+    assert res.returns.shape == (1, 4)
+
+
+@pytest.mark.parametrize("name, make_env, budget", [
+    ("class-query:length=10", lambda: ClassQuery(length=10), 100),
+    ("tmaze:length=5", lambda: TMaze(length=5), 400),
+])
+def test_converges_on_short_memory_task(name, make_env, budget):
+    """Fixed seed: greedy success >= 0.9 within ``budget`` updates of M = 32 with the
+    default config (class-query ≈ 2 s, T-maze ≈ 10–30 s of one CPU core; the budget is
+    counted in updates so that a loaded machine cannot fail the test)."""
+    env = make_env()
+    learner = RPG(LSTMPolicy(env.observation_shape, env.action_space.n, hidden=16), env, Config(), seed=3)
+    success = 0.0
+    while learner.updates < budget and success < 0.9:
+        for _ in range(10):
+            learner.step()
+        res = rollout(learner.policy, env, learner.center[None], 100, seed=5)
+        success = float(res.success.float().mean())
+    assert success >= 0.9, f"{name}: greedy success {success} after {learner.updates} updates"
