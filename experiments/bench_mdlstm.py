@@ -1,6 +1,6 @@
 """Boards/s of the batched MDRNN/MDLSTM forward pass vs. a loop over population members.
 
-    python experiments/bench_mdlstm.py [--cell lstm] [--hidden 4] [--device cpu] [--reps 3]
+    python experiments/bench_mdlstm.py [--cell lstm] [--hidden 4] [--device cpu] [--reps 3] [--threads 1]
 
 For each board size N and population × games P×B, the whole population is evaluated in
 one call (per-member weights through ``bmm``), then member by member (P calls with
@@ -38,7 +38,10 @@ def main(argv=None):
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
     args = ap.parse_args(argv)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     dev = torch.device(args.device)
     sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == "cuda" else (lambda: None)
     g = torch.Generator().manual_seed(args.seed)

@@ -79,14 +79,15 @@ Evaluation (wavefront)
 The four sweeps are one top-left sweep over the four flipped boards (``S = 4·B`` boards
 per member). Points on an anti-diagonal ``i + j = k`` depend only on diagonal ``k − 1``,
 so the sweep is ``2N − 1`` steps; each step evaluates every point of the diagonal, every
-board and every member at once: tensors are ``(P, L, S, ·)`` and per-member weights enter
-through ``baddbmm`` over ``(P, L·S, h)``. The up / left predecessors of diagonal k are two
-shifted slices of diagonal ``k − 1``'s hidden outputs (and cell states), padded at both
-ends; the message ``W_rec^T h_d`` is folded into the matmul (``h_u W_u + h_l W_l``, with
-``W_l`` = ``W_rec`` with its own/other forget blocks swapped), and the border
-pre-activations ``β`` are added at the (at most two) points of a diagonal whose
-predecessor is off the board, where the padded hidden output is 0 and the padded cell
-state is ``β^s``.
+board and every member at once: tensors are ``(P, L, S, ·)``. The up / left predecessors
+of diagonal k are two shifted slices of diagonal ``k − 1``'s hidden outputs (and cell
+states), padded at both ends; the inputs ``[x_p, 1, h_u, h_l]`` of all the diagonal's
+points go through one ``bmm`` with the member's stacked weights ``[W_in; b; W_rec;
+W_rec with own/other forget blocks swapped]`` (so the messages ``W_rec^T h_d`` are never
+materialised), and the border pre-activations ``β`` are added at the (at most two) points
+of a diagonal whose predecessor is off the board, where the padded hidden output is 0 and
+the padded cell state is ``β^s``. One sigmoid evaluates all MDLSTM gates, the cell input
+through ``tanh(z) = 2σ(2z) − 1``.
 """
 from __future__ import annotations
 
