@@ -54,6 +54,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", help="run directory (default runs/ALGO_ENV_sSEED_TIME)")
     p.add_argument("--eval-episodes", type=int, help="greedy evaluation episodes at the end (default 100)")
     p.add_argument("--eval-every", type=int, help="evaluate the centre every N generations (default G/50)")
+    p.add_argument("--stop-success", type=float,
+                   help="stop once the centre's greedy success rate reaches this (default: per env; tmaze 1.0)")
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--threads", type=int, default=1,
@@ -147,7 +149,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         cfg = RunConfig(algo=algo, env=a.env, task=a.task, policy=a.policy, generations=a.generations,
                         popsize=a.popsize, episodes=a.episodes, seed=a.seed, device=a.device,
                         workers=a.workers, out=a.out, eval_episodes=a.eval_episodes,
-                        eval_every=a.eval_every, algo_options=options)
+                        eval_every=a.eval_every, stop_success=a.stop_success, algo_options=options)
         run_dir = train(cfg, resume=a.resume, quiet=a.quiet)
         _print_summary(run_dir)
         return 0

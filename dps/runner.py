@@ -61,6 +61,8 @@ class RunConfig:
     eval_episodes: Optional[int] = None
     eval_every: Optional[int] = None
     center_episodes: Optional[int] = None
+    #: stop early once the centre's periodic greedy success rate reaches this value
+    stop_success: Optional[float] = None
     algo_options: dict = field(default_factory=dict)
 
 
@@ -92,7 +94,7 @@ def resolve(cfg: RunConfig) -> RunConfig:
             defaults.update(env_entry.scale_defaults(opts))
         per_algo = dict(env_entry.algo_defaults.get(cfg.algo, {}))
         for k in list(per_algo):
-            if k in GLOBAL_DEFAULTS or k in ("eval_every", "center_episodes"):
+            if k in GLOBAL_DEFAULTS or k in ("eval_every", "center_episodes", "stop_success"):
                 defaults[k] = per_algo.pop(k)
         algo_opts = per_algo
         if spec.name == "atari-go" and "games" in opts:
@@ -100,7 +102,7 @@ def resolve(cfg: RunConfig) -> RunConfig:
     elif entry.kind != "learner" or cfg.algo != "evolino":
         raise UserError(f"--task is only for evolino; algorithm {cfg.algo!r} needs --env")
     out = dataclasses.replace(cfg)
-    for k in ("policy", "popsize", "episodes", "generations", "eval_episodes"):
+    for k in ("policy", "popsize", "episodes", "generations", "eval_episodes", "stop_success"):
         if getattr(out, k) is None:
             setattr(out, k, defaults.get(k))
     if out.eval_every is None:
@@ -158,6 +160,7 @@ class Run:
             self.learner = cls.from_run(ctx)
             self.policy = self.learner.policy
         self.generation = 0
+        self.stopped_early = False
         self.totals = {"episodes": 0, "env_steps": 0, "wall_seconds": 0.0}
 
     # ---- checkpoint ---------------------------------------------------------------
@@ -170,6 +173,7 @@ class Run:
             "format": FORMAT_VERSION,
             "generation": self.generation,
             "totals": dict(self.totals),
+            "stopped_early": self.stopped_early,
             "learner": self.learner.state_dict(),
             "center": self.learner.center.detach().cpu().clone(),
             "policy": self.cfg.policy,
@@ -181,6 +185,7 @@ class Run:
         self.learner.load_state_dict(ck["learner"])
         self.generation = int(ck["generation"])
         self.totals = dict(ck["totals"])
+        self.stopped_early = bool(ck.get("stopped_early", False))
 
     # ---- evaluation ---------------------------------------------------------------
     def evaluate_center(self, episodes: int, seed: int) -> dict:
@@ -284,7 +289,7 @@ def train(cfg: RunConfig, resume: Optional[str] = None, quiet: bool = False,
     progress = _Progress(cfg.generations, run.generation, quiet)
     writer_file = None
     try:
-        while run.generation < cfg.generations:
+        while run.generation < cfg.generations and not run.stopped_early:
             t0 = time.perf_counter()
             stats = run.learner.step()
             g = run.generation
@@ -313,8 +318,13 @@ def train(cfg: RunConfig, resume: Optional[str] = None, quiet: bool = False,
             writer.writerow({k: _fmt(v) for k, v in row.items()})
             writer_file.flush()
             run.generation = g + 1
+            if cfg.stop_success is not None and center_success is not None \
+                    and center_success >= cfg.stop_success:
+                run.stopped_early = True
             run.save()
             progress.update(row)
+            if run.stopped_early:
+                break
     except KeyboardInterrupt:
         progress.close()
         if writer_file:
@@ -330,7 +340,7 @@ def train(cfg: RunConfig, resume: Optional[str] = None, quiet: bool = False,
             writer_file.close()
     plot_curve(metrics_path, run_dir / "curve.png", title=f"{cfg.algo} on {cfg.env or cfg.task}")
     if final_eval:
-        summary = {"generations": run.generation, **run.totals,
+        summary = {"generations": run.generation, **run.totals, "stopped_early": run.stopped_early,
                    "algorithm": cfg.algo, "env": cfg.env, "task": cfg.task, "policy": cfg.policy,
                    "seed": cfg.seed, "num_params": int(run.learner.center.numel())}
         t0 = time.perf_counter()

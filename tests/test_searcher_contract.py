@@ -99,15 +99,9 @@ def test_state_dict_roundtrip_weights_only(name):
         b.tell(fitness_of(xb))
 
 
-#: searchers whose state_dict does not yet keep a pending (asked, not told) population
-PENDING_NOT_KEPT = {"pgpe": "PGPE's state_dict drops the pending population (reported to its author)"}
-
-
 @pytest.mark.parametrize("name", SEARCHERS)
-def test_state_dict_keeps_pending_population(name, request):
+def test_state_dict_keeps_pending_population(name):
     """A checkpoint taken between ask() and tell() resumes that same population."""
-    if name in PENDING_NOT_KEPT:
-        request.applymarker(pytest.mark.xfail(reason=PENDING_NOT_KEPT[name], strict=True))
     a = make(name, seed=5)
     a.tell(fitness_of(a.ask()))
     xa = a.ask()

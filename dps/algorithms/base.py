@@ -273,6 +273,7 @@ class Searcher:
             "generator": self.generator.get_state(),
             "best_fitness": self.best_fitness,
             "best_params": self.best_params,
+            "asked": self._asked,  # a population asked but not yet told survives a checkpoint
             "state": self._state(),
         }
 
@@ -281,7 +282,7 @@ class Searcher:
         self.generator.set_state(sd["generator"])
         self.best_fitness = float(sd["best_fitness"])
         self.best_params = sd["best_params"]
-        self._asked = None
+        self._asked = sd.get("asked")
         self._load_state(sd["state"])
 
     def randn(self, *shape: int) -> torch.Tensor:

@@ -138,12 +138,13 @@ class PGPE(Searcher):
                 "grad_norm": float(grad_mu.norm())}
 
     def _state(self) -> dict:
-        return {"mu": self.mu, "sigma": self.sigma, "b": self.b, "m": self.m,
+        return {"mu": self.mu, "sigma": self.sigma, "b": self.b, "m": self.m, "eps": self.eps,
                 "opt": self.opt.state_dict() if self.opt is not None else {}}
 
     def _load_state(self, sd: dict) -> None:
         self.mu, self.sigma = sd["mu"], sd["sigma"]
         self.b = sd["b"]
         self.m = float(sd["m"])
+        self.eps = sd["eps"]
         if self.opt is not None:
             self.opt.load_state_dict(sd["opt"])

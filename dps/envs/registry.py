@@ -93,7 +93,9 @@ def describe_envs() -> list[str]:
 register_env(EnvEntry(
     "tmaze", "dps.envs.tmaze:TMaze",
     "Bakker's T-maze: the goal arm is shown only at the start cell (memory over `length` steps)",
-    defaults=dict(policy="lstm:hidden=8", popsize=20, episodes=8, generations=300),
+    defaults=dict(policy="lstm:hidden=4", popsize=20, episodes=4, generations=1000, eval_every=5,
+                  center_episodes=20, stop_success=1.0),
+    algo_defaults={"pgpe": dict(variant="modern", lr_mu=0.2, sigma_init=1.0, init_scale=1.0)},
 ))
 register_env(EnvEntry(
     "cartpole", "dps.envs.cartpole:CartPole",
