@@ -87,16 +87,18 @@ class LSTMPolicy(Policy):
             W = self.block(params, f"W{l}")
             b = self.block(params, f"b{l}")
             z = batched_linear(torch.cat([x, h], -1), W, b)
-            zi, zf, zg, zo = z.split(H, -1)
             if self.peepholes:
+                zi, zf, zg, zo = z.split(H, -1)
                 pi, pf, po = self.block(params, f"peep{l}").unsqueeze(1).split(H, -1)
-                zi = zi + pi * c
-                zf = zf + pf * c
-            i, f, g = torch.sigmoid(zi), torch.sigmoid(zf), torch.tanh(zg)
-            c = f * c + i * g
-            if self.peepholes:
-                zo = zo + po * c
-            h = torch.sigmoid(zo) * torch.tanh(c)
+                i, f = torch.sigmoid(zi + pi * c), torch.sigmoid(zf + pf * c)
+                c = f * c + i * torch.tanh(zg)
+                h = torch.sigmoid(zo + po * c) * torch.tanh(c)
+            else:
+                # one sigmoid over all four contiguous blocks (fewer kernels); g uses tanh
+                s = torch.sigmoid(z)
+                i, f, o = s[..., :H], s[..., H:2 * H], s[..., 3 * H:]
+                c = f * c + i * torch.tanh(z[..., 2 * H:3 * H])
+                h = o * torch.tanh(c)
             new_state += [h, c]
             x = h
         return x, tuple(new_state)
