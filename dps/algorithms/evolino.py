@@ -49,6 +49,7 @@ class Config:
     trials: int = opt(10, "ESP: individuals each chromosome takes part in per generation "
                           "(evaluations = trials × subpop)")
     init_scale: float = opt(0.1, "initial recurrent weights U(−s, s)")
+    forget_bias: float = opt(1.0, "added to the initial forget-gate biases (long memory from the start)")
     alpha: float = opt(0.01, "ESP: Cauchy mutation scale")
     parents: float = opt(0.25, "ESP: fraction of each subpopulation kept as parents")
     credit: Literal["mean", "best"] = opt("mean", "ESP: a chromosome's fitness is the mean (or best) of the "
@@ -236,11 +237,15 @@ class Evolino(Learner):
         self.resets = None if data.resets is None else data.resets.to(self.device).unsqueeze(0)
         self.generator = torch.Generator().manual_seed(derive_seed(self.seed, INIT))
         self.readout = (policy.layout["W_out"][0], policy.layout["b_out"][0])
+        sl = policy.layout["b0"][0]
+        self.init_offset = torch.zeros(policy.num_params, dtype=torch.float64)   # forget-gate biases
+        self.init_offset[sl.start + policy.hidden: sl.start + 2 * policy.hidden] = config.forget_bias
         if config.outer == "esp":
             self.cells = cell_indices(policy)
             self.esp = ESP(policy.hidden, self.cells.shape[1], config.subpop, config.trials, config.init_scale,
                            config.alpha, config.parents, config.credit, config.stagnation, config.burst_scale,
                            self.generator, torch.float64)
+            self.esp.pop += self.init_offset[self.cells].unsqueeze(1)
         elif config.outer == "cmaes":
             self.rec = recurrent_indices(policy)
             self.cma = self._new_cma()
@@ -254,6 +259,7 @@ class Evolino(Learner):
     def _new_cma(self) -> CMAOuter:
         g = torch.Generator().manual_seed(derive_seed(self.seed, INIT, 1))
         x0 = (torch.rand(self.rec.numel(), generator=g, dtype=torch.float64) * 2 - 1) * self.config.init_scale
+        x0 += self.init_offset[self.rec]
         return CMAOuter(x0, self.config.sigma0, self.config.cma_popsize, derive_seed(self.seed, INIT, 2))
 
     @classmethod
