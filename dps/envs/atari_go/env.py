@@ -1,0 +1,105 @@
+"""Atari-Go against a fixed ladder opponent on the :class:`~dps.envs.base.BatchedEnv`
+contract.
+
+Slots ``(P, B)`` are P population members × B games each, flattened to G = P·B games of
+one :class:`~.rules.Boards`. The agent's colour alternates over b: in game b = 0 the
+opponent is Black and moves first (inside :meth:`reset`), in b = 1 the agent is Black, …
+The env plays the opponent's reply inside :meth:`step`, so one step is one agent move.
+
+* observation ``(P, B, 2, N, N)`` float, player-canonical: channel 0 = opponent stones,
+  channel 1 = own stones;
+* action: point index ``i·N + j`` (``Discrete(N²)``); :meth:`action_mask` = empty points
+  (all True in finished games, whose actions are ignored);
+* reward: +1 win / −1 loss on the step that ends the game, 0 before; with ``shaping`` the
+  magnitude is ``1 − 0.2·(plies − 3)/(N² − 3)`` (quick wins and long losses are better);
+* ``info["success"]``: the agent won; ``info["plies"]``: both players' moves so far.
+"""
+from __future__ import annotations
+
+import torch
+
+from ...errors import UserError
+from ..base import BatchedEnv, Discrete
+from .opponents import Opponent, opponent_name
+from .rules import BLACK, WHITE, Boards, check_size
+
+
+class AtariGoEnv(BatchedEnv):
+    has_success = True
+    has_action_mask = True
+    gamma = 1.0
+
+    def __init__(self, size: int = 5, opponent: str = "L2", games: int = 40,
+                 shaping: bool = False, device="cpu"):
+        """
+        :param size: board size N (2..19)
+        :param opponent: ladder level ``L0``..``L6`` or alias (``random``, ``killer`` …)
+        :param games: default number of games per member (the runner's ``--episodes``)
+        :param shaping: length-shaped reward ±(1 − 0.2·(plies − 3)/(N² − 3))
+        """
+        super().__init__(device)
+        self.N = self.size = check_size(size)
+        self.opponent = opponent_name(opponent)
+        if isinstance(games, bool) or not isinstance(games, int) or games < 1:
+            raise UserError(f"games must be a positive integer, got {games!r}")
+        self.games = games
+        self.shaping = bool(shaping)
+        self.observation_shape = (2, self.N, self.N)
+        self.action_space = Discrete(self.N * self.N)
+        self.max_steps = (self.N * self.N + 1) // 2 + 1  # the agent's moves in the longest game
+        self.boards = None
+
+    def __repr__(self) -> str:
+        return f"AtariGoEnv(size={self.N}, opponent={self.opponent}, games={self.games})"
+
+    # ---- BatchedEnv ------------------------------------------------------------------
+    def reset(self, P: int, B: int, generator: torch.Generator) -> torch.Tensor:
+        self.P, self.B = int(P), int(B)
+        G = self.P * self.B
+        self.boards = Boards(self.N, G, self.device)
+        b = torch.arange(self.B, device=self.device).repeat(self.P)
+        self.agent = torch.where(b % 2 == 0, WHITE, BLACK).to(torch.int8)
+        seed = int(torch.randint(0, 2 ** 62, (1,), generator=generator, device=generator.device))
+        self.opp = Opponent(self.opponent, seed, self.device)
+        self.boards.play(self.opp.move(self.boards), active=self.agent == WHITE)
+        return self._obs()
+
+    def step(self, action: torch.Tensor):
+        bd = self.boards
+        if bd is None:
+            raise UserError("AtariGoEnv.step() called before reset()")
+        before = bd.done.clone()
+        bd.play(action.reshape(-1), active=~before)
+        bd.play(self.opp.move(bd), active=~bd.done)
+        ended = bd.done & ~before
+        won = bd.winner == self.agent
+        mag = torch.ones(bd.G, device=self.device)
+        if self.shaping:
+            M = self.N * self.N
+            mag = 1 - 0.2 * (bd.plies.float() - 3).clamp_min(0) / max(M - 3, 1)
+        reward = torch.where(ended, torch.where(won, mag, -mag), torch.zeros_like(mag))
+        shape = (self.P, self.B)
+        info = {"success": (bd.done & won).reshape(shape), "plies": bd.plies.reshape(shape)}
+        return self._obs(), reward.reshape(shape), bd.done.reshape(shape), info
+
+    def action_mask(self) -> torch.Tensor:
+        bd = self.boards
+        return (bd.legal() | bd.done[:, None]).reshape(self.P, self.B, -1)
+
+    def _obs(self) -> torch.Tensor:
+        return self.boards.planes(self.agent).reshape(self.P, self.B, 2, self.N, self.N)
+
+    # ---- results of the last rollout ---------------------------------------------------
+    def results(self) -> dict:
+        """Per-slot ``(P, B)`` tensors of the current games: ``agent_color``, ``won``,
+        ``plies``, ``done``."""
+        bd, shape = self.boards, (self.P, self.B)
+        return dict(agent_color=self.agent.reshape(shape), won=(bd.winner == self.agent).reshape(shape),
+                    plies=bd.plies.reshape(shape), done=bd.done.reshape(shape))
+
+    def final_report(self, policy, params, run_dir, seed: int = 0) -> dict:
+        """Win rates of ``params`` against L0/L2/L4/L5 on 5×5, 7×7, 9×9 (see
+        :mod:`.report`); writes ``report.md`` and ``report.json`` into ``run_dir``."""
+        from .report import final_report
+
+        return final_report(self, policy, params, run_dir, seed)

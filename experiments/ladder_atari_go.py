@@ -1,0 +1,48 @@
+"""Reproduce the opponent-ladder table of ATARI_GO.md (win rate of the first player
+against the second, colours alternating, ≥ 10⁴ games per cell) with standard errors.
+
+    python experiments/ladder_atari_go.py [--games 10000] [--sizes 5,7,9] [--device cpu]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from dps.envs.atari_go.opponents import win_rate
+
+REFERENCE = {("L2", "L0"): {5: 0.865, 7: 0.906, 9: 0.934},
+             ("L4", "L2"): {5: 0.79, 7: 0.83, 9: 0.88},
+             ("L5", "L2"): {5: 0.94, 7: 0.97, 9: 0.98}}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--games", type=int, default=10000)
+    ap.add_argument("--sizes", default="5,7,9")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--extra", action="store_true", help="also L1/L3/L6 cells")
+    args = ap.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    cells = dict(REFERENCE)
+    if args.extra:
+        cells.update({("L1", "L0"): {}, ("L3", "L2"): {}, ("L6", "L5"): {}})
+    print(f"{args.games} games per cell, colours alternating, device {args.device}, seed {args.seed}")
+    print(f"| match | N | measured ± s.e. | reference | (meas − ref)/s.e. | as Black | as White | plies | s |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for (a, b), ref in cells.items():
+        for N in sizes:
+            t = time.perf_counter()
+            r = win_rate(a, b, N, args.games, seed=args.seed * 100 + N, device=args.device)
+            dt = time.perf_counter() - t
+            rv = ref.get(N)
+            z = f"{(r['win_rate'] - rv) / max(r['stderr'], 1e-9):+.1f}" if rv is not None else ""
+            print(f"| {a} vs {b} | {N} | {r['win_rate']:.3f} ± {r['stderr']:.3f} | "
+                  f"{'' if rv is None else rv} | {z} | {r['as_black']:.3f} | {r['as_white']:.3f} "
+                  f"| {r['mean_plies']:.1f} | {dt:.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
