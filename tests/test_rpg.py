@@ -1,11 +1,10 @@
 """RPG learner: BPTT reach, reset semantics, checkpoint/resume, extra inputs, convergence."""
 import io
-import time
 
 import pytest
 import torch
 
-from dps.algorithms.rpg import RPG, Config, HistoryInputs
+from dps.algorithms.rpg import RPG, Config
 from dps.envs.memory import ClassQuery
 from dps.envs.tmaze import TMaze
 from dps.policies import LSTMPolicy
@@ -125,14 +124,14 @@ def test_history_inputs_via_from_run():
 
 @pytest.mark.parametrize("name, make_env, budget", [
     ("class-query:length=10", lambda: ClassQuery(length=10), 100),
-    ("tmaze:length=5", lambda: TMaze(length=5), 400),
+    ("tmaze:length=5", lambda: TMaze(length=5), 500),
 ])
 def test_converges_on_short_memory_task(name, make_env, budget):
-    """Fixed seed: greedy success >= 0.9 within ``budget`` updates of M = 32 with the
+    """Seed 0: greedy success >= 0.9 within ``budget`` updates of M = 32 with the
     default config (class-query ≈ 2 s, T-maze ≈ 10–30 s of one CPU core; the budget is
     counted in updates so that a loaded machine cannot fail the test)."""
     env = make_env()
-    learner = RPG(LSTMPolicy(env.observation_shape, env.action_space.n, hidden=16), env, Config(), seed=3)
+    learner = RPG(LSTMPolicy(env.observation_shape, env.action_space.n, hidden=16), env, Config(), seed=0)
     success = 0.0
     while learner.updates < budget and success < 0.9:
         for _ in range(10):

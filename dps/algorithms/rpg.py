@@ -40,9 +40,9 @@ from typing import Optional
 
 import torch
 
-from ..envs.base import BatchedEnv, Box, Discrete
+from ..envs.base import BatchedEnv, Discrete
 from ..errors import UserError
-from ..policies.heads import BoxHead, DiscreteHead, make_head
+from ..policies.heads import BoxHead, make_head
 from ..problem import INIT, TRAIN, Learner, RunContext, derive_seed
 from ..rollout import make_generator
 from .base import opt
@@ -55,7 +55,7 @@ class Config:
     episodes: int = opt(32, "M: episodes per update, run in parallel")
     lr: float = opt(0.01, "Adam step size for the policy (and its log σ)")
     gamma: Optional[float] = opt(None, "discount γ of the returns-to-go (None = the env's gamma)")
-    baseline: str = opt("time", "none | moving | time (leave-one-out per-step mean) | value (LSTM V(h_t)) "
+    baseline: str = opt("moving", "none | moving | time (leave-one-out per-step mean) | value (LSTM V(h_t)) "
                                 "| bootstrap (K-step returns with V)")
     moving_rate: float = opt(0.1, "rate of the moving-average baseline")
     entropy: float = opt(0.05, "entropy bonus weight β")
