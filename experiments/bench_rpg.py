@@ -22,7 +22,7 @@ from dps.policies import make_head, make_policy
 from dps.rollout import rollout
 
 
-def run_one(env_spec, policy_spec, seed, target, max_updates, eval_every, eval_episodes, **cfg):
+def run_one(env_spec, policy_spec, seed, target, max_updates, eval_every, eval_episodes, metric, **cfg):
     env = make_env(env_spec)
     policy = make_policy(policy_spec, env.observation_shape, make_head(env.action_space).out_size)
     learner = RPG(policy, env, Config(**cfg), seed=seed)
@@ -31,7 +31,8 @@ def run_one(env_spec, policy_spec, seed, target, max_updates, eval_every, eval_e
         steps += learner.step()["env_steps"]
         if learner.updates % eval_every == 0:
             res = rollout(policy, env, learner.center[None], eval_episodes, seed=10_000 + learner.updates)
-            score = float(res.success.float().mean()) if res.success is not None else float(res.returns.mean())
+            use_success = metric == "success" or (metric == "auto" and res.success is not None)
+            score = float(res.success.float().mean()) if use_success else float(res.returns.mean())
             if score >= target:
                 return True, learner.updates, steps, time.perf_counter() - t0, score
     return False, learner.updates, steps, time.perf_counter() - t0, score
@@ -44,6 +45,8 @@ def main(argv=None):
     ap.add_argument("--baselines", default="none,moving,time,value,bootstrap")
     ap.add_argument("--seeds", default="0", help="comma-separated seeds")
     ap.add_argument("--target", type=float, default=0.95)
+    ap.add_argument("--metric", default="auto", choices=["auto", "success", "return"],
+                    help="greedy score compared with --target (auto: success when the env has it)")
     ap.add_argument("--max-updates", type=int, default=300)
     ap.add_argument("--eval-every", type=int, default=10)
     ap.add_argument("--eval-episodes", type=int, default=200)
@@ -60,7 +63,7 @@ def main(argv=None):
     print("|---|---|---|---|---|---|")
     for b in a.baselines.split(","):
         runs = [run_one(a.env, a.policy, int(s), a.target, a.max_updates, a.eval_every, a.eval_episodes,
-                        baseline=b, **extra) for s in a.seeds.split(",")]
+                        a.metric, baseline=b, **extra) for s in a.seeds.split(",")]
         ok = [r for r in runs if r[0]]
         med = (lambda i: f"{statistics.median(r[i] for r in ok):.0f}") if ok else (lambda i: "–")
         scores = " ".join(f"{r[4]:.2f}" for r in runs)
