@@ -338,7 +338,7 @@ class Boards:
           one liberty afterwards;
         * ``rescue`` — no capture, the move touches an own group that is in atari and the
           merged group has ≥ 2 liberties afterwards;
-        * ``atari`` — no capture and an adjacent opponent group is left with exactly one
+        * ``atari`` — no capture, no suicide, and an adjacent opponent group is left with exactly one
           liberty.
         """
         what = set(what)
@@ -352,7 +352,7 @@ class Boards:
             x = self.idx[:M].reshape(1, M, 1)
             m = mult.to(self.sdt)
             pl_a, s_a, ss_a = pl - m, s - m * x, ss - m * x * x  # groups' stats after the move
-            ok = legal & ~capture
+            ok = legal & ~capture & ~suicide
             if what & {"self_atari", "rescue"}:
                 take = (first & own).to(self.sdt)
                 e, nbv = emp.to(self.sdt), nb.to(self.sdt)

@@ -1,0 +1,84 @@
+"""AtariGoEnv on the BatchedEnv contract, and the final report."""
+import json
+
+import pytest
+import torch
+
+from dps.envs.atari_go.env import AtariGoEnv
+from dps.envs.atari_go.report import final_report, wilson
+from dps.envs.registry import make_env
+from dps.errors import UserError
+from dps.policies import LinearPolicy
+from dps.rollout import make_generator, rollout
+
+
+def test_registry_and_bad_options():
+    env = make_env("atari-go:size=5,opponent=killer")
+    assert isinstance(env, AtariGoEnv) and env.games == 40 and env.opponent == "L2"
+    assert env.observation_shape == (2, 5, 5) and env.action_space.n == 25
+    with pytest.raises(UserError, match="23"):
+        AtariGoEnv(size=23)
+    with pytest.raises(UserError, match="L9"):
+        AtariGoEnv(opponent="L9")
+
+
+def test_colours_alternate_and_observation_is_canonical():
+    env = AtariGoEnv(size=5, opponent="L0")
+    obs = env.reset(2, 4, make_generator(0, "cpu"))
+    assert obs.shape == (2, 4, 2, 5, 5)
+    # b even: opponent Black already moved (one stone in channel 0); b odd: empty board
+    assert obs[:, 0::2, 0].sum((-1, -2)).eq(1).all() and obs[:, 0::2, 1].sum().eq(0)
+    assert obs[:, 1::2].sum().eq(0)
+    mask = env.action_mask()
+    assert mask.shape == (2, 4, 25) and mask[:, 1::2].all() and mask[:, 0::2].sum(-1).eq(24).all()
+    action = mask.float().argmax(-1)
+    obs2, r, d, info = env.step(action)
+    # after one step: agent stone in channel 1 (unless the game already ended)
+    live = ~d
+    assert (obs2[..., 1, :, :].sum((-1, -2))[live] == 1).all()
+    assert (obs2[..., 0, :, :].sum((-1, -2))[:, 0::2][live[:, 0::2]] == 2).all()
+
+
+def test_rollout_finishes_every_game_with_plus_minus_one():
+    env = AtariGoEnv(size=5, opponent="L2")
+    pol = LinearPolicy((2, 5, 5), 25)
+    params = torch.stack([pol.init_params(torch.Generator().manual_seed(s)) for s in range(3)])
+    res = rollout(pol, env, params, 20, seed=1)
+    out = env.results()
+    assert out["done"].all()
+    assert set(res.returns.flatten().tolist()) <= {-1.0, 1.0}
+    assert torch.equal(res.success, res.returns > 0) and torch.equal(res.success, out["won"])
+    assert (res.lengths <= env.max_steps).all()
+    res2 = rollout(pol, env, params, 20, seed=1)
+    assert torch.equal(res.returns, res2.returns) and torch.equal(res.lengths, res2.lengths)
+
+
+def test_shaped_reward_magnitude():
+    env = AtariGoEnv(size=4, opponent="L0", shaping=True)
+    pol = LinearPolicy((2, 4, 4), 16)
+    res = rollout(pol, env, torch.zeros(1, pol.num_params), 50, seed=2)
+    plies = env.results()["plies"].float()
+    want = 1 - 0.2 * (plies - 3).clamp_min(0) / 13
+    assert torch.allclose(res.returns.abs(), want)
+
+
+def test_wilson_interval():
+    lo, hi = wilson(50, 100)
+    assert lo < 0.5 < hi and abs((lo + hi) / 2 - 0.5) < 1e-9 and 0.39 < lo < 0.41
+    assert wilson(0, 10)[0] == 0.0 and wilson(10, 10)[1] > 0.999999
+
+
+def test_final_report_writes_files(tmp_path):
+    env = AtariGoEnv(size=5)
+    pol = LinearPolicy((2, 5, 5), 25)
+    params = pol.init_params(torch.Generator().manual_seed(0))
+    out = final_report(env, pol, params, tmp_path, seed=3, games=40)
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert data["sizes_skipped"] == [7, 9]  # a linear policy is tied to its board size
+    assert {(r["N"], r["opponent"], r["player"]) for r in data["rows"]} == {
+        (5, o, p) for o in ("L0", "L2", "L4", "L5") for p in ("trained", "random-weight floor")}
+    for r in data["rows"]:
+        assert r["black_games"] == r["white_games"] == 20
+        assert r["win_ci"][0] <= r["win"] <= r["win_ci"][1]
+    assert set(out) == {"N5/L0", "N5/L2", "N5/L4", "N5/L5", "floor"}
+    assert "| 5 | L2 | trained |" in (tmp_path / "report.md").read_text()

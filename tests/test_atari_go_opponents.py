@@ -1,0 +1,155 @@
+"""Opponent ladder: each level's rule on hand-made positions, the move-class maps against
+BFS definitions, seeding, names, and a few ladder cells within tolerance."""
+import random
+
+import pytest
+import torch
+
+from dps.envs.atari_go.opponents import Opponent, opponent_name, play_match, win_rate
+from dps.envs.atari_go.reference import RefGame
+from dps.envs.atari_go.rules import Boards
+from dps.errors import UserError
+
+
+def moves_of(level, boards, n=200, seed=0):
+    """Set of moves chosen by ``level`` over ``n`` independent draws in game 0."""
+    b = boards.select(torch.zeros(n, dtype=torch.long))
+    return set(Opponent(level, seed).move(b).tolist())
+
+
+def pos(N, black, white, to_move=None):
+    return Boards.from_stones(N, black, white, to_move)
+
+
+def idx(N, *rc):
+    return {r * N + c for r, c in rc}
+
+
+def test_names_and_aliases():
+    assert opponent_name("killer") == "L2" and opponent_name("l4") == "L4"
+    assert opponent_name("random") == "L0" and opponent_name("safe") == "L4"
+    with pytest.raises(UserError, match="'L9'.*accepted"):
+        opponent_name("L9")
+
+
+def test_L0_plays_suicide_L1_does_not():
+    # 3x3: White to move; (0,0) is suicide for White (Black group keeps liberties)
+    b = pos(3, [(0, 1), (1, 0), (1, 1)], [(2, 2)], to_move=2)
+    assert 0 in moves_of("L0", b, 400)
+    l1 = moves_of("L1", b, 400)
+    assert 0 not in l1 and l1 == {2, 5, 6, 7}
+
+
+def test_L2_always_captures_and_L1_does_not_prefer_it():
+    b = pos(5, [(1, 0), (0, 1), (1, 1)], [(2, 0), (0, 2), (1, 2), (2, 1)])  # spec test vector
+    assert moves_of("L2", b) == {0}
+    assert len(moves_of("L1", b)) > 5
+
+
+def test_L3_avoids_self_atari():
+    # 4x4, Black to move: (0,2) between White (0,1) and (0,3) keeps one liberty (1,2)
+    b = pos(4, [(3, 3), (3, 2)], [(0, 1), (1, 0), (0, 3)], to_move=1)
+    f = b.features(("capture", "suicide", "self_atari"))
+    sa = set(f["self_atari"][0].nonzero().flatten().tolist())
+    assert 0 not in sa  # (0,0) is suicide, not self-atari
+    assert idx(4, (0, 2)) <= sa
+    l3 = moves_of("L3", b, 600)
+    assert not (l3 & sa) and not (l3 & {0})
+    assert moves_of("L2", b, 600) & sa
+
+
+def test_L4_rescues_group_in_atari():
+    # 5x5 Black to move: Black (0,0)-(0,1) in atari (liberty (0,2)) -> extending there
+    # gives 2 liberties ((0,3), (1,2)); no capture available
+    b = pos(5, [(0, 0), (0, 1), (4, 4)], [(1, 0), (1, 1), (3, 3)], to_move=1)
+    f = b.features(("capture", "suicide", "self_atari", "rescue"))
+    assert not f["capture"].any()
+    assert set(f["rescue"][0].nonzero().flatten().tolist()) == idx(5, (0, 2))
+    assert moves_of("L4", b) == idx(5, (0, 2))
+    assert len(moves_of("L3", b)) > 3
+
+
+def test_L5_puts_opponent_in_atari():
+    # 5x5, Black to move; White (2,2) alone with 4 liberties, Black around two sides
+    b = pos(5, [(1, 2), (2, 1), (4, 4)], [(2, 2), (0, 0), (4, 0)], to_move=1)
+    f = b.features(("capture", "suicide", "self_atari", "rescue", "atari"))
+    assert set(f["atari"][0].nonzero().flatten().tolist()) == idx(5, (2, 3), (3, 2), (0, 1), (1, 0), (3, 0), (4, 1))
+    l5 = moves_of("L5", b, 400)
+    assert l5 <= idx(5, (2, 3), (3, 2), (0, 1), (1, 0), (3, 0), (4, 1)) and len(l5) >= 3
+    assert len(moves_of("L4", b, 400)) > 6
+
+
+def test_L6_avoids_moves_that_allow_a_capture():
+    b = pos(4, [(3, 3)], [(0, 1), (1, 0)], to_move=1)
+    for m in moves_of("L6", b, 100):
+        child = b.clone()
+        child.play(torch.tensor([m]))
+        assert not child.done[0]
+        assert not child.features(("capture",))["capture"].any()
+
+
+def _bfs_maps(r: RefGame):
+    N = r.N
+    color = r.to_move
+    out = {"self_atari": set(), "rescue": set(), "atari": set()}
+    for p in r.empty_points():
+        if r.outcome(p) != "stay":
+            continue
+        after = list(r.board)
+        after[p] = color
+        libs = len(r.liberties(r.group(p, after), after))
+        if libs == 1:
+            out["self_atari"].add(p)
+        own_in_atari = any(r.board[y] == color and len(r.liberties(r.group(y))) == 1 for y in r.nbrs[p])
+        if own_in_atari and libs >= 2:
+            out["rescue"].add(p)
+        if any(after[y] == 3 - color and len(r.liberties(r.group(y, after), after)) == 1 for y in r.nbrs[p]):
+            out["atari"].add(p)
+    return out
+
+
+@pytest.mark.parametrize("N", [3, 5, 7])
+def test_move_class_maps_match_bfs(N):
+    rng = random.Random(N)
+    G = 40
+    b = Boards(N, G)
+    refs = [RefGame(N) for _ in range(G)]
+    for _ in range(N * N):
+        f = b.features(("capture", "suicide", "self_atari", "rescue", "atari"))
+        moves = []
+        for k, r in enumerate(refs):
+            if r.done:
+                moves.append(0)
+                continue
+            want = _bfs_maps(r)
+            for key, pts in want.items():
+                assert set(f[key][k].nonzero().flatten().tolist()) == pts, (key, k)
+            moves.append(r.killer_move(rng))
+        for r, m in zip(refs, moves):
+            if not r.done:
+                r.play(m)
+        b.play(torch.tensor(moves))
+        if all(r.done for r in refs):
+            break
+
+
+def test_seeded_streams_are_reproducible_and_independent():
+    a = play_match("L2", "L0", 5, 300, seed=4)
+    b = play_match("L2", "L0", 5, 300, seed=4)
+    c = play_match("L2", "L0", 5, 300, seed=5)
+    assert torch.equal(a["winner"], b["winner"]) and torch.equal(a["plies"], b["plies"])
+    assert not torch.equal(a["plies"], c["plies"])
+    assert ((a["plies"] >= 3) & (a["plies"] <= 25)).all()
+
+
+@pytest.mark.parametrize("a,b,N,ref", [("L2", "L0", 5, 0.865), ("L5", "L2", 5, 0.94), ("L4", "L2", 5, 0.79)])
+def test_ladder_cells_within_tolerance(a, b, N, ref):
+    r = win_rate(a, b, N, 3000, seed=11)
+    assert abs(r["win_rate"] - ref) < 4 * r["stderr"] + 0.01, r
+
+
+def test_non_compacted_match_agrees():
+    a = play_match("L1", "L2", 4, 200, seed=2, compact=True)
+    b = play_match("L1", "L2", 4, 200, seed=2, compact=False)
+    assert a["winner"].shape == b["winner"].shape == (200,)
+    assert set(a["winner"].tolist()) <= {1, 2} and set(b["winner"].tolist()) <= {1, 2}
