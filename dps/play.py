@@ -50,8 +50,9 @@ class NetworkPlayer:
         return int(self.head.greedy(out, mask, self.generator).reshape(-1)[0])
 
 
-def _announce(game: Game, names: dict, print_fn) -> None:
-    print_fn(render(game.b.grid[0]))
+def _announce(game: Game, names: dict, print_fn, board: bool = True) -> None:
+    if board:
+        print_fn(render(game.b.grid[0]))
     loser = "black" if game.winner == "white" else "white"
     how = (f"{game.winner} captured" if game.end_reason == "capture"
            else f"{loser} committed suicide")
@@ -85,7 +86,7 @@ def play_game(policy_factory: Callable, params: torch.Tensor, size: int = 5,
                 return None
             try:
                 p = parse_move(text, size)
-                game.play(p)
+                game.play(text.strip())
             except UserError as err:
                 print_fn(f"not played: {err}")
                 continue
@@ -116,7 +117,7 @@ def watch_game(policy_factory: Callable, params: torch.Tensor, size: int = 5,
         print_fn(f"{game.plies + 1:>3}. {who} ({game.to_move}) plays {point_name(p, size)}")
         game.play(p)
         print_fn(render(game.b.grid[0], p))
-    _announce(game, names, print_fn)
+    _announce(game, names, print_fn, board=False)
     return game
 
 

@@ -1,0 +1,74 @@
+"""Games per second of the batched Atari-Go engine against the plain one-game-at-a-time
+reference, in the same run.
+
+    python experiments/bench_atari_go.py [--games 16384] [--repeats 3] [--threads 2]
+
+Matches L0 vs L0 (random) and L2 vs L2 (killer) at N = 5, 9, 19; batched on the CPU (and
+CUDA when available) with finished games dropped from the batch; the reference plays
+games one after another (its time is measured on enough games for ~2 s). Median of the
+repeats; ratio = batched / reference.
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+
+import torch
+
+from dps.envs.atari_go.opponents import play_match
+from dps.envs.atari_go.reference import play_reference_game
+
+
+def rate_batched(level, N, games, repeats, device):
+    play_match(level, level, N, min(games, 256), seed=0, device=device)  # warm-up
+    out = []
+    for r in range(repeats):
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        play_match(level, level, N, games, seed=r + 1, device=device)
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        out.append(games / (time.perf_counter() - t))
+    return statistics.median(out)
+
+
+def rate_reference(level, N, repeats, budget=2.0):
+    out = []
+    for r in range(repeats):
+        rng = random.Random(r)
+        n, t = 0, time.perf_counter()
+        while time.perf_counter() - t < budget / repeats or n < 3:
+            play_reference_game(N, level, level, rng)
+            n += 1
+        out.append(n / (time.perf_counter() - t))
+    return statistics.median(out)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--games", type=int, default=16384, help="G at N=5 (N=9: G/4, N=19: G/16)")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--sizes", default="5,9,19")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    print(f"torch {torch.__version__}, {args.threads} CPU threads, median of {args.repeats}")
+    print("| match | N | device | G | batched games/s | reference games/s | ratio |")
+    print("|---|---|---|---|---|---|---|")
+    for level in ("L0", "L2"):
+        for N in (int(s) for s in args.sizes.split(",")):
+            ref = rate_reference(level, N, args.repeats)
+            G = max(256, args.games // {5: 1, 9: 4}.get(N, 16))
+            for dev in devices:
+                Gd = G if dev == "cpu" else G * 8
+                fast = rate_batched(level, N, Gd, args.repeats, dev)
+                print(f"| {level} vs {level} | {N} | {dev} | {Gd} | {fast:,.0f} | {ref:,.0f} | {fast / ref:,.0f}× |",
+                      flush=True)
+
+
+if __name__ == "__main__":
+    main()
