@@ -159,6 +159,8 @@ class Run:
                              workers=cfg.workers, extras={"task": cfg.task, "policy_spec": cfg.policy})
             self.learner = cls.from_run(ctx)
             self.policy = self.learner.policy
+        # a learner may wrap the env (RPG's previous-action/-reward inputs): evaluate on its env
+        self.eval_env = getattr(self.learner, "env", None) or self.env
         self.generation = 0
         self.stopped_early = False
         self.totals = {"episodes": 0, "env_steps": 0, "wall_seconds": 0.0}
@@ -194,13 +196,13 @@ class Run:
         if hasattr(learner, "final_evaluation") and self.env is None:
             return learner.final_evaluation(self.dir)
         center = learner.center.detach()
-        res = rollout(learner.policy, self.env, center[None], episodes, seed)
+        res = rollout(learner.policy, self.eval_env, center[None], episodes, seed)
         out = {"episodes": res.episodes, "mean_return": float(res.returns.mean()),
                "std_return": float(res.returns.std(unbiased=False)),
                "mean_length": float(res.lengths.float().mean()),
                "success_rate": float(res.success.float().mean()) if res.success is not None else None,
                "seed": seed}
-        out.update(self.env.extra_evaluation(learner.policy, center, seed))
+        out.update(self.eval_env.extra_evaluation(learner.policy, center, seed))
         return out
 
 
@@ -298,7 +300,7 @@ def train(cfg: RunConfig, resume: Optional[str] = None, quiet: bool = False,
             run.totals["env_steps"] += int(stats.pop("env_steps"))
             center_return = center_success = None
             if run.env is not None and ((g + 1) % cfg.eval_every == 0 or g + 1 == cfg.generations):
-                res = rollout(run.learner.policy, run.env, run.learner.center.detach()[None],
+                res = rollout(run.learner.policy, run.eval_env, run.learner.center.detach()[None],
                               cfg.center_episodes, derive_seed(cfg.seed, CENTER_EVAL, g))
                 center_return = float(res.returns.mean())
                 if res.success is not None:
@@ -346,8 +348,8 @@ def train(cfg: RunConfig, resume: Optional[str] = None, quiet: bool = False,
         t0 = time.perf_counter()
         summary["eval"] = run.evaluate_center(cfg.eval_episodes, derive_seed(cfg.seed, EVAL))
         summary["eval_seconds"] = time.perf_counter() - t0
-        if run.env is not None and hasattr(run.env, "final_report"):
-            summary["report"] = run.env.final_report(run.learner.policy, run.learner.center.detach(),
+        if run.env is not None and hasattr(run.eval_env, "final_report"):
+            summary["report"] = run.eval_env.final_report(run.learner.policy, run.learner.center.detach(),
                                                      run_dir, derive_seed(cfg.seed, EVAL, 1))
         write_json_atomic(summary, run_dir / "summary.json")
     if run.env is not None:

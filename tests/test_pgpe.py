@@ -41,7 +41,8 @@ def test_paper_rule_matches_reference_to_1e12(N):
     D = 5
     g = torch.Generator().manual_seed(1)
     mu0 = torch.randn(D, generator=g, dtype=torch.float64)
-    cfg = PGPEConfig(popsize=2 * N, variant="paper", lr_mu=0.2, lr_sigma=0.1, sigma_init=2.0, float64=True)
+    cfg = PGPEConfig(popsize=2 * N, variant="paper", lr_mu=0.2, lr_sigma=0.1, sigma_init=2.0, float64=True,
+                     flat_sigma_boost=1.0)  # the bare rule of REFERENCES §2
     s = PGPE(mu0, cfg, seed=0)
     mu, sigma, b, m = mu0.tolist(), [2.0] * D, None, -math.inf
     for gen in range(4):
@@ -70,7 +71,7 @@ def test_paper_first_generation_sets_baseline_without_sigma_step():
 
 
 def test_paper_sigma_not_updated_when_below_baseline():
-    s = PGPE(torch.zeros(2, dtype=torch.float64), PGPEConfig(popsize=2, float64=True), seed=0)
+    s = PGPE(torch.zeros(2, dtype=torch.float64), PGPEConfig(popsize=2, float64=True, flat_sigma_boost=1.0), seed=0)
     e = torch.tensor([[1.0, 3.0]], dtype=torch.float64)
     _fixed_step(s, e, torch.tensor([10.0], dtype=torch.float64), torch.tensor([0.0], dtype=torch.float64))
     sigma = s.sigma.clone()
@@ -133,3 +134,42 @@ def test_bad_config_is_a_user_error():
         PGPE(torch.zeros(3), PGPEConfig(popsize=5))
     with pytest.raises(UserError, match="variant"):
         PGPE(torch.zeros(3), PGPEConfig(variant="old"))
+
+
+def test_flat_fitness_boosts_sigma_only_when_flat():
+    def make(boost):
+        # paper variant, first generation: no σ step of its own, so only the boost changes σ
+        return PGPE(torch.zeros(3, dtype=torch.float64), PGPEConfig(popsize=8, variant="paper", float64=True,
+                                                                     flat_sigma_boost=boost, sigma_init=1.0), seed=0)
+    s, twin = make(1.5), make(1.0)
+    flat = torch.tensor([1.0, 1.0, 1.0, 1.0, 0.0, 0.5, 0.2, 1.0], dtype=torch.float64)
+    s.ask(), twin.ask()
+    assert s.tell(flat)["flat"] and twin.tell(flat)["flat"]
+    assert torch.allclose(s.sigma, torch.full((3,), 1.5, dtype=torch.float64))
+    assert torch.equal(twin.sigma, torch.ones(3, dtype=torch.float64))
+    # varied fitness: both take the same plain σ step (relative to their σ), no boost
+    s.ask(), twin.ask()
+    varied = torch.arange(8, dtype=torch.float64)
+    assert not s.tell(varied)["flat"]
+    twin.tell(varied)
+    # the σ rule is homogeneous in (σ, ε): without a second boost, σ stays exactly 1.5 × the twin's
+    assert torch.allclose(s.sigma, 1.5 * twin.sigma, atol=1e-12)
+    assert not torch.allclose(twin.sigma, torch.ones(3, dtype=torch.float64))
+
+
+def test_restart_after_stagnation_returns_to_start_with_fresh_noise():
+    c0 = torch.arange(3.0)
+    s = PGPE(c0, PGPEConfig(popsize=4, variant="modern", restart_after=3, sigma_init=0.5), seed=0)
+    first = s.ask().clone()
+    s.tell(torch.tensor([1.0, 2.0, 3.0, 4.0]))
+    for _ in range(3):  # no sample beats 4.0 → restart after the third stale generation
+        s.ask()
+        st = s.tell(torch.zeros(4))
+    assert st["restarts"] == 1
+    assert torch.equal(s.center, c0) and torch.equal(s.sigma, torch.full((3,), 0.5))
+    assert not torch.equal(s.ask(), first)  # fresh noise
+    assert s.best_fitness == 4.0
+    sd = s.state_dict()
+    t = PGPE(c0, PGPEConfig(popsize=4, variant="modern", restart_after=3, sigma_init=0.5), seed=0)
+    t.load_state_dict(sd)
+    assert t.restarts == 1 and torch.equal(t.ask(), s.ask())

@@ -20,6 +20,19 @@ samples, ∇μ ≈ (1/N) Σ_k (u⁺_k − u⁻_k)/2 · ε_k / … fed to a centr
 default, or Adam/SGD); ∇σ ≈ (1/N) Σ_k ((u⁺_k + u⁻_k)/2 − ū) · (ε_k² − σ²)/σ, σ ← σ + α_σ ∇σ
 with the relative change of each σ_i clipped to ``stdev_max_change``.
 
+**Flat fitness** (an extension, as pycma's "flat fitness" rule): when at least half of the
+population (and at least two samples) ties with the best sample, no update has a direction — typical of deterministic
+policies on a plateau (e.g. a T-maze policy that always takes the same arm). Then σ is
+multiplied by ``flat_sigma_boost`` (≤ ``sigma_max``) so that the next samples behave
+differently; it never fires while fitness values differ.
+
+**Restarts** (an extension, as IPOP/BIPOP restarts of CMA-ES): with ``restart_after = K``,
+a search whose best sample has not improved for K generations starts again from the
+initial μ and σ with fresh noise (the random stream continues) and a fresh optimiser; the
+best sample ever seen is kept in ``best_params``. On needle-like memory tasks (T-maze)
+single runs succeed or stall depending on the noise, so restarts turn a per-run success
+rate into a reliable one.
+
 Population layout (see :class:`~dps.algorithms.base.Antithetic`): rows 0..N−1 are μ + ε_k,
 rows N..2N−1 are μ − ε_k.
 """
@@ -49,6 +62,12 @@ class PGPEConfig:
     momentum: float = opt(0.9, "ClipUp / SGD momentum")
     stdev_max_change: float = opt(0.2, "modern variant: max relative change of σ per generation")
     shaping: str = opt("centered", "modern variant: fitness shaping centered | normalized | raw")
+    flat_sigma_boost: float = opt(1.0, "multiply σ by this when at least half the population ties with the "
+                                       "best (a flat fitness landscape gives no gradient; pycma does the same). "
+                                       "1 = off")
+    sigma_max: float = opt(20.0, "upper bound on σ for the flat-fitness boost")
+    restart_after: int = opt(0, "restart from the initial μ, σ (fresh noise) after this many generations "
+                                "without a new best sample in the current restart; 0 = never")
     float64: bool = opt(False, "keep μ, σ and the noise in float64")
 
 
@@ -75,6 +94,10 @@ class PGPE(Searcher):
         self.opt = make_optimizer(c.optimizer, c.lr_mu, max_speed=c.max_speed, momentum=c.momentum) \
             if c.variant == "modern" else None
         self.shaping = make_shaping(c.shaping)
+        self.mu0 = self.mu.clone()                                        # restart point
+        self.restarts = 0
+        self.restart_best = -math.inf                                     # best sample this restart
+        self.stale = 0                                                    # generations without a new best
 
     @property
     def center(self) -> torch.Tensor:
@@ -88,8 +111,35 @@ class PGPE(Searcher):
     def _tell(self, fitness: torch.Tensor) -> dict:
         fitness = fitness.to(self.dtype)
         if self.config.variant == "paper":
-            return self._tell_paper(fitness)
-        return self._tell_modern(fitness)
+            stats = self._tell_paper(fitness)
+        else:
+            stats = self._tell_modern(fitness)
+        c = self.config
+        ties = int((fitness == fitness.max()).sum())
+        flat = ties >= 2 and ties * 2 >= fitness.numel()
+        if flat and c.flat_sigma_boost != 1.0:
+            self.sigma = (self.sigma * c.flat_sigma_boost).clamp(c.sigma_min, c.sigma_max)
+            stats["sigma_mean"] = float(self.sigma.mean())
+        stats["flat"] = flat
+        if c.restart_after > 0:
+            if float(fitness.max()) > self.restart_best:
+                self.restart_best, self.stale = float(fitness.max()), 0
+            else:
+                self.stale += 1
+            if self.stale >= c.restart_after:
+                self._restart()
+        stats["restarts"] = self.restarts
+        return stats
+
+    def _restart(self) -> None:
+        c = self.config
+        self.mu = self.mu0.clone()
+        self.sigma = torch.full_like(self.mu, float(c.sigma_init))
+        self.b, self.m = None, -math.inf
+        self.opt = make_optimizer(c.optimizer, c.lr_mu, max_speed=c.max_speed, momentum=c.momentum) \
+            if c.variant == "modern" else None
+        self.restart_best, self.stale = -math.inf, 0
+        self.restarts += 1
 
     def _tell_paper(self, fitness: torch.Tensor) -> dict:
         c, eps, sigma = self.config, self.eps, self.sigma
@@ -139,12 +189,14 @@ class PGPE(Searcher):
 
     def _state(self) -> dict:
         return {"mu": self.mu, "sigma": self.sigma, "b": self.b, "m": self.m, "eps": self.eps,
-                "opt": self.opt.state_dict() if self.opt is not None else {}}
+                "opt": self.opt.state_dict() if self.opt is not None else {},
+                "restarts": self.restarts, "restart_best": self.restart_best, "stale": self.stale}
 
     def _load_state(self, sd: dict) -> None:
         self.mu, self.sigma = sd["mu"], sd["sigma"]
         self.b = sd["b"]
         self.m = float(sd["m"])
         self.eps = sd["eps"]
+        self.restarts, self.restart_best, self.stale = int(sd["restarts"]), float(sd["restart_best"]), int(sd["stale"])
         if self.opt is not None:
             self.opt.load_state_dict(sd["opt"])
