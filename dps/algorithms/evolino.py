@@ -150,7 +150,8 @@ def recurrent_indices(policy: LSTMPolicy) -> torch.Tensor:
 
 
 class PolicyModel:
-    """One parameter row as a task model (``drive`` / ``generate``, see :mod:`dps.tasks`)."""
+    """One parameter row as a task model (``drive`` / ``generate``, see :mod:`dps.tasks`);
+    runs on the row's device, returns outputs on the CPU (where the tasks' data live)."""
 
     def __init__(self, policy, params: torch.Tensor, scale: float):
         self.policy, self.params, self.scale = policy, params.reshape(1, -1), scale
@@ -160,13 +161,13 @@ class PolicyModel:
         x = inputs.to(self.params.device, self.params.dtype) * self.scale
         feats, state = drive_features(self.policy, self.params, x, None,
                                       None if resets is None else resets.to(self.params.device))
-        return self.policy.readout(self.params, feats.reshape(1, -1, feats.shape[-1])).reshape(
-            *feats.shape[1:3], -1), state
+        out = self.policy.readout(self.params, feats.reshape(1, -1, feats.shape[-1]))
+        return out.reshape(*feats.shape[1:3], -1).cpu(), state
 
     @torch.no_grad()
     def generate(self, state, first, steps):
         first = first.to(self.params.device, self.params.dtype)
-        return closed_loop(self.policy, self.params, state, first, steps, self.scale)[0]
+        return closed_loop(self.policy, self.params, state, first, steps, self.scale)[0].cpu()
 
 
 class CMAOuter:
