@@ -102,6 +102,8 @@ def resolve(cfg: RunConfig) -> RunConfig:
     elif entry.kind != "learner" or cfg.algo != "evolino":
         raise UserError(f"--task is only for evolino; algorithm {cfg.algo!r} needs --env")
     out = dataclasses.replace(cfg)
+    if cfg.task is not None:
+        defaults["policy"] = None  # the learner's own default (Evolino: LSTM with peepholes)
     for k in ("policy", "popsize", "episodes", "generations", "eval_episodes", "stop_success"):
         if getattr(out, k) is None:
             setattr(out, k, defaults.get(k))
