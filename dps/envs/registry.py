@@ -90,35 +90,61 @@ def describe_envs() -> list[str]:
 
 
 # ---- the built-in environments ---------------------------------------------------------
+#: PGPE defaults shared by the control tasks: the modern variant from a fan-in initialisation
+#: (measured: the paper rule from mu = 0 learned LSTM controllers far more slowly; docs/ALGORITHMS.md)
+_PGPE_MODERN = dict(variant="modern", lr_mu=0.1, sigma_init=0.5, init_scale=1.0)
+#: RPG defaults measured by the RPG engineer (docs/RPG.md): M = 32 episodes per update
+_RPG = dict(episodes=32, lr=0.01, entropy=0.05, baseline="moving")
+
+
+def _gym_defaults(opts: dict) -> dict:
+    if str(opts.get("id", "")).startswith("CartPole"):
+        # raw angles are ~0.01-0.2 rad: without velocities the LSTM must difference them,
+        # which needs input weights far above the exploration scale -> input_scale=10
+        return dict(policy="lstm:hidden=4,input_scale=10", episodes=4, generations=300, eval_every=5,
+                    center_episodes=20)
+    return {}
+
+
 register_env(EnvEntry(
     "tmaze", "dps.envs.tmaze:TMaze",
     "Bakker's T-maze: the goal arm is shown only at the start cell (memory over `length` steps)",
-    defaults=dict(policy="lstm:hidden=4", popsize=20, episodes=4, generations=1000, eval_every=5,
-                  center_episodes=20, stop_success=1.0),
-    algo_defaults={"pgpe": dict(variant="modern", lr_mu=0.2, sigma_init=1.0, init_scale=1.0)},
+    defaults=dict(policy="lstm:hidden=4,forget_bias=3", popsize=40, episodes=2, generations=2000,
+                  eval_every=5, center_episodes=20, stop_success=1.0),
+    algo_defaults={"pgpe": dict(variant="modern", lr_mu=0.2, sigma_init=1.0, init_scale=1.0, restart_after=150),
+                   "rpg": dict(_RPG, policy="lstm:hidden=16,forget_bias=5", generations=2000)},
 ))
 register_env(EnvEntry(
     "cartpole", "dps.envs.cartpole:CartPole",
     "single (poles=1) or Wieland double pole (poles=2), RK4, optionally without velocities",
-    defaults=dict(policy="lstm:hidden=8", popsize=20, episodes=4, generations=300),
+    defaults=dict(policy="lstm:hidden=4,input_scale=10", popsize=20, episodes=1, generations=500,
+                  eval_every=5, stop_success=1.0),
+    algo_defaults={"pgpe": dict(_PGPE_MODERN), "rpg": dict(_RPG, generations=1000)},
 ))
 register_env(EnvEntry(
     "class-query", "dps.envs.memory:ClassQuery",
     "noise + class query: a ±1 class at t=0, noise, query at t=T-1 (memory over `length` steps)",
-    defaults=dict(policy="lstm:hidden=8", popsize=20, episodes=16, generations=300),
+    defaults=dict(policy="lstm:hidden=4,forget_bias=3", popsize=40, episodes=16, generations=1000,
+                  eval_every=5, center_episodes=100, stop_success=1.0),
+    algo_defaults={"pgpe": dict(_PGPE_MODERN, restart_after=150),
+                   "rpg": dict(_RPG, policy="lstm:hidden=16,forget_bias=5", generations=1000)},
 ))
 register_env(EnvEntry(
     "catch", "dps.envs.catch:Catch",
     "a ball falls; move the paddle left/stay/right; +1 caught, -1 missed",
-    defaults=dict(policy="lstm:hidden=8", popsize=20, episodes=8, generations=100),
+    defaults=dict(policy="lstm:hidden=8", popsize=20, episodes=8, generations=200, eval_every=5,
+                  center_episodes=50, stop_success=1.0),
+    algo_defaults={"pgpe": dict(_PGPE_MODERN), "rpg": dict(_RPG)},
 ))
 register_env(EnvEntry(
     "gym", "dps.envs.gymnasium:GymEnv",
     "any gymnasium environment id, stepped in joblib worker processes (gym:CartPole-v1,velocities=false)",
     defaults=dict(policy="lstm:hidden=8", popsize=20, episodes=2, generations=100),
+    algo_defaults={"pgpe": dict(_PGPE_MODERN), "rpg": dict(_RPG)},
+    scale_defaults=_gym_defaults,
 ))
 register_env(EnvEntry(
     "atari-go", "dps.envs.atari_go.env:AtariGoEnv",
     "capture Go (Atari-Go) against a fixed opponent ladder level, K games per member",
-    defaults=dict(policy="mdlstm:hidden=4", popsize=20, episodes=40, generations=200),
+    defaults=dict(policy="mdlstm:hidden=4", popsize=20, episodes=40, generations=200, eval_every=10),
 ))

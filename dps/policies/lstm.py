@@ -27,7 +27,7 @@ from .base import Layout, Policy, batched_linear, reset_where
 
 class LSTMPolicy(Policy):
     def __init__(self, obs_shape, out_size: int, hidden: int = 16, layers: int = 1,
-                 peepholes: bool = False, forget_bias: float = 1.0):
+                 peepholes: bool = False, forget_bias: float = 1.0, input_scale: float = 1.0):
         """
         :param obs_shape: per-slot observation shape (flattened on input)
         :param out_size: number of outputs (the head's size)
@@ -35,6 +35,10 @@ class LSTMPolicy(Policy):
         :param layers: stacked LSTM layers
         :param peepholes: add peephole connections from the cell state to the gates
         :param forget_bias: added to the forget-gate bias in :meth:`init_params`
+        :param input_scale: observations are multiplied by this before the first layer (a
+            reparameterisation: small raw inputs, e.g. angles in radians whose step-to-step
+            differences carry the velocity, need input weights far larger than the search's
+            exploration scale otherwise)
         """
         if hidden < 1 or layers < 1:
             raise ValueError(f"LSTM needs hidden >= 1 and layers >= 1, got hidden={hidden}, layers={layers}")
@@ -43,6 +47,7 @@ class LSTMPolicy(Policy):
         self.out_size = int(out_size)
         self.hidden, self.layers, self.peepholes = hidden, layers, peepholes
         self.forget_bias = forget_bias
+        self.input_scale = float(input_scale)
         lay = Layout()
         n_in = self.obs_size
         for l in range(layers):
@@ -79,6 +84,8 @@ class LSTMPolicy(Policy):
         """Last layer's ``h_t (P, B, H)`` and the new state."""
         P = params.shape[0]
         x = obs.reshape(obs.shape[0], obs.shape[1], -1).to(params.dtype)
+        if self.input_scale != 1.0:
+            x = x * self.input_scale
         H = self.hidden
         new_state = []
         for l in range(self.layers):
