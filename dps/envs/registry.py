@@ -146,5 +146,7 @@ register_env(EnvEntry(
 register_env(EnvEntry(
     "atari-go", "dps.envs.atari_go.env:AtariGoEnv",
     "capture Go (Atari-Go) against a fixed opponent ladder level, K games per member",
-    defaults=dict(policy="mdlstm:hidden=4", popsize=20, episodes=40, generations=200, eval_every=10),
+    defaults=dict(policy="mdlstm:hidden=4", popsize=20, episodes=40, generations=1000, eval_every=10,
+                  eval_episodes=1000),
+    algo_defaults={"pgpe": dict(_PGPE_MODERN)},
 ))
