@@ -132,9 +132,10 @@ register_env(EnvEntry(
 register_env(EnvEntry(
     "catch", "dps.envs.catch:Catch",
     "a ball falls; move the paddle left/stay/right; +1 caught, -1 missed",
-    defaults=dict(policy="lstm:hidden=8", popsize=20, episodes=8, generations=200, eval_every=5,
+    # catch is Markov (ball and paddle are both visible): a feed-forward default
+    defaults=dict(policy="mlp:hidden=16", popsize=40, episodes=20, generations=500, eval_every=5,
                   center_episodes=50, stop_success=1.0),
-    algo_defaults={"pgpe": dict(_PGPE_MODERN), "rpg": dict(_RPG)},
+    algo_defaults={"pgpe": dict(_PGPE_MODERN, sigma_init=1.0, lr_mu=0.2), "rpg": dict(_RPG)},
 ))
 register_env(EnvEntry(
     "gym", "dps.envs.gymnasium:GymEnv",
