@@ -11,3 +11,4 @@ run pgpe_classquery50   pgpe --env class-query:length=50
 run pgpe_cartpole_novel pgpe --env cartpole:velocities=false
 run pgpe_gym_cartpole_novel pgpe --env gym:CartPole-v1,velocities=false
 run pgpe_atari_go       pgpe --env atari-go
+run pgpe_catch          pgpe --env catch
