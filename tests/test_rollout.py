@@ -55,3 +55,64 @@ def test_record_and_custom_act():
     assert r1.rewards.shape[1:] == (1, 4)
     assert torch.allclose(r1.rewards.sum(0), r1.returns)
     assert torch.equal(r1.alive.sum(0), r1.lengths)
+
+
+# ---- shortcuts (lazy tie-breaking draws, row compaction) are bit-identical -----------------
+import pytest  # noqa: E402
+
+from dps import make_env  # noqa: E402
+from dps.policies import LSTMPolicy  # noqa: E402
+from dps.policies.heads import make_head  # noqa: E402
+
+
+def _plain_act(env):
+    head = make_head(env.action_space)
+    return lambda out, mask, gen: head.greedy(out, mask, gen)  # a custom act: no shortcuts
+
+
+def _params(pol, P, seed, tie_rows=0, scale=0.5):
+    g = torch.Generator().manual_seed(seed)
+    p = torch.randn(P, pol.num_params, generator=g) * scale
+    p[:tie_rows] = 0.0  # all-zero members: every output ties, every step
+    return p
+
+
+@pytest.mark.parametrize("spec,P,B,tie_rows", [
+    ("cartpole:discrete=true,integrator=gym", 300, 2, 0),
+    ("cartpole:discrete=true,integrator=gym", 200, 1, 3),
+    ("cartpole:discrete=true", 131, 3, 0),
+    ("cartpole:poles=2,velocities=false,discrete=true,max_steps=150", 97, 2, 0),
+    ("cartpole", 130, 2, 0),  # Box actions: compaction without the lazy head → off
+    ("tmaze:length=4", 150, 4, 5),
+    ("tmaze:length=3,balanced=false", 70, 3, 0),
+    ("catch", 90, 2, 2),
+    ("class-query:length=6,noise=2", 80, 3, 4),
+])
+def test_shortcuts_bit_identical(spec, P, B, tie_rows):
+    env = make_env(spec)
+    pol = LSTMPolicy(env.observation_shape, env.action_space.out_size, hidden=5)
+    params = _params(pol, P, 1, tie_rows)
+    ref = rollout(pol, env, params, B, seed=7, act=_plain_act(env))
+    for compact in (None, False):
+        res = rollout(pol, env, params, B, seed=7, compact=compact)
+        assert torch.equal(res.returns, ref.returns)
+        assert torch.equal(res.lengths, ref.lengths)
+        assert (res.success is None) == (ref.success is None)
+        if ref.success is not None:
+            assert torch.equal(res.success, ref.success)
+        assert res.env_steps == ref.env_steps
+
+
+def test_compaction_happens_and_matches():
+    env = make_env("cartpole:discrete=true,integrator=gym")
+    pol = LSTMPolicy(env.observation_shape, 2, hidden=4)
+    params = _params(pol, 1000, 2, tie_rows=1, scale=0.3)
+    seen = []
+    orig = env.select_rows
+    env.select_rows = lambda index: (seen.append(int(index.numel())), orig(index))
+    res = rollout(pol, env, params, 1, seed=3)
+    assert seen and all(n % 64 == 1000 % 64 for n in seen)
+    del env.select_rows
+    ref = rollout(pol, env, params, 1, seed=3, act=_plain_act(env))
+    assert torch.equal(res.returns, ref.returns) and torch.equal(res.lengths, ref.lengths)
+    assert torch.equal(res.success, ref.success)

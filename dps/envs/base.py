@@ -22,6 +22,13 @@ Contract (the rollout engine relies on exactly this):
   ``observation_size`` is its product. ``action_space``: :class:`Discrete` or :class:`Box`.
 * Optional: ``action_mask() -> (P, B, n)`` bool of legal discrete actions (Atari-Go);
   ``has_success`` says whether ``info["success"]`` is provided.
+* Optional: ``select_rows(index)`` (with ``supports_select_rows = True``): keep only the
+  members (rows) ``index`` (a sorted ``(P',)`` long tensor of current row indices) of every
+  per-slot state tensor, so that the next ``step`` takes ``(P', B)`` actions. An env that
+  supports it also **promises that ``step`` draws nothing from the reset generator** (all
+  randomness is drawn in ``reset``), so that the rollout may drop finished members and
+  defer its own draws without changing any result (see :mod:`dps.rollout`). Envs that
+  draw per-slot numbers each step (class-query's noise, Atari-Go's opponents) leave it out.
 """
 from __future__ import annotations
 
@@ -90,6 +97,13 @@ class BatchedEnv:
 
     def action_mask(self) -> Optional[torch.Tensor]:
         return None
+
+    #: whether :meth:`select_rows` is implemented (and ``step`` draws no random numbers)
+    supports_select_rows: bool = False
+
+    def select_rows(self, index: torch.Tensor) -> None:
+        """Optional: keep only rows ``index`` of the per-slot state (module docstring)."""
+        raise NotImplementedError(f"{type(self).__name__} does not support select_rows")
 
     def close(self) -> None:
         """Release resources (worker processes); a no-op for pure-torch envs."""

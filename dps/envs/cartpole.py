@@ -107,6 +107,7 @@ def _check(value, ok: bool, what: str, accepted: str):
 
 class CartPole(BatchedEnv):
     has_success = True
+    supports_select_rows = True
     gamma = 0.99
     #: steps the standard start must be balanced for in :meth:`extra_evaluation` (§8)
     solve_steps = 100_000
@@ -268,6 +269,13 @@ class CartPole(BatchedEnv):
             self._jiggle = torch.zeros(P, B, 100, dtype=self.dtype, device=self.device)
             self._potential = torch.zeros(P, B, dtype=self.dtype, device=self.device)
         return self._obs()
+
+    def select_rows(self, index: torch.Tensor) -> None:
+        self._q = self._q.index_select(0, index)
+        self.over = self.over.index_select(0, index)
+        if self._jiggle is not None:
+            self._jiggle = self._jiggle.index_select(0, index)
+            self._potential = self._potential.index_select(0, index)
 
     def _force(self, action: torch.Tensor) -> torch.Tensor:
         shape = self.over.shape

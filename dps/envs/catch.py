@@ -24,6 +24,7 @@ from .base import BatchedEnv, Discrete
 
 class Catch(BatchedEnv):
     has_success = True
+    supports_select_rows = True
     action_space = Discrete(3)
 
     def __init__(self, rows: int = 10, columns: int = 5, device="cpu"):
@@ -60,6 +61,10 @@ class Catch(BatchedEnv):
         self.paddle = torch.full((P, B), self.columns // 2, dtype=torch.long, device=dev)
         self.over = torch.zeros(P, B, dtype=torch.bool, device=dev)
         return self._obs()
+
+    def select_rows(self, index: torch.Tensor) -> None:
+        self.ball_row, self.ball_col, self.paddle, self.over = (
+            x.index_select(0, index) for x in (self.ball_row, self.ball_col, self.paddle, self.over))
 
     def step(self, action: torch.Tensor):
         a = action.to(self.device).long().reshape(self.paddle.shape)

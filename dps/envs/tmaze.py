@@ -35,6 +35,7 @@ NORTH, EAST, SOUTH, WEST = 0, 1, 2, 3
 
 class TMaze(BatchedEnv):
     has_success = True
+    supports_select_rows = True
     gamma = 0.98
     observation_shape = (3,)
     action_space = Discrete(4)
@@ -84,6 +85,9 @@ class TMaze(BatchedEnv):
         self.over = torch.zeros(P, B, dtype=torch.bool, device=self.device)
         self.t = 0
         return self._obs()
+
+    def select_rows(self, index: torch.Tensor) -> None:
+        self.pos, self.goal, self.over = (x.index_select(0, index) for x in (self.pos, self.goal, self.over))
 
     def step(self, action: torch.Tensor):
         a = action.to(self.device).long().reshape(self.pos.shape)
