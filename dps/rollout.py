@@ -198,7 +198,7 @@ def _rollout(policy, env, params, episodes, seed, act, record, max_steps, compac
         obs, reward, done, info = env.step(action)
         live = alive.to(returns.dtype)
         returns = returns + reward.to(returns.dtype) * live
-        lengths = lengths + alive.long()
+        lengths = lengths + alive  # long + bool -> long
         if record:
             rec_r.append(reward.to(returns.dtype) * live)
             rec_alive.append(alive)

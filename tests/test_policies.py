@@ -137,3 +137,25 @@ def test_heads():
     lp = BoxHead.log_prob_u(torch.zeros(2), torch.tensor([0.0, math.log(2.0)]), u)
     ref = torch.distributions.Normal(torch.zeros(2), torch.tensor([1.0, 2.0])).log_prob(u).sum()
     assert float(lp) == pytest.approx(float(ref), abs=1e-6)
+
+
+@pytest.mark.parametrize("layers,peep", [(1, False), (2, True)])
+def test_lstm_fast_tanh_close_to_default(layers, peep):
+    """fast_tanh computes tanh as 2σ(2x) − 1: same function up to rounding."""
+    g = torch.Generator().manual_seed(1)
+    for dtype, tol in ((torch.float64, 1e-12), (torch.float32, 2e-6)):
+        ref = LSTMPolicy((3,), 2, hidden=5, layers=layers, peepholes=peep)
+        fast = LSTMPolicy((3,), 2, hidden=5, layers=layers, peepholes=peep, fast_tanh=True)
+        P, B, T = 4, 3, 8
+        params = torch.randn(P, ref.num_params, generator=g, dtype=dtype)
+        xs = torch.randn(T, P, B, 3, generator=g, dtype=dtype) * 3
+        s1, s2 = ref.initial_state(P, B, dtype=dtype), fast.initial_state(P, B, dtype=dtype)
+        for t in range(T):
+            o1, s1 = ref.step(params, xs[t], s1)
+            o2, s2 = fast.step(params, xs[t], s2)
+            assert torch.allclose(o1, o2, atol=tol, rtol=0)
+    # gradients flow through the in-place doubling
+    params = torch.randn(1, fast.num_params, dtype=torch.float64, requires_grad=True)
+    out, _ = fast.step(params, torch.randn(1, 2, 3, dtype=torch.float64), fast.initial_state(1, 2, dtype=torch.float64))
+    out.sum().backward()
+    assert torch.isfinite(params.grad).all()

@@ -174,6 +174,8 @@ class CartPole(BatchedEnv):
         self._c_3m4 = (0.75 * m).to(**const)           # ¾ m_i
         self._c_mass = float(M_CART + m.sum())         # M + Σ m_i
         self._c_l = (-0.75 / l).to(**const)            # −¾ / l_i
+        self._force_pos = torch.tensor(FORCE_MAG, **const)  # discrete actions' forces (0-dim)
+        self._force_neg = torch.tensor(-FORCE_MAG, **const)
         self.fail_angle = GYM_THETA if gym else math.radians(FAIL_ANGLE[poles])
         self._q: Optional[torch.Tensor] = None     # (P, B, 2 + 2k) internal-order state
         self.over: Optional[torch.Tensor] = None   # (P, B) bool
@@ -281,7 +283,7 @@ class CartPole(BatchedEnv):
         shape = self.over.shape
         if self.discrete:
             a = action.to(self.device).reshape(shape)
-            return torch.where(a == 1, FORCE_MAG, -FORCE_MAG).to(self.dtype)
+            return torch.where(a == 1, self._force_pos, self._force_neg)
         a = action.to(self.device, self.dtype).reshape(shape)
         return FORCE_MAG * a.clamp(-1.0, 1.0)
 
@@ -309,7 +311,7 @@ class CartPole(BatchedEnv):
             self._potential = potential
         time_up = self.t >= self.max_steps
         done = self.over | failed | time_up
-        success = live & ~failed & time_up
+        success = live & ~failed if time_up else torch.zeros_like(live)
         self.over = done
         return self._obs(), reward, done, {"success": success}
 

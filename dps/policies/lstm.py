@@ -15,6 +15,14 @@ Readout: ``out = h_t^{(L)} W_out + b_out``. Flat layout (row of ``params``): for
 ``W{l}``, ``b{l}``, [``peep{l}`` (3H)], then ``W_out``, ``b_out`` — see ``layout``.
 State: ``(h, c)`` each ``(P, B, L, H)`` … stored as a tuple of per-layer tensors.
 Reset convention: see :mod:`dps.policies.base`.
+
+``fast_tanh=True`` (opt-in; default off) computes every tanh as ``2σ(2x) − 1``: the g
+block's ``2z_g`` is folded into the one sigmoid over all four gate blocks (doubling is
+exact), and ``tanh(c_t)`` becomes a sigmoid. Same function, different rounding (absolute
+difference ≤ 2.4·10⁻⁷ in float32, ~10⁻¹⁶ in float64), ~2× faster steps on the CPU, where
+torch's float tanh is a scalar loop (~5 ns per element vs < 1 ns for the vectorised
+sigmoid). Results (returns, actions) can therefore differ from the default in rare
+near-tie cases; it is not used unless asked for.
 """
 from __future__ import annotations
 
@@ -25,9 +33,15 @@ import torch
 from .base import Layout, Policy, batched_linear, reset_where
 
 
+def _fast_tanh(x: torch.Tensor) -> torch.Tensor:
+    """``tanh(x) = 2σ(2x) − 1`` (vectorised sigmoid; see the module docstring)."""
+    return torch.sigmoid(x * 2.0) * 2.0 - 1.0
+
+
 class LSTMPolicy(Policy):
     def __init__(self, obs_shape, out_size: int, hidden: int = 16, layers: int = 1,
-                 peepholes: bool = False, forget_bias: float = 1.0, input_scale: float = 1.0):
+                 peepholes: bool = False, forget_bias: float = 1.0, input_scale: float = 1.0,
+                 fast_tanh: bool = False):
         """
         :param obs_shape: per-slot observation shape (flattened on input)
         :param out_size: number of outputs (the head's size)
@@ -39,6 +53,8 @@ class LSTMPolicy(Policy):
             reparameterisation: small raw inputs, e.g. angles in radians whose step-to-step
             differences carry the velocity, need input weights far larger than the search's
             exploration scale otherwise)
+        :param fast_tanh: compute tanh as ``2σ(2x) − 1`` (faster on the CPU, not
+            bit-identical to the default; module docstring)
         """
         if hidden < 1 or layers < 1:
             raise ValueError(f"LSTM needs hidden >= 1 and layers >= 1, got hidden={hidden}, layers={layers}")
@@ -48,6 +64,7 @@ class LSTMPolicy(Policy):
         self.hidden, self.layers, self.peepholes = hidden, layers, peepholes
         self.forget_bias = forget_bias
         self.input_scale = float(input_scale)
+        self.fast_tanh = bool(fast_tanh)
         lay = Layout()
         n_in = self.obs_size
         for l in range(layers):
@@ -64,6 +81,7 @@ class LSTMPolicy(Policy):
 
     def describe(self) -> str:
         pe = ", peepholes" if self.peepholes else ""
+        pe += ", fast tanh" if self.fast_tanh else ""
         return f"LSTM({self.obs_size}→{self.layers}×{self.hidden}{pe}→{self.out_size}, {self.num_params} params)"
 
     def initial_state(self, P, B, device=None, dtype=torch.float32):
@@ -94,12 +112,21 @@ class LSTMPolicy(Policy):
             W = self.block(params, f"W{l}")
             b = self.block(params, f"b{l}")
             z = batched_linear(torch.cat([x, h], -1), W, b)
+            tanh = _fast_tanh if self.fast_tanh else torch.tanh
             if self.peepholes:
                 zi, zf, zg, zo = z.split(H, -1)
                 pi, pf, po = self.block(params, f"peep{l}").unsqueeze(1).split(H, -1)
                 i, f = torch.sigmoid(zi + pi * c), torch.sigmoid(zf + pf * c)
-                c = f * c + i * torch.tanh(zg)
-                h = torch.sigmoid(zo + po * c) * torch.tanh(c)
+                c = f * c + i * tanh(zg)
+                h = torch.sigmoid(zo + po * c) * tanh(c)
+            elif self.fast_tanh:
+                # σ over [z_i, z_f, 2 z_g, z_o] (z is this step's fresh baddbmm output:
+                # the in-place doubling is exact and autograd-safe); g = 2σ(2 z_g) − 1
+                z[..., 2 * H:3 * H].mul_(2.0)
+                s = torch.sigmoid(z)
+                i, f, o = s[..., :H], s[..., H:2 * H], s[..., 3 * H:]
+                c = f * c + i * (s[..., 2 * H:3 * H] * 2.0 - 1.0)
+                h = o * _fast_tanh(c)
             else:
                 # one sigmoid over all four contiguous blocks (fewer kernels); g uses tanh
                 s = torch.sigmoid(z)
