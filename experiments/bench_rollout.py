@@ -6,6 +6,9 @@ distribution:
 * ``dps torch``  — dps's batched torch CartPole (``cartpole:discrete=true,integrator=gym``:
   gymnasium CartPole-v1's constants and Euler step) with ``LSTMPolicy(hidden=16)``,
   lock-step over P members × B episodes (:func:`dps.rollout`);
+* ``dps torch, fast_tanh`` — the same with ``LSTMPolicy(hidden=16, fast_tanh=True)``
+  (opt-in: every tanh as ``2σ(2x) − 1``; not bit-identical to the default, see
+  :mod:`dps.policies.lstm`);
 * ``dps gym``    — dps's ``gym:CartPole-v1`` adapter (real gymnasium envs, stepped one by
   one) with ``workers=1`` and ``workers=2`` (joblib processes);
 * ``VecGymNE``   — evotorch's vectorised gymnasium problem, N solutions × 1 episode,
@@ -114,13 +117,14 @@ def timed(fn, repeats: int):
 
 
 # ---- the contenders ------------------------------------------------------------------------
-def bench_dps(spec: str, P: int, B: int, regime: str, args, workers: int = 1):
+def bench_dps(spec: str, P: int, B: int, regime: str, args, workers: int = 1, fast_tanh: bool = False):
     T = args.long_steps if regime == "balancing" else None
     if T is not None:
         spec = f"{spec},max_steps={T}"
     device = "cpu" if spec.startswith("gym:") else args.device
     env = dps.make_env(spec, device=device, workers=workers)
-    policy = dps.LSTMPolicy(env.observation_shape, env.action_space.out_size, hidden=HIDDEN)
+    policy = dps.LSTMPolicy(env.observation_shape, env.action_space.out_size, hidden=HIDDEN,
+                            fast_tanh=fast_tanh)
     params = population(dps_controller(policy), P, regime, args.seed).to(env.device)
 
     def run(r):
@@ -169,6 +173,8 @@ def main(argv=None):
     ap.add_argument("--skip", default="", help="comma-separated rows to skip: torch,gym,vecgymne,gymne")
     ap.add_argument("--torch-spec", default="cartpole:discrete=true,integrator=gym",
                     help="dps torch env spec")
+    ap.add_argument("--torch-variants", default="default,fast_tanh",
+                    help="dps torch LSTM variants: default and/or fast_tanh")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -200,9 +206,12 @@ def main(argv=None):
             rows.append((regime, "evotorch GymNE", n, 1, *r))
             print(rows[-1], flush=True)
         for P, B in sizes:
-            if "torch" not in skip:
-                r = bench_dps(args.torch_spec, P, B, regime, args)
-                rows.append((regime, f"dps torch ({args.device})", P, B, *r))
+            for variant in args.torch_variants.split(","):
+                if "torch" in skip:
+                    break
+                r = bench_dps(args.torch_spec, P, B, regime, args, fast_tanh=variant == "fast_tanh")
+                label = "" if variant == "default" else f", {variant}"
+                rows.append((regime, f"dps torch ({args.device}{label})", P, B, *r))
                 print(rows[-1], flush=True)
         for P, B in sizes[:1]:
             if "gym" not in skip:

@@ -125,8 +125,9 @@ class LSTMPolicy(Policy):
                 z[..., 2 * H:3 * H].mul_(2.0)
                 s = torch.sigmoid(z)
                 i, f, o = s[..., :H], s[..., H:2 * H], s[..., 3 * H:]
-                c = f * c + i * (s[..., 2 * H:3 * H] * 2.0 - 1.0)
-                h = o * _fast_tanh(c)
+                # c = f c + i (2σ(2 z_g) − 1);  h = o (2σ(2c) − 1), with fused multiply-adds
+                c = torch.addcmul(torch.addcmul(-i, f, c), i, s[..., 2 * H:3 * H], value=2.0)
+                h = torch.addcmul(-o, o, torch.sigmoid(c * 2.0), value=2.0)
             else:
                 # one sigmoid over all four contiguous blocks (fewer kernels); g uses tanh
                 s = torch.sigmoid(z)
