@@ -7,12 +7,28 @@ For each (baseline, seed): run ``RPG`` updates until the greedy success (or mean
 for envs without a success notion) over ``--eval-episodes`` episodes reaches ``--target``,
 evaluating every ``--eval-every`` updates, at most ``--max-updates``. Prints one markdown
 table: solved runs, and the median updates / env steps / wall seconds of the solved ones.
+
+``--vs-ppo`` adds sb3-contrib's ``RecurrentPPO`` on the same task (one table, both
+algorithms): ``gym:CartPole-v1,velocities=false`` becomes gymnasium's CartPole-v1 with the
+velocity components removed, ``tmaze:...`` the dps T-maze wrapped as a one-episode
+gymnasium env. RecurrentPPO uses rl-baselines3-zoo's CartPoleNoVel hyperparameters (8
+envs, n_steps 32, batch 256, 4 epochs, γ 0.999, λ 0.98, lr 1e-3 → 0 linearly, clip 0.2 → 0,
+LSTM 64 for actor and critic, no VecNormalize) and is evaluated greedily
+(``deterministic=True``) every ``--ppo-eval-every`` env steps on the same criterion.
+
+    python experiments/bench_rpg.py --vs-ppo --env gym:CartPole-v1,velocities=false \
+        --policy lstm:hidden=4,input_scale=10 --baselines moving --metric return --target 475 \
+        --eval-episodes 20 --seeds 0,1,2 --ppo-max-steps 150000
 """
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import sys
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import torch
 
@@ -38,6 +54,103 @@ def run_one(env_spec, policy_spec, seed, target, max_updates, eval_every, eval_e
     return False, learner.updates, steps, time.perf_counter() - t0, score
 
 
+def _gym_task(env_spec):
+    """A gymnasium env for RecurrentPPO equivalent to ``env_spec``."""
+    import gymnasium as gym
+    import numpy as np
+
+    if env_spec.startswith("gym:CartPole-v1") and "velocities=false" in env_spec:
+        class NoVel(gym.ObservationWrapper):
+            def __init__(self, env):
+                super().__init__(env)
+                lo, hi = env.observation_space.low[[0, 2]], env.observation_space.high[[0, 2]]
+                self.observation_space = gym.spaces.Box(lo, hi, dtype=np.float32)
+
+            def observation(self, obs):
+                return obs[[0, 2]].astype(np.float32)
+
+        return lambda: NoVel(gym.make("CartPole-v1"))
+    if env_spec.startswith("tmaze"):
+        class TMazeGym(gym.Env):
+            """The dps T-maze, one episode at a time (P = B = 1, goal drawn at random)."""
+
+            def __init__(self):
+                sep = "," if ":" in env_spec else ":"
+                self.maze = make_env(env_spec + sep + "balanced=false")  # B = 1: draw the goal per episode
+                self.observation_space = gym.spaces.Box(0.0, 1.0, (3,), dtype=np.float32)
+                self.action_space = gym.spaces.Discrete(4)
+                self.gen = torch.Generator()
+
+            def reset(self, seed=None, options=None):
+                super().reset(seed=seed)
+                if seed is not None:
+                    self.gen.manual_seed(int(seed))
+                return self.maze.reset(1, 1, self.gen)[0, 0].numpy(), {}
+
+            def step(self, action):
+                obs, r, done, info = self.maze.step(torch.tensor([[int(action)]]))
+                success = bool(info["success"][0, 0])
+                timeout = bool(done[0, 0]) and self.maze.t >= self.maze.max_steps and not success
+                term = bool(done[0, 0]) and not timeout
+                return obs[0, 0].numpy(), float(r[0, 0]), term, timeout, {"is_success": success}
+
+        return TMazeGym
+    raise SystemExit(f"--vs-ppo supports gym:CartPole-v1,velocities=false and tmaze:..., not {env_spec}")
+
+
+def ppo_one(env_spec, seed, target, metric, max_steps, eval_every, eval_episodes):
+    """RecurrentPPO until its greedy score reaches ``target``: (solved, steps, wall s, score)."""
+    import numpy as np
+    from sb3_contrib import RecurrentPPO
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.env_util import make_vec_env
+
+    make = _gym_task(env_spec)
+    venv = make_vec_env(make, n_envs=8, seed=seed)
+    eval_env = make()
+
+    def lin(x0):
+        return lambda frac: frac * x0
+
+    model = RecurrentPPO("MlpLstmPolicy", venv, n_steps=32, batch_size=256, n_epochs=4, gamma=0.999,
+                         gae_lambda=0.98, ent_coef=0.0, learning_rate=lin(1e-3), clip_range=lin(0.2),
+                         policy_kwargs=dict(ortho_init=False, activation_fn=torch.nn.ReLU, lstm_hidden_size=64,
+                                            enable_critic_lstm=True, net_arch=dict(pi=[64], vf=[64])),
+                         seed=seed, device="cpu", verbose=0)
+
+    def evaluate(k):
+        scores = []
+        for e in range(eval_episodes):
+            obs, _ = eval_env.reset(seed=10_000 + 1000 * k + e)
+            state, start, total, info = None, np.ones((1,), dtype=bool), 0.0, {}
+            while True:
+                a, state = model.predict(obs[None], state=state, episode_start=start, deterministic=True)
+                obs, r, term, trunc, info = eval_env.step(int(a[0]))
+                total, start = total + r, np.zeros((1,), dtype=bool)
+                if term or trunc:
+                    break
+            scores.append(float(info.get("is_success", False)) if metric == "success" else total)
+        return float(np.mean(scores))
+
+    class Stop(BaseCallback):
+        def __init__(self):
+            super().__init__()
+            self.next, self.score, self.k = eval_every, float("-inf"), 0
+
+        def _on_step(self):
+            if self.num_timesteps >= self.next:
+                self.next += eval_every
+                self.k += 1
+                self.score = evaluate(self.k)
+                if self.score >= target:
+                    return False
+            return True
+
+    cb, t0 = Stop(), time.perf_counter()
+    model.learn(total_timesteps=max_steps, callback=cb)
+    return cb.score >= target, model.num_timesteps, time.perf_counter() - t0, cb.score
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--env", required=True)
@@ -52,6 +165,9 @@ def main(argv=None):
     ap.add_argument("--eval-episodes", type=int, default=200)
     ap.add_argument("--set", default="", help="extra Config options, e.g. lr=0.003,episodes=64")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--vs-ppo", action="store_true", help="also run sb3-contrib RecurrentPPO (one table)")
+    ap.add_argument("--ppo-max-steps", type=int, default=150_000)
+    ap.add_argument("--ppo-eval-every", type=int, default=5_000, help="env steps between PPO evaluations")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     extra = {}
@@ -59,7 +175,7 @@ def main(argv=None):
         k, _, v = item.partition("=")
         extra[k] = eval(v, {}, {})  # numbers / True / False / None from the command line
     print(f"env {a.env}  policy {a.policy}  target {a.target}  max {a.max_updates} updates  {extra}")
-    print("| baseline | solved | median updates | median env steps | median wall s | final scores |")
+    print("| algorithm | solved | median updates | median env steps | median wall s | final scores |")
     print("|---|---|---|---|---|---|")
     for b in a.baselines.split(","):
         runs = [run_one(a.env, a.policy, int(s), a.target, a.max_updates, a.eval_every, a.eval_episodes,
@@ -67,7 +183,16 @@ def main(argv=None):
         ok = [r for r in runs if r[0]]
         med = (lambda i: f"{statistics.median(r[i] for r in ok):.0f}") if ok else (lambda i: "–")
         scores = " ".join(f"{r[4]:.2f}" for r in runs)
-        print(f"| {b} | {len(ok)}/{len(runs)} | {med(1)} | {med(2)} | {med(3)} | {scores} |", flush=True)
+        print(f"| rpg ({b}) | {len(ok)}/{len(runs)} | {med(1)} | {med(2)} | {med(3)} | {scores} |", flush=True)
+    if a.vs_ppo:
+        metric = "success" if a.metric == "auto" and a.env.startswith("tmaze") else a.metric
+        runs = [ppo_one(a.env, int(s), a.target, metric, a.ppo_max_steps, a.ppo_eval_every, a.eval_episodes)
+                for s in a.seeds.split(",")]
+        ok = [r for r in runs if r[0]]
+        med = (lambda i: f"{statistics.median(r[i] for r in ok):.0f}") if ok else (lambda i: "–")
+        scores = " ".join(f"{r[3]:.2f}" for r in runs)
+        print(f"| RecurrentPPO (sb3-contrib) | {len(ok)}/{len(runs)} | – | {med(1)} | {med(2)} | {scores} |",
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -67,6 +67,8 @@ class Config:
     sde: bool = opt(False, "state-dependent exploration on the policy's features (Box actions)")
     init_log_std: float = opt(-0.5, "initial log σ of Gaussian / SDE exploration")
     out_init: float = opt(0.1, "scale of the initial readout weights (small = near-uniform start)")
+    init_scale: float = opt(1.0, "scale of the initial (fan-in) policy weights; < 1 keeps LSTM cells with a "
+                                 "large forget bias out of saturation on long constant input streams")
     value_hidden: int = opt(16, "LSTM cells of the value net (value/bootstrap baselines)")
     value_lr: float = opt(0.01, "Adam step size of the value net")
     bootstrap_k: int = opt(10, "K of the bootstrapped K-step returns")
@@ -160,7 +162,7 @@ class RPG(Learner):
         if c.sde and not hasattr(policy, "features"):
             raise UserError(f"sde=true needs a policy with features(), got {policy.describe()}")
         g = make_generator(derive_seed(self.seed, INIT), "cpu")
-        theta = policy.init_params(g, 1.0)
+        theta = policy.init_params(g, c.init_scale)
         if "W_out" in policy.layout:
             sl, _ = policy.layout["W_out"]
             theta[sl] *= c.out_init
