@@ -130,7 +130,9 @@ def long_check(policy, task: str, params: torch.Tensor, seed: int) -> torch.Tens
 
 
 def run_one(job) -> dict:
-    task, method, seed, cap, long_mode = job
+    task, method, seed, cap, long_mode, deadline = job
+    if deadline is not None and time.time() > deadline:
+        return None
     torch.set_num_threads(1)
     spec = TASKS[task]
     env = CartPole(max_steps=1000, start="standard", **spec["env"])
@@ -142,7 +144,11 @@ def run_one(job) -> dict:
     solved_at = None
     best_tested = -float("inf")
     candidate, cand_grid, cand_long = None, None, None
+    cut = False
     while evals < cap:
+        if deadline is not None and time.time() > deadline:
+            cut = True          # stopped by --deadline before the cap: not a failure at the cap
+            break
         params = searcher.ask()
         res = rollout(policy, env, params, 1, derive_seed(seed, TRAIN, gens))
         fit = res.fitness().to(params.dtype).cpu()
@@ -178,7 +184,7 @@ def run_one(job) -> dict:
         solved_at, candidate, cand_grid = evals, best, g
         break
     return {"task": task, "method": method, "seed": seed, "cap": cap, "policy": spec["policy"],
-            "num_params": policy.num_params, "candidate_at": solved_at, "generations": gens,
+            "num_params": policy.num_params, "candidate_at": solved_at, "cut_by_deadline": cut, "generations": gens,
             "evaluations_used": evals, "env_steps": env_steps, "grid_checks": grid_checks,
             "grid_check_s": round(grid_s, 2), "inline_long_checks": long_checks,
             "inline_long_check_s": round(long_s, 2), "generalization": cand_grid,
@@ -227,7 +233,7 @@ def summarise(rows):
     out = []
     for task in TASKS:
         for method in METHODS:
-            sel = [r for r in rows if r["task"] == task and r["method"] == method]
+            sel = [r for r in rows if r["task"] == task and r["method"] == method and not r["cut_by_deadline"]]
             if not sel:
                 continue
             solved = [r for r in sel if r["candidate_at"] is not None and r["long_ok"]]
@@ -271,7 +277,8 @@ def write(rows, summary, cost, args, wall, argv):
          "Command: `" + " ".join(["python", "experiments/reproduce_pole.py"] + [shlex.quote(a) for a in argv]) + "`", "",
          f"Seeds: {args.seed_list}; long check: {args.long_check}; jobs: {args.jobs}; "
          f"machine: {platform.node()} ({os.cpu_count()} CPUs, shared with other jobs), torch {torch.__version__}, "
-         f"1 torch thread per process; total wall time {wall / 60:.1f} min.", "",
+         f"1 torch thread per process; total wall time {wall / 60:.1f} min; "
+         f"runs skipped or cut by --deadline (left out of the table): {args.skipped}.", "",
          "Evaluations = training episodes (one 1000-step episode per member per generation, standard "
          "start, whole generations counted). Median and IQR over the runs that solved; "
          "`solved` = runs whose candidate passed every criterion within the cap.", ""]
@@ -316,6 +323,8 @@ def main(argv=None):
     p.add_argument("--cap", nargs="*", default=[], metavar="TASK=N", help="override the evaluation cap")
     p.add_argument("--long-check", choices=["inline", "posthoc"], default="inline")
     p.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
+    p.add_argument("--deadline", type=float, default=None,
+                   help="minutes after which runs not yet started are skipped (reported as skipped)")
     p.add_argument("--out", default=str(OUT_DEFAULT), help="output directory")
     args = p.parse_args(argv)
     OUT = Path(args.out)
@@ -327,17 +336,26 @@ def main(argv=None):
         k, v = kv.split("=")
         TASKS[k]["cap"] = int(v)
     args.seed_list = {t: f"0..{nseeds[t] - 1}" for t in args.tasks}
+    # seed-major order: every method's seed 0 first, so a run cut by --deadline stays balanced
     jobs = [(t, m, s, TASKS[t]["cap"], args.long_check)
-            for t in sorted(args.tasks, key=lambda t: "cba".index(t)) for m in args.methods
-            for s in range(nseeds[t])]
+            for t in sorted(args.tasks, key=lambda t: "cba".index(t)) for s in range(nseeds[t])
+            for m in args.methods]
+    deadline = None if args.deadline is None else time.time() + 60 * args.deadline
+    jobs = [j + (deadline,) for j in jobs]
     t0 = time.perf_counter()
-    rows = []
+    rows, skipped = [], 0
     with get_context("fork").Pool(args.jobs) as pool:
         for r in pool.imap_unordered(run_one, jobs):
+            if r is None:
+                skipped += 1
+                continue
             rows.append(r)
             print(f"[{time.perf_counter() - t0:7.0f}s] {r['task']} {r['method']:6s} seed {r['seed']}: "
+                  f"{'CUT BY DEADLINE at ' + str(r['evaluations_used']) + ' evals, ' if r['cut_by_deadline'] else ''}"
                   f"candidate at {r['candidate_at']} evals, generalization {r['generalization']}, "
                   f"{r['generations']} gens, {r['grid_checks']} grid tests, {r['wall_s']} s", flush=True)
+    print(f"{skipped} runs skipped by --deadline", flush=True)
+    args.skipped = skipped + sum(r["cut_by_deadline"] for r in rows)
     rows.sort(key=lambda r: (r["task"], list(METHODS).index(r["method"]), r["seed"]))
     cost = posthoc(rows)  # grid scores of a, b candidates; long checks not yet done (posthoc mode)
     summary = summarise(rows)
