@@ -26,7 +26,8 @@ that implements :meth:`~dps.envs.base.BatchedEnv.select_rows` (which promises th
   last ``P mod 64`` rows are always kept, so every element-wise kernel sees the same
   vectorised/scalar-tail split for every element as the full batch (``torch.sigmoid``'s
   tail differs in the last ulp otherwise); ``bmm`` is per member. With more threads,
-  chunking depends on the tensor size, so compaction is off there.
+  chunking depends on the tensor size, so compaction is off there. After a compacted
+  rollout the env holds only the kept rows (its state is not part of the result).
 """
 from __future__ import annotations
 
