@@ -12,7 +12,7 @@ same), the centre evaluated on 40 fresh games every 10 generations:
 * ``es``          dps OpenES (Salimans et al. 2017: antithetic, centered ranks, Adam; σ = 0.1, lr 0.01)
 
 Each run's directory (config.json, metrics.csv, curve.png, summary.json) lands under
-``OUT/runs/METHOD_sSEED``; ``summary.json``'s ``eval.success_rate`` is the final centre's win
+``OUT/METHOD_sSEED`` (not ``runs/``: git-ignored); ``summary.json``'s ``eval.success_rate`` is the final centre's win
 rate vs L2 on 1000 fresh games. The env's multi-size ``final_report`` (1000 games × 12 cells ×
 2 nets, minutes per run) is skipped in the worker processes by removing
 ``AtariGoEnv.final_report`` in that process only; everything else is the unmodified runner,
@@ -64,7 +64,7 @@ def common_flags(args) -> list[str]:
 
 def cli_command(method: str, seed: int, args) -> str:
     algo, flags, _ = METHODS[method]
-    out = f"{args.out}/runs/{method}_s{seed}"
+    out = f"{args.out}/{method}_s{seed}"
     return " ".join(shlex.quote(x) for x in
                     ["python", "-m", "dps.run", algo, *common_flags(args), *flags, "--seed", str(seed),
                      "--out", out])
@@ -80,7 +80,7 @@ def run_one(method: str, seed: int, args) -> None:
     if hasattr(AtariGoEnv, "final_report"):
         del AtariGoEnv.final_report          # this process only: the runner then skips report.md
     algo, _, opts = METHODS[method]
-    out = Path(args.out) / "runs" / f"{method}_s{seed}"
+    out = Path(args.out) / f"{method}_s{seed}"
     if out.exists():                         # a rerun starts from scratch
         for f in out.iterdir():
             f.unlink()
@@ -144,7 +144,7 @@ def aggregate(args, methods, seeds, total_wall: float | None) -> None:
     for m in methods:
         runs = []
         for s in seeds:
-            d = out / "runs" / f"{m}_s{s}"
+            d = out / f"{m}_s{s}"
             if not (d / "summary.json").exists():
                 continue
             xs, ys = read_metrics(d / "metrics.csv")
@@ -271,10 +271,10 @@ def main(argv=None):
     seeds = list(range(args.seeds))
     total = None
     if not args.plot_only:
-        (ROOT / args.out / "runs").mkdir(parents=True, exist_ok=True)
+        (ROOT / args.out).mkdir(parents=True, exist_ok=True)
         # seed-major order: an interrupted comparison still has every method on the first seeds
         jobs = [(m, s) for s in seeds for m in methods
-                if not (args.skip_existing and (ROOT / args.out / "runs" / f"{m}_s{s}" / "summary.json").exists())]
+                if not (args.skip_existing and (ROOT / args.out / f"{m}_s{s}" / "summary.json").exists())]
         total = launch(args, jobs)
         (ROOT / args.out / "wall.json").write_text(json.dumps(
             {"total_wall_seconds": total, "jobs": args.jobs, "runs": len(jobs)}, indent=1) + "\n")
