@@ -143,6 +143,7 @@ def run_one(job) -> dict:
     grid_checks = grid_s = long_checks = long_s = 0
     solved_at = None
     best_tested = -float("inf")
+    best_grid = None if task != "c" else 0
     candidate, cand_grid, cand_long = None, None, None
     cut = False
     while evals < cap:
@@ -171,6 +172,7 @@ def run_one(job) -> dict:
             g = int(grid_score(policy, task, best[None], derive_seed(seed, 77, gens))[0])
             grid_s += time.perf_counter() - t1
             grid_checks += 1
+            best_grid = max(best_grid, g)
             if g < GRID_MIN:
                 continue
         if long_mode == "inline":
@@ -188,7 +190,7 @@ def run_one(job) -> dict:
             "evaluations_used": evals, "env_steps": env_steps, "grid_checks": grid_checks,
             "grid_check_s": round(grid_s, 2), "inline_long_checks": long_checks,
             "inline_long_check_s": round(long_s, 2), "generalization": cand_grid,
-            "long_ok": cand_long, "wall_s": round(time.perf_counter() - t0, 2),
+            "long_ok": cand_long, "best_grid_seen": best_grid, "wall_s": round(time.perf_counter() - t0, 2),
             "candidate": None if candidate is None else candidate.tolist()}
 
 
