@@ -176,3 +176,16 @@ def test_module_entry_point(tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert "eval:" in r.stdout
+
+
+def test_per_env_defaults_resolve():
+    from dps.runner import resolve
+    r = resolve(RunConfig(algo="pgpe", env="tmaze:length=20"))
+    assert r.stop_success == 1.0 and r.algo_options["restart_after"] == 150
+    assert resolve(RunConfig(algo="cmaes", env="cartpole:poles=2,velocities=false")).stop_success is None
+    assert resolve(RunConfig(algo="pgpe", env="cartpole:velocities=false")).stop_success == 1.0
+    g = resolve(RunConfig(algo="pgpe", env="gym:CartPole-v1,velocities=false"))
+    assert "input_scale=10" in g.policy
+    assert resolve(RunConfig(algo="rpg", env="tmaze")).episodes == 32
+    # a flag given by the user wins over the per-env default
+    assert resolve(RunConfig(algo="pgpe", env="tmaze", popsize=10)).popsize == 10
