@@ -56,6 +56,10 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--eval-every", type=int, help="evaluate the centre every N generations (default G/50)")
     p.add_argument("--stop-success", type=float,
                    help="stop once the centre's greedy success rate reaches this (default: per env; tmaze 1.0)")
+    p.add_argument("--max-episodes", type=int,
+                   help="budget in training episodes: stop after the generation that reaches it")
+    p.add_argument("--eval-every-episodes", type=int,
+                   help="also evaluate the centre each time the episode count crosses a multiple of this")
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--threads", type=int, default=1,
@@ -149,7 +153,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         cfg = RunConfig(algo=algo, env=a.env, task=a.task, policy=a.policy, generations=a.generations,
                         popsize=a.popsize, episodes=a.episodes, seed=a.seed, device=a.device,
                         workers=a.workers, out=a.out, eval_episodes=a.eval_episodes,
-                        eval_every=a.eval_every, stop_success=a.stop_success, algo_options=options)
+                        eval_every=a.eval_every, stop_success=a.stop_success, max_episodes=a.max_episodes,
+                        eval_every_episodes=a.eval_every_episodes, algo_options=options)
         run_dir = train(cfg, resume=a.resume, quiet=a.quiet)
         _print_summary(run_dir)
         return 0

@@ -63,6 +63,10 @@ class RunConfig:
     center_episodes: Optional[int] = None
     #: stop early once the centre's periodic greedy success rate reaches this value
     stop_success: Optional[float] = None
+    #: budget in training episodes: stop after the generation that reaches it (None = no budget)
+    max_episodes: Optional[int] = None
+    #: also evaluate the centre whenever the episode count crosses a multiple of this
+    eval_every_episodes: Optional[int] = None
     algo_options: dict = field(default_factory=dict)
 
 
@@ -115,6 +119,10 @@ def resolve(cfg: RunConfig) -> RunConfig:
     for k, v in (("generations", out.generations), ("episodes", out.episodes), ("workers", out.workers),
                  ("eval_episodes", out.eval_episodes), ("eval_every", out.eval_every)):
         if v is None or int(v) < 1:
+            raise UserError(f"--{k.replace('_', '-')} must be a positive integer, got {v!r}")
+    for k in ("max_episodes", "eval_every_episodes"):
+        v = getattr(out, k)
+        if v is not None and int(v) < 1:
             raise UserError(f"--{k.replace('_', '-')} must be a positive integer, got {v!r}")
     if out.popsize is not None and int(out.popsize) < 1:
         raise UserError(f"--popsize must be a positive integer, got {out.popsize!r}")
@@ -263,8 +271,14 @@ class _Progress:
 
 
 def train(cfg: RunConfig, resume: Optional[str] = None, quiet: bool = False,
-          final_eval: bool = True) -> Path:
-    """Run (or resume) a training run; returns the run directory."""
+          final_eval: bool = True, report: bool = True) -> Path:
+    """Run (or resume) a training run; returns the run directory.
+
+    The run ends after ``cfg.generations`` generations, after the generation in which the
+    episode count reaches ``cfg.max_episodes``, or when the centre's periodic success rate
+    reaches ``cfg.stop_success``. ``report=False`` skips an env's ``final_report`` (e.g.
+    Atari-Go's multi-board report) after the final evaluation.
+    """
     if resume is not None:
         run_dir = Path(resume)
         cfg_path = run_dir / "config.json"
@@ -292,16 +306,25 @@ def train(cfg: RunConfig, resume: Optional[str] = None, quiet: bool = False,
     header, rows = _read_metrics(metrics_path, run.generation)
     progress = _Progress(cfg.generations, run.generation, quiet)
     writer_file = None
+    budget = cfg.max_episodes
+
+    def budget_spent() -> bool:
+        return budget is not None and run.totals["episodes"] >= budget
+
     try:
-        while run.generation < cfg.generations and not run.stopped_early:
+        while run.generation < cfg.generations and not run.stopped_early and not budget_spent():
             t0 = time.perf_counter()
             stats = run.learner.step()
             g = run.generation
             row = {"generation": g}
+            episodes_before = run.totals["episodes"]
             run.totals["episodes"] += int(stats.pop("episodes"))
             run.totals["env_steps"] += int(stats.pop("env_steps"))
             center_return = center_success = None
-            if run.env is not None and ((g + 1) % cfg.eval_every == 0 or g + 1 == cfg.generations):
+            every = cfg.eval_every_episodes
+            due = (g + 1) % cfg.eval_every == 0 or g + 1 == cfg.generations or budget_spent() or (
+                every is not None and run.totals["episodes"] // every > episodes_before // every)
+            if run.env is not None and due:
                 res = rollout(run.learner.policy, run.eval_env, run.learner.center.detach()[None],
                               cfg.center_episodes, derive_seed(cfg.seed, CENTER_EVAL, g))
                 center_return = float(res.returns.mean())
@@ -350,7 +373,7 @@ def train(cfg: RunConfig, resume: Optional[str] = None, quiet: bool = False,
         t0 = time.perf_counter()
         summary["eval"] = run.evaluate_center(cfg.eval_episodes, derive_seed(cfg.seed, EVAL))
         summary["eval_seconds"] = time.perf_counter() - t0
-        if run.env is not None and hasattr(run.eval_env, "final_report"):
+        if report and run.env is not None and hasattr(run.eval_env, "final_report"):
             summary["report"] = run.eval_env.final_report(run.learner.policy, run.learner.center.detach(),
                                                      run_dir, derive_seed(cfg.seed, EVAL, 1))
         write_json_atomic(summary, run_dir / "summary.json")

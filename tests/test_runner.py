@@ -189,3 +189,27 @@ def test_per_env_defaults_resolve():
     assert resolve(RunConfig(algo="rpg", env="tmaze")).episodes == 32
     # a flag given by the user wins over the per-env default
     assert resolve(RunConfig(algo="pgpe", env="tmaze", popsize=10)).popsize == 10
+
+
+def test_episode_budget_stops_after_the_generation_that_reaches_it(tmp_path):
+    # 6 members x 2 episodes = 12 episodes per generation; a budget of 30 ends after generation 3 (36)
+    d = _run(tmp_path, "budget", 1000, max_episodes=30, eval_every=1000)
+    s = json.loads((d / "summary.json").read_text())
+    assert s["generations"] == 3 and s["episodes"] == 36
+    rows = list(csv.DictReader(open(d / "metrics.csv")))
+    # eval_every=1000 alone would never evaluate: the budget's last generation is evaluated
+    assert [r["center_return"] != "" for r in rows] == [False, False, True]
+    # resuming a spent budget trains nothing more
+    train(RunConfig(algo=""), resume=str(d), quiet=True)
+    assert json.loads((d / "summary.json").read_text())["generations"] == 3
+
+
+def test_eval_every_episodes_evaluates_at_each_crossing(tmp_path):
+    # 12 episodes per generation (12, 24, 36, ...): a multiple of 30 is crossed or reached at 36, 60, 96
+    # and 120, i.e. after generations 3, 5, 8 and 10 (the last one is also the final generation)
+    d = _run(tmp_path, "every", 10, eval_every=1000, eval_every_episodes=30)
+    rows = list(csv.DictReader(open(d / "metrics.csv")))
+    evaluated = [int(r["episodes"]) for r in rows if r["center_return"] != ""]
+    assert evaluated == [36, 60, 96, 120]
+    with pytest.raises(Exception, match="max-episodes"):
+        _run(tmp_path, "bad", 2, max_episodes=0)

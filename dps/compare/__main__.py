@@ -1,0 +1,120 @@
+"""``python -m dps.compare [--preset quick|full] [options]`` — run (or resume) a comparison
+grid of learners × tasks × seeds with equal episode budgets, then write ``results.csv``,
+``curves.csv``, the figures and ``REPORT.md`` to ``--out``.
+
+::
+
+    python -m dps.compare --preset quick                    # <= 15 min on 2 CPU cores
+    python -m dps.compare --preset full --jobs 2            # the whole grid; resumes where it stopped
+    python -m dps.compare --preset full --tasks tmaze-10,tmaze-500 --learners pgpe-clipup,rpg --seeds 0,1
+    python -m dps.compare --preset full --report-only       # re-collect the runs done so far
+    python -m dps.compare --list                            # learners, tasks, presets
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from ..errors import UserError
+from .execute import run_grid
+from .grid import LEARNERS, PRESETS, TASKS, build_grid, skipped_pairs
+from .report import write_report
+
+DEFAULT_OUT = "experiments/results/compare"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UserError(f"{message} (see: python -m dps.compare --help)")
+
+
+def _names(text):
+    return [s for s in text.split(",") if s] if text else None
+
+
+def _seeds(text):
+    try:
+        return [int(s) for s in text.split(",") if s != ""] if text else None
+    except ValueError:
+        raise UserError(f"--seeds takes comma-separated integers (e.g. 0,1,2), got {text!r}") from None
+
+
+def parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m dps.compare", description=__doc__.strip().splitlines()[0],
+                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--preset", default="quick", help=f"grid preset: {', '.join(PRESETS)} (default quick)")
+    p.add_argument("--out", help=f"output folder (default {DEFAULT_OUT}/<preset>)")
+    p.add_argument("--learners", help="comma-separated subset of the preset's learners (see --list)")
+    p.add_argument("--tasks", help="comma-separated subset of tasks (see --list)")
+    p.add_argument("--seeds", help="comma-separated seeds (default: the preset's)")
+    p.add_argument("--budget-scale", type=float, default=1.0, help="multiply every task's episode budget")
+    p.add_argument("--policy", help="one policy spec for every learner and task (default: per learner)")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="runs in parallel (default: CPU cores)")
+    p.add_argument("--deadline", type=float, metavar="MIN",
+                   help="start no new run after MIN minutes (the rest resumes next time)")
+    p.add_argument("--report-only", action="store_true", help="only collect the runs done so far")
+    p.add_argument("--list", action="store_true", help="print learners, tasks and presets")
+    return p
+
+
+def _list() -> None:
+    print("learners:")
+    for lr in LEARNERS.values():
+        opts = ", ".join(f"{k}={v}" for k, v in lr.options.items()) or "dps defaults"
+        print(f"  {lr.name:<12} {lr.family:<9} {lr.algo} ({opts}) — {lr.description}")
+    print("tasks:")
+    for t in TASKS.values():
+        print(f"  {t.name:<19} {t.env:<36} budget {t.budget:>7,} episodes, target {t.target}"
+              + (", continuous actions" if t.continuous else ""))
+    print("presets:")
+    for name, pr in PRESETS.items():
+        print(f"  {name:<6} {len(pr.learners)} learners × {len(pr.tasks)} tasks × {len(pr.seeds)} seeds — {pr.note}")
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        a = parser().parse_args(argv)
+        if a.list:
+            _list()
+            return 0
+        if a.jobs < 1:
+            raise UserError(f"--jobs must be >= 1, got {a.jobs}")
+        if a.deadline is not None and not a.deadline > 0:
+            raise UserError(f"--deadline must be > 0 minutes, got {a.deadline}")
+        cells = build_grid(a.preset, _names(a.learners), _names(a.tasks), _seeds(a.seeds), a.budget_scale, a.policy)
+        if not cells:
+            raise UserError("the selection leaves no cell to run (rpg-sde runs only on continuous-action tasks)")
+        out = Path(a.out or f"{DEFAULT_OUT}/{a.preset}")
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / ".write-test").write_text("ok")
+            (out / ".write-test").unlink()
+        except OSError as exc:
+            raise UserError(f"output directory {str(out)!r} is not writable: {exc.strerror or exc}") from None
+        command = " ".join(shlex.quote(x) for x in ["python", "-m", "dps.compare", *argv])
+        t0 = time.time()
+        if not a.report_only:
+            run_grid(cells, out, jobs=a.jobs, deadline_minutes=a.deadline)
+        total = time.time() - t0 if not a.report_only else None
+        learners = list({c.learner.name: c.learner for c in cells}.values())
+        tasks = list({c.task.name: c.task for c in cells}.values())
+        report = write_report(out, cells, preset=a.preset, command=command, total_seconds=total,
+                              skipped=skipped_pairs(learners, tasks))
+        print(f"report: {report}")
+        return 0
+    except UserError as exc:
+        print(f"dps: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ndps: interrupted; finished runs and checkpoints are kept — run the same command again to resume",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,161 @@
+"""Running the cells of a grid: one :func:`dps.runner.train` per cell, spread over CPU
+cores with joblib, resumable.
+
+Each cell trains in ``OUT/runs/<learner>__<task>__s<seed>/`` (a normal dps run directory)
+plus ``cell.json`` (the cell's definition). A grid started again skips the cells whose
+``summary.json`` exists, resumes those with a checkpoint (bit-identically, like
+``python -m dps.run --resume``) and starts the others. A cell whose definition changed
+(another budget, other options) is refused rather than mixed with the old run.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import traceback
+from pathlib import Path
+from typing import Optional
+
+from ..errors import UserError
+from .grid import Cell
+
+#: run far more generations than any budget needs: the episode budget ends the run
+_MANY = 10 ** 9
+
+
+def cell_dir(out: Path, cell: Cell) -> Path:
+    return Path(out) / "runs" / cell.name
+
+
+def cell_status(out: Path, cell: Cell) -> str:
+    """``done`` | ``partial`` (checkpoint, no summary) | ``error`` | ``new``."""
+    d = cell_dir(out, cell)
+    if (d / "summary.json").exists():
+        return "done"
+    if (d / "error.txt").exists():
+        return "error"
+    if (d / "checkpoint.pt").exists():
+        return "partial"
+    return "new"
+
+
+def check_cell_definitions(out: Path, cells: list[Cell]) -> None:
+    """Refuse to resume a cell whose stored definition differs from the grid's."""
+    for cell in cells:
+        f = cell_dir(out, cell) / "cell.json"
+        if f.exists():
+            stored = json.loads(f.read_text())
+            if stored != cell.key():
+                diff = sorted(k for k in set(stored) | set(cell.key()) if stored.get(k) != cell.key().get(k))
+                raise UserError(
+                    f"cell {cell.name!r} in {str(Path(out))!r} was run with other settings ({', '.join(diff)} "
+                    f"differ); use another --out or delete {str(f.parent)!r}")
+
+
+def run_config(cell: Cell, out: Path):
+    from ..runner import RunConfig
+    t = cell.task
+    return RunConfig(algo=cell.learner.algo, env=t.env, policy=t.policy, generations=_MANY, seed=cell.seed,
+                     device="cpu", out=str(cell_dir(out, cell)), eval_episodes=t.eval_episodes, eval_every=_MANY,
+                     eval_every_episodes=max(1, t.budget // t.evals), center_episodes=t.center_episodes,
+                     stop_success=t.target if t.stop else None, max_episodes=t.budget,
+                     algo_options=dict(cell.learner.options))
+
+
+def cli_command(cell: Cell, out: Path) -> str:
+    """The ``python -m dps.run`` command equivalent to the cell (for the report)."""
+    import shlex
+    t = cell.task
+    parts = ["python", "-m", "dps.run", cell.learner.algo, "--env", t.env]
+    if t.policy:
+        parts += ["--policy", t.policy]
+    parts += ["--seed", str(cell.seed), "--max-episodes", str(t.budget), "--eval-every-episodes",
+              str(max(1, t.budget // t.evals)), "--eval-episodes", str(t.eval_episodes)]
+    if t.stop:
+        parts += ["--stop-success", str(t.target)]
+    for k, v in cell.learner.options.items():
+        parts += [f"--{k.replace('_', '-')}", str(v).lower() if isinstance(v, bool) else str(v)]
+    parts += ["--out", str(cell_dir(out, cell))]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def run_cell(cell: Cell, out: "str | Path", deadline: Optional[float] = None, threads: int = 1) -> dict:
+    """Train one cell to the end (or resume it). Returns ``{"cell", "status", "seconds"}``.
+
+    Exceptions inside the run are caught: the cell gets ``error.txt`` (and keeps its
+    checkpoint), so one failing learner does not stop the grid. ``deadline`` (a
+    ``time.time()`` value): a cell not started by then is left for a later call.
+    """
+    import torch
+    torch.set_num_threads(threads)
+    from ..runner import train
+    out = Path(out)
+    d = cell_dir(out, cell)
+    status = cell_status(out, cell)
+    if status == "done":
+        return {"cell": cell.name, "status": "done", "seconds": 0.0}
+    if deadline is not None and time.time() > deadline:
+        return {"cell": cell.name, "status": "not run (deadline)", "seconds": 0.0}
+    t0 = time.perf_counter()
+    if status == "error":
+        (d / "error.txt").unlink()
+    try:
+        if status in ("partial", "error") and (d / "checkpoint.pt").exists() and (d / "config.json").exists():
+            from ..runner import RunConfig
+            train(RunConfig(algo=""), resume=str(d), quiet=True, report=False)
+        else:
+            if d.exists():
+                shutil.rmtree(d)
+            d.mkdir(parents=True)
+            (d / "cell.json").write_text(json.dumps(cell.key(), indent=1, sort_keys=True) + "\n")
+            train(run_config(cell, out), quiet=True, report=False)
+        result = "ran"
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 -- recorded in the cell, the grid goes on
+        cause = getattr(exc, "cause", None) or exc
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "error.txt").write_text(f"{type(cause).__name__}: {cause}\n\n" + "".join(
+            traceback.format_exception(type(exc), exc, exc.__traceback__)))
+        result = "error"
+    return {"cell": cell.name, "status": result, "seconds": time.perf_counter() - t0}
+
+
+def run_grid(cells: list[Cell], out: "str | Path", jobs: int = 1, deadline_minutes: Optional[float] = None,
+             log=print) -> list[dict]:
+    """Run every cell not yet done, ``jobs`` at a time (joblib processes)."""
+    out = Path(out)
+    check_cell_definitions(out, cells)
+    todo = [c for c in cells if cell_status(out, c) != "done"]
+    log(f"{len(cells)} cells, {len(cells) - len(todo)} already done, {len(todo)} to run with {jobs} job(s)")
+    if not todo:
+        return []
+    deadline = time.time() + 60 * deadline_minutes if deadline_minutes else None
+    if jobs == 1:
+        results = []
+        for c in todo:
+            results.append(run_cell(c, out, deadline))
+            log(_line(results[-1]))
+        return results
+    from joblib import Parallel, delayed
+    env = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        results = []
+        for r in Parallel(n_jobs=jobs, backend="loky", return_as="generator")(
+                delayed(run_cell)(c, out, deadline) for c in todo):
+            results.append(r)
+            log(_line(r))
+        return results
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _line(r: dict) -> str:
+    return f"  {r['status']:<20} {r['cell']}  ({r['seconds']:.1f} s)"

@@ -1,0 +1,157 @@
+"""dps.compare: grid construction, resumable execution, statistics and the report."""
+import csv
+import json
+
+import pytest
+
+from dps.compare import LEARNERS, TASKS, build_grid, cell_dir, cell_status, run_grid, write_report
+from dps.compare.__main__ import main
+from dps.compare.report import quartiles, read_cell, step_at
+from dps.errors import UserError
+
+
+def test_quick_preset_grid_is_seed_major_and_sde_only_on_continuous_tasks():
+    cells = build_grid("quick")
+    assert [c.seed for c in cells] == sorted(c.seed for c in cells)
+    assert all(c.task.continuous for c in cells if c.learner.name == "rpg-sde")
+    assert {c.task.name for c in cells if c.learner.name == "rpg-sde"} == {"pole1-novel"}
+    names = [c.name for c in cells]
+    assert len(names) == len(set(names))
+    # the quick preset's smaller budgets, rescaled on request
+    t = {c.task.name: c.task.budget for c in build_grid("quick", budget_scale=0.5)}
+    assert t["tmaze-10"] == 5_000 and t["pole1-novel"] == 1_500
+    assert {c.task.budget for c in build_grid("full", tasks=["tmaze-500"])} == {TASKS["tmaze-500"].budget}
+
+
+def test_full_preset_covers_the_issue_grid():
+    cells = build_grid("full")
+    assert {c.learner.name for c in cells} == set(LEARNERS)
+    lengths = {c.task.length for c in cells if c.task.group == "tmaze"}
+    assert lengths == {10, 20, 50, 100, 200, 500}
+    assert {c.task.length for c in cells if c.task.group == "class-query"} == {20, 50, 100, 200}
+    assert len({c.seed for c in cells}) >= 5
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(preset="nope"), "unknown preset 'nope'"),
+    (dict(learners=["pgpe", "rpg"]), "unknown learner 'pgpe'; accepted: cmaes"),
+    (dict(tasks=["tmaze-7"]), "unknown task 'tmaze-7'"),
+    (dict(budget_scale=0.0), "--budget-scale must be > 0"),
+    (dict(seeds=[-1]), "seeds must be >= 0"),
+    (dict(policy="lstm:hidden"), "policy"),
+])
+def test_bad_grid_input_names_the_value(kw, match):
+    with pytest.raises(UserError, match=match):
+        build_grid(**kw)
+
+
+def test_cli_errors_are_one_line_exit_2(tmp_path, capsys):
+    assert main(["--learners", "pgpe", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("dps: error: unknown learner 'pgpe'")
+    assert main(["--seeds", "0,x", "--out", str(tmp_path)]) == 2
+    assert "--seeds takes comma-separated integers" in capsys.readouterr().err
+    assert main(["--tasks", "tmaze-10", "--learners", "rpg-sde", "--out", str(tmp_path)]) == 2
+    assert "no cell to run" in capsys.readouterr().err
+
+
+def test_quartiles_and_step_curve():
+    assert quartiles([1, 2, 3, 4]) == (1.75, 2.5, 3.25)
+    assert quartiles([5]) == (5, 5, 5)
+    curve = [{"episodes": 10, "success": 0.2}, {"episodes": 20, "success": 0.9}]
+    assert step_at(curve, 5, "episodes", "success") is None
+    assert step_at(curve, 10, "episodes", "success") == 0.2
+    assert step_at(curve, 19, "episodes", "success") == 0.2
+    assert step_at(curve, 1000, "episodes", "success") == 0.9       # carried forward
+
+
+def test_read_cell_on_a_hand_made_run_directory(tmp_path):
+    cell = build_grid("quick", learners=["pgpe-clipup"], tasks=["tmaze-10"], seeds=[3])[0]
+    d = cell_dir(tmp_path, cell)
+    d.mkdir(parents=True)
+    cols = ["generation", "episodes", "env_steps", "wall_seconds", "best", "mean", "center_return", "center_success"]
+    rows = [[0, 80, 1000, 0.5, 1, 0, "", ""], [1, 160, 2100, 1.0, 4, 1, "1.5", "0.6"],
+            [2, 240, 3000, 1.5, 4, 2, "3.9", "0.97"], [3, 320, 3900, 2.0, 4, 3, "4", "1.0"]]
+    with open(d / "metrics.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(cols)
+        w.writerows(rows)
+    assert cell_status(tmp_path, cell) == "new"
+    row, curve = read_cell(tmp_path, cell)
+    assert [c["episodes"] for c in curve] == [160, 240, 320]
+    # the first centre evaluation >= target 0.95 is at 240 episodes
+    assert row["solved"] and row["episodes_to_solve"] == 240 and row["env_steps_to_solve"] == 3000
+    assert row["best_center_success"] == 1.0
+    (d / "summary.json").write_text(json.dumps({"episodes": 320, "env_steps": 3900, "wall_seconds": 2.0,
+                                                "num_params": 148, "policy": "lstm:hidden=4",
+                                                "eval": {"success_rate": 0.99, "mean_return": 3.9}}))
+    assert cell_status(tmp_path, cell) == "done"
+    row, _ = read_cell(tmp_path, cell)
+    assert row["final_success"] == 0.99 and row["episodes"] == 320
+
+
+def test_tiny_grid_runs_resumes_and_reports(tmp_path):
+    """The quick preset restricted to two learners (one per exploration space), one task,
+    one seed and a tiny budget: runs, writes the CSVs/figures/report, and resumes."""
+    out = tmp_path / "cmp"
+    argv = ["--preset", "quick", "--learners", "pgpe-clipup,rpg", "--tasks", "tmaze-10", "--seeds", "0",
+            "--budget-scale", "0.03", "--jobs", "1", "--out", str(out)]
+    assert main(argv) == 0
+    for f in ("results.csv", "curves.csv", "REPORT.md", "success_vs_length.png", "episodes_to_solve.png",
+              "curves_tmaze-10.png"):
+        assert (out / f).exists(), f
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert [(r["learner"], r["task"], r["status"]) for r in rows] == [("pgpe-clipup", "tmaze-10", "done"),
+                                                                      ("rpg", "tmaze-10", "done")]
+    for r in rows:
+        assert int(r["budget"]) == 300 and 300 <= int(r["episodes"]) < 300 + 100
+        assert r["final_success"] != "" and int(r["env_steps"]) > 0
+    report = (out / "REPORT.md").read_text()
+    assert "| tmaze-10 | rpg |" in report and "python -m dps.compare" in report
+
+    cells = build_grid("quick", learners=["pgpe-clipup", "rpg"], tasks=["tmaze-10"], seeds=[0], budget_scale=0.03)
+    summaries = {c.name: (cell_dir(out, c) / "summary.json").read_text() for c in cells}
+    # a second call runs nothing
+    assert run_grid(cells, out, jobs=1, log=lambda *_: None) == []
+    # a cell that lost its summary (interrupted during the final evaluation) is resumed from its
+    # checkpoint and gives the same summary (wall times aside)
+    victim = cells[1]
+    (cell_dir(out, victim) / "summary.json").unlink()
+    assert cell_status(out, victim) == "partial"
+    res = run_grid(cells, out, jobs=1, log=lambda *_: None)
+    assert [r["cell"] for r in res] == [victim.name] and res[0]["status"] == "ran"
+
+    def strip(text):
+        s = json.loads(text)
+        return {k: v for k, v in s.items() if "seconds" not in k}
+    assert strip((cell_dir(out, victim) / "summary.json").read_text()) == strip(summaries[victim.name])
+    # a grid with other settings in the same folder is refused, not mixed
+    other = build_grid("quick", learners=["rpg"], tasks=["tmaze-10"], seeds=[0], budget_scale=0.05)
+    with pytest.raises(UserError, match="budget"):
+        run_grid(other, out, jobs=1, log=lambda *_: None)
+    # the report can be rebuilt from the runs alone
+    path = write_report(out, cells, preset="quick", command="test", total_seconds=None, skipped=[])
+    text = path.read_text()
+    assert text.count("| tmaze-10 | pgpe-clipup |") == 1 and text.count("| tmaze-10 | rpg |") == 1
+
+
+def test_a_crashing_cell_is_recorded_and_the_grid_goes_on(tmp_path, monkeypatch):
+    import dps.runner
+    cells = build_grid("quick", learners=["pgpe-clipup", "snes"], tasks=["tmaze-10"], seeds=[0], budget_scale=0.02)
+    real = dps.runner.train
+
+    def flaky(cfg, *a, **kw):
+        if cfg.algo == "pgpe":
+            raise RuntimeError("worker died")
+        return real(cfg, *a, **kw)
+    monkeypatch.setattr(dps.runner, "train", flaky)
+    res = run_grid(cells, tmp_path, jobs=1, log=lambda *_: None)
+    assert [r["status"] for r in res] == ["error", "ran"]
+    assert cell_status(tmp_path, cells[0]) == "error"
+    assert "RuntimeError: worker died" in (cell_dir(tmp_path, cells[0]) / "error.txt").read_text()
+    path = write_report(tmp_path, cells, preset="quick", command="test", total_seconds=1.0, skipped=[])
+    assert "worker died" in path.read_text()
+    # the next call retries the failed cell
+    monkeypatch.setattr(dps.runner, "train", real)
+    res = run_grid(cells, tmp_path, jobs=1, log=lambda *_: None)
+    assert [r["status"] for r in res] == ["ran"] and cell_status(tmp_path, cells[0]) == "done"
