@@ -16,7 +16,7 @@ def reference_lstm(params_row, pol, xs, peep):
     c = [torch.zeros(H, dtype=torch.float64) for _ in range(pol.layers)]
     outs = []
     for x in xs:
-        inp = x
+        inp = x * pol.input_scale
         for l in range(pol.layers):
             sl, shape = pol.layout[f"W{l}"]
             W = params_row[sl].reshape(shape)
@@ -32,6 +32,8 @@ def reference_lstm(params_row, pol, xs, peep):
                 zo = zo + p[2 * H:] * c[l]
             h[l] = torch.sigmoid(zo) * torch.tanh(c[l])
             inp = h[l]
+        if getattr(pol, "skip", False):                     # readout on [h, x · input_scale]
+            inp = torch.cat([inp, x * pol.input_scale])
         sl, shape = pol.layout["W_out"]
         outs.append(inp @ params_row[sl].reshape(shape) + params_row[pol.layout["b_out"][0]])
     return torch.stack(outs)
@@ -159,3 +161,107 @@ def test_lstm_fast_tanh_close_to_default(layers, peep):
     out, _ = fast.step(params, torch.randn(1, 2, 3, dtype=torch.float64), fast.initial_state(1, 2, dtype=torch.float64))
     out.sum().backward()
     assert torch.isfinite(params.grad).all()
+
+
+@pytest.mark.parametrize("layers,peep", [(1, False), (2, True)])
+def test_lstm_skip_readout_matches_plain_reference(layers, peep):
+    """skip=true: out = [h_t, x_t · input_scale] W_out + b_out, h_t from the plain LSTM."""
+    pol = LSTMPolicy((3,), 2, hidden=4, layers=layers, peepholes=peep, input_scale=2.0, skip=True)
+    assert pol.feature_size == 4 + 3 and pol.layout["W_out"][1] == (7, 2)
+    g = torch.Generator().manual_seed(2)
+    P, B, T = 3, 2, 6
+    params = torch.randn(P, pol.num_params, generator=g, dtype=torch.float64)
+    xs = torch.randn(T, P, B, 3, generator=g, dtype=torch.float64)
+    state = pol.initial_state(P, B, dtype=torch.float64)
+    outs = []
+    for t in range(T):
+        feats, new_state = pol.features(params, xs[t], state)
+        assert torch.equal(feats[..., 4:], xs[t] * 2.0)      # the skip part of the features
+        o, state = pol.step(params, xs[t], state)
+        assert torch.equal(o, pol.readout(params, feats))
+        outs.append(o)
+    outs = torch.stack(outs)
+    for p in range(P):
+        for b in range(B):
+            ref = reference_lstm(params[p], pol, xs[:, p, b], peep)
+            assert torch.allclose(outs[:, p, b], ref, atol=1e-12)
+    # the same cells as the plain LSTM: with the skip weights zeroed, the output equals a
+    # skip=false policy whose W_out is the h rows
+    plain = LSTMPolicy((3,), 2, hidden=4, layers=layers, peepholes=peep, input_scale=2.0)
+    sl, _ = pol.layout["W_out"]
+    W = params[:, sl].reshape(P, 7, 2)
+    pp = torch.cat([params[:, :sl.start], W[:, :4].reshape(P, -1), params[:, sl.stop:]], 1)
+    zero = params.clone()
+    zero[:, sl] = torch.cat([W[:, :4], torch.zeros_like(W[:, 4:])], 1).reshape(P, -1)
+    s1, s2 = pol.initial_state(P, B, dtype=torch.float64), plain.initial_state(P, B, dtype=torch.float64)
+    for t in range(T):
+        o1, s1 = pol.step(zero, xs[t], s1)
+        o2, s2 = plain.step(pp, xs[t], s2)
+        assert torch.allclose(o1, o2, atol=1e-12)
+
+
+def test_lstm_new_options_off_are_bit_identical_to_the_plain_lstm():
+    """skip=false / input_bias=0 (the defaults) change neither the layout, the init nor the output."""
+    ref = LSTMPolicy((3,), 4, hidden=5, forget_bias=2.0)
+    new = LSTMPolicy((3,), 4, hidden=5, forget_bias=2.0, skip=False, input_bias=0.0)
+    assert new.layout == ref.layout and new.num_params == ref.num_params == (3 + 5) * 20 + 20 + 5 * 4 + 4
+    assert new.feature_size == 5
+    t1 = ref.init_params(torch.Generator().manual_seed(0))
+    t2 = new.init_params(torch.Generator().manual_seed(0))
+    assert torch.equal(t1, t2)
+    xs = torch.randn(5, 2, 3, 3, generator=torch.Generator().manual_seed(1))
+    params = torch.stack([t1, 2 * t1])
+    s1, s2 = ref.initial_state(2, 3), new.initial_state(2, 3)
+    for t in range(5):
+        o1, s1 = ref.step(params, xs[t], s1)
+        o2, s2 = new.step(params, xs[t], s2)
+        assert torch.equal(o1, o2)
+
+
+def test_lstm_input_bias_shifts_only_the_input_gate_bias():
+    H = 5
+    for layers in (1, 2):
+        ref = LSTMPolicy((3,), 4, hidden=H, layers=layers, forget_bias=5.0)
+        pol = LSTMPolicy((3,), 4, hidden=H, layers=layers, forget_bias=5.0, input_bias=-3.0)
+        t1 = ref.init_params(torch.Generator().manual_seed(0))
+        t2 = pol.init_params(torch.Generator().manual_seed(0))
+        expect = t1.clone()
+        for l in range(layers):
+            sl, _ = ref.layout[f"b{l}"]
+            assert torch.equal(t1[sl.start + H:sl.start + 2 * H], torch.full((H,), 5.0))
+            expect[sl.start:sl.start + H] -= 3.0
+        assert torch.equal(t2, expect)
+    assert torch.equal(pol.init_params(scale=0), torch.zeros(pol.num_params))
+
+
+def test_lstm_skip_bptt_gradient_matches_finite_differences():
+    pol = LSTMPolicy((2,), 2, hidden=3, peepholes=True, skip=True, input_bias=-1.0, input_scale=0.5)
+    g = torch.Generator().manual_seed(5)
+    theta = (0.5 * torch.randn(1, pol.num_params, generator=g, dtype=torch.float64)).requires_grad_(True)
+    xs = torch.randn(8, 1, 2, 2, generator=g, dtype=torch.float64)
+
+    def loss(th, x=xs):
+        state = pol.initial_state(1, 2, dtype=torch.float64)
+        for t in range(8):
+            o, state = pol.step(th, x[t], state)
+        return (o ** 2).sum()
+
+    loss(theta).backward()
+    num = torch.zeros_like(theta)
+    h = 1e-6
+    for i in range(pol.num_params):
+        e = torch.zeros_like(theta)
+        e[0, i] = h
+        num[0, i] = (loss(theta.detach() + e) - loss(theta.detach() - e)) / (2 * h)
+    assert torch.allclose(theta.grad, num, atol=1e-7, rtol=1e-5)
+    # the last output still depends on the first input (through the cells, not the skip)
+    x0 = xs.clone().requires_grad_(True)
+    loss(theta.detach(), x0).backward()
+    assert x0.grad[0].abs().sum() > 0
+
+
+def test_make_policy_skip_and_input_bias_specs():
+    pol = make_policy("lstm:hidden=4,forget_bias=5,input_bias=-5,skip=true", (3,), 4)
+    assert pol.skip and pol.input_bias == -5.0 and pol.feature_size == 7
+    assert "skip" in pol.describe()
+    assert not make_policy("lstm:hidden=4", (3,), 4).skip

@@ -13,6 +13,13 @@ with optional peepholes p_i, p_f, p_o)::
 
 Readout: ``out = h_t^{(L)} W_out + b_out``. Flat layout (row of ``params``): for each layer
 ``W{l}``, ``b{l}``, [``peep{l}`` (3H)], then ``W_out``, ``b_out`` — see ``layout``.
+
+``skip=True`` (opt-in; default off) adds an input→readout skip path: the features are
+``[h_t^{(L)}, x_t]`` (x_t = the flattened observation times ``input_scale``, the first
+layer's input), so ``out = [h_t, x_t] W_out + b_out`` with ``W_out: (H + n_obs, out)``.
+A reactive behaviour (e.g. "corridor ⇒ east" in the T-maze) then needs no cells, which
+stay free for the memory (docs/RPG.md). With ``skip=False`` the layout and every
+computation are exactly the plain LSTM's.
 State: ``(h, c)`` each ``(P, B, L, H)`` … stored as a tuple of per-layer tensors.
 Reset convention: see :mod:`dps.policies.base`.
 
@@ -42,7 +49,7 @@ def _fast_tanh(x: torch.Tensor) -> torch.Tensor:
 class LSTMPolicy(Policy):
     def __init__(self, obs_shape, out_size: int, hidden: int = 16, layers: int = 1,
                  peepholes: bool = False, forget_bias: float = 1.0, input_scale: float = 1.0,
-                 fast_tanh: bool = False):
+                 fast_tanh: bool = False, skip: bool = False, input_bias: float = 0.0):
         """
         :param obs_shape: per-slot observation shape (flattened on input)
         :param out_size: number of outputs (the head's size)
@@ -56,6 +63,12 @@ class LSTMPolicy(Policy):
             exploration scale otherwise)
         :param fast_tanh: compute tanh as ``2σ(2x) − 1`` (faster on the CPU, not
             bit-identical to the default; module docstring)
+        :param skip: input→readout skip path: the readout (and ``features``) see
+            ``[h_t, x_t]`` instead of ``h_t`` (module docstring)
+        :param input_bias: added to the input-gate bias in :meth:`init_params` (negative =
+            gates start nearly closed, so a long constant input stream does not drive the
+            cells into saturation — Hochreiter & Schmidhuber's remedy for "internal state
+            drift", 1997)
         """
         if hidden < 1 or layers < 1:
             raise ValueError(f"LSTM needs hidden >= 1 and layers >= 1, got hidden={hidden}, layers={layers}")
@@ -64,8 +77,10 @@ class LSTMPolicy(Policy):
         self.out_size = int(out_size)
         self.hidden, self.layers, self.peepholes = hidden, layers, peepholes
         self.forget_bias = forget_bias
+        self.input_bias = float(input_bias)
         self.input_scale = float(input_scale)
         self.fast_tanh = bool(fast_tanh)
+        self.skip = bool(skip)
         lay = Layout()
         n_in = self.obs_size
         for l in range(layers):
@@ -74,15 +89,16 @@ class LSTMPolicy(Policy):
             if peepholes:
                 lay.add(f"peep{l}", 3 * hidden)
             n_in = hidden
-        lay.add("W_out", hidden, self.out_size)
+        self.feature_size = hidden + (self.obs_size if self.skip else 0)
+        lay.add("W_out", self.feature_size, self.out_size)
         lay.add("b_out", self.out_size)
         self.layout = lay.blocks
         self.num_params = lay.size
-        self.feature_size = hidden
 
     def describe(self) -> str:
         pe = ", peepholes" if self.peepholes else ""
         pe += ", fast tanh" if self.fast_tanh else ""
+        pe += ", input→readout skip" if self.skip else ""
         return f"LSTM({self.obs_size}→{self.layers}×{self.hidden}{pe}→{self.out_size}, {self.num_params} params)"
 
     def initial_state(self, P, B, device=None, dtype=torch.float32):
@@ -96,16 +112,20 @@ class LSTMPolicy(Policy):
             for l in range(self.layers):
                 sl, _ = self.layout[f"b{l}"]
                 out[sl.start + H: sl.start + 2 * H] += self.forget_bias
+                if self.input_bias != 0.0:
+                    out[sl.start: sl.start + H] += self.input_bias
         return out
 
     def features(self, params: torch.Tensor, obs: torch.Tensor, state,
                  episode_start: Optional[torch.Tensor] = None):
-        """Last layer's ``h_t (P, B, H)`` and the new state."""
+        """Last layer's ``h_t (P, B, H)`` — ``[h_t, x_t] (P, B, H + n_obs)`` with ``skip`` —
+        and the new state."""
         P = params.shape[0]
         x = obs.reshape(obs.shape[0], obs.shape[1], -1).to(params.dtype)
         if self.input_scale != 1.0:
             x = x * self.input_scale
         H = self.hidden
+        x_in = x
         new_state = []
         for l in range(self.layers):
             h = reset_where(state[2 * l], episode_start)
@@ -137,6 +157,8 @@ class LSTMPolicy(Policy):
                 h = o * torch.tanh(c)
             new_state += [h, c]
             x = h
+        if self.skip:
+            x = torch.cat([x, x_in], -1)
         return x, tuple(new_state)
 
     def readout(self, params: torch.Tensor, feats: torch.Tensor) -> torch.Tensor:
