@@ -108,6 +108,8 @@ def test_tiny_grid_runs_resumes_and_reports(tmp_path):
         assert r["final_success"] != "" and int(r["env_steps"]) > 0
     report = (out / "REPORT.md").read_text()
     assert "| tmaze-10 | rpg |" in report and "python -m dps.compare" in report
+    log = json.loads((out / "grid_log.json").read_text())
+    assert len(log) == 1 and log[0]["cells_run"] == 2 and log[0]["seconds"] > 0
 
     cells = build_grid("quick", learners=["pgpe-clipup", "rpg"], tasks=["tmaze-10"], seeds=[0], budget_scale=0.03)
     summaries = {c.name: (cell_dir(out, c) / "summary.json").read_text() for c in cells}
@@ -129,8 +131,17 @@ def test_tiny_grid_runs_resumes_and_reports(tmp_path):
     other = build_grid("quick", learners=["rpg"], tasks=["tmaze-10"], seeds=[0], budget_scale=0.05)
     with pytest.raises(UserError, match="budget"):
         run_grid(other, out, jobs=1, log=lambda *_: None)
+    # ... and so is one whose dps defaults changed since its runs (here RPG's T-maze entropy bonus)
+    from dps.envs.registry import ENVS
+    rpg_defaults = ENVS["tmaze"].algo_defaults["rpg"]
+    try:
+        ENVS["tmaze"].algo_defaults["rpg"] = {**rpg_defaults, "entropy": 0.5}
+        with pytest.raises(UserError, match="resolved.algo_options"):
+            run_grid(cells, out, jobs=1, log=lambda *_: None)
+    finally:
+        ENVS["tmaze"].algo_defaults["rpg"] = rpg_defaults
     # the report can be rebuilt from the runs alone
-    path = write_report(out, cells, preset="quick", command="test", total_seconds=None, skipped=[])
+    path = write_report(out, cells, preset="quick", command="test", skipped=[])
     text = path.read_text()
     assert text.count("| tmaze-10 | pgpe-clipup |") == 1 and text.count("| tmaze-10 | rpg |") == 1
 
@@ -149,7 +160,7 @@ def test_a_crashing_cell_is_recorded_and_the_grid_goes_on(tmp_path, monkeypatch)
     assert [r["status"] for r in res] == ["error", "ran"]
     assert cell_status(tmp_path, cells[0]) == "error"
     assert "RuntimeError: worker died" in (cell_dir(tmp_path, cells[0]) / "error.txt").read_text()
-    path = write_report(tmp_path, cells, preset="quick", command="test", total_seconds=1.0, skipped=[])
+    path = write_report(tmp_path, cells, preset="quick", command="test", skipped=[])
     assert "worker died" in path.read_text()
     # the next call retries the failed cell
     monkeypatch.setattr(dps.runner, "train", real)

@@ -7,7 +7,7 @@ into tidy CSVs, figures and ``REPORT.md`` (:mod:`dps.compare.report`)::
     from dps.compare import build_grid, run_grid, write_report
     cells = build_grid("quick", learners=["pgpe-clipup", "rpg"], tasks=["tmaze-10"], seeds=[0])
     run_grid(cells, "out", jobs=2)
-    write_report("out", cells, preset="quick", command="(python)", total_seconds=None, skipped=[])
+    write_report("out", cells, preset="quick", command="(python)", skipped=[])
 """
 from .execute import cell_dir, cell_status, run_cell, run_grid
 from .grid import LEARNERS, PRESETS, TASKS, Cell, LearnerDef, TaskDef, build_grid, skipped_pairs

@@ -22,7 +22,7 @@ from pathlib import Path
 from ..errors import UserError
 from .execute import run_grid
 from .grid import LEARNERS, PRESETS, TASKS, build_grid, skipped_pairs
-from .report import write_report
+from .report import append_log, machine, write_report
 
 DEFAULT_OUT = "experiments/results/compare"
 
@@ -97,14 +97,15 @@ def main(argv=None) -> int:
         except OSError as exc:
             raise UserError(f"output directory {str(out)!r} is not writable: {exc.strerror or exc}") from None
         command = " ".join(shlex.quote(x) for x in ["python", "-m", "dps.compare", *argv])
-        t0 = time.time()
         if not a.report_only:
-            run_grid(cells, out, jobs=a.jobs, deadline_minutes=a.deadline)
-        total = time.time() - t0 if not a.report_only else None
+            t0, started = time.time(), time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+            results = run_grid(cells, out, jobs=a.jobs, deadline_minutes=a.deadline)
+            append_log(out, {"command": command, "started": started, "seconds": round(time.time() - t0, 1),
+                             "jobs": a.jobs, "cells_run": sum(r["status"] == "ran" for r in results),
+                             "errors": sum(r["status"] == "error" for r in results), "machine": machine()})
         learners = list({c.learner.name: c.learner for c in cells}.values())
         tasks = list({c.task.name: c.task for c in cells}.values())
-        report = write_report(out, cells, preset=a.preset, command=command, total_seconds=total,
-                              skipped=skipped_pairs(learners, tasks))
+        report = write_report(out, cells, preset=a.preset, command=command, skipped=skipped_pairs(learners, tasks))
         print(f"report: {report}")
         return 0
     except UserError as exc:

@@ -1,7 +1,7 @@
 """Running the cells of a grid: one :func:`dps.runner.train` per cell, spread over CPU
 cores with joblib, resumable.
 
-Each cell trains in ``OUT/runs/<learner>__<task>__s<seed>/`` (a normal dps run directory)
+Each cell trains in ``OUT/cells/<learner>__<task>__s<seed>/`` (a normal dps run directory)
 plus ``cell.json`` (the cell's definition). A grid started again skips the cells whose
 ``summary.json`` exists, resumes those with a checkpoint (bit-identically, like
 ``python -m dps.run --resume``) and starts the others. A cell whose definition changed
@@ -25,7 +25,7 @@ _MANY = 10 ** 9
 
 
 def cell_dir(out: Path, cell: Cell) -> Path:
-    return Path(out) / "runs" / cell.name
+    return Path(out) / "cells" / cell.name
 
 
 def cell_status(out: Path, cell: Cell) -> str:
@@ -40,14 +40,30 @@ def cell_status(out: Path, cell: Cell) -> str:
     return "new"
 
 
+def cell_definition(cell: Cell) -> dict:
+    """The cell's key plus the run settings dps resolves for it (per-env defaults: policy,
+    population, episodes, algorithm options), so that a grid resumed after dps's defaults
+    changed does not mix runs made under the old ones with new ones."""
+    from ..runner import resolve
+    cfg = resolve(run_config(cell, Path(".")))
+    resolved = {k: getattr(cfg, k) for k in ("policy", "popsize", "episodes", "center_episodes", "stop_success",
+                                              "eval_episodes", "max_episodes", "eval_every_episodes")}
+    resolved["algo_options"] = dict(sorted(cfg.algo_options.items()))
+    return {**cell.key(), "resolved": json.loads(json.dumps(resolved))}
+
+
 def check_cell_definitions(out: Path, cells: list[Cell]) -> None:
     """Refuse to resume a cell whose stored definition differs from the grid's."""
     for cell in cells:
         f = cell_dir(out, cell) / "cell.json"
         if f.exists():
-            stored = json.loads(f.read_text())
-            if stored != cell.key():
-                diff = sorted(k for k in set(stored) | set(cell.key()) if stored.get(k) != cell.key().get(k))
+            stored, now = json.loads(f.read_text()), cell_definition(cell)
+            if stored != now:
+                diff = sorted(k for k in set(stored) | set(now) if stored.get(k) != now.get(k))
+                if "resolved" in diff:
+                    diff.remove("resolved")
+                    diff += sorted(f"resolved.{k}" for k in set(stored.get("resolved", {})) | set(now["resolved"])
+                                   if stored.get("resolved", {}).get(k) != now["resolved"].get(k))
                 raise UserError(
                     f"cell {cell.name!r} in {str(Path(out))!r} was run with other settings ({', '.join(diff)} "
                     f"differ); use another --out or delete {str(f.parent)!r}")
@@ -108,7 +124,7 @@ def run_cell(cell: Cell, out: "str | Path", deadline: Optional[float] = None, th
             if d.exists():
                 shutil.rmtree(d)
             d.mkdir(parents=True)
-            (d / "cell.json").write_text(json.dumps(cell.key(), indent=1, sort_keys=True) + "\n")
+            (d / "cell.json").write_text(json.dumps(cell_definition(cell), indent=1, sort_keys=True) + "\n")
             train(run_config(cell, out), quiet=True, report=False)
         result = "ran"
     except KeyboardInterrupt:

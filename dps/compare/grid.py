@@ -128,7 +128,7 @@ TASKS: dict[str, TaskDef] = {t.name: t for t in [
     TaskDef("gym-cartpole-novel", "gym:CartPole-v1,velocities=false", 20_000, center_episodes=20,
             eval_episodes=100, evals=20),
     # Atari-Go 5x5 vs L2: the whole budget is run; "solved" = the centre's win rate reaches 90 %
-    TaskDef("atari-go-5x5", "atari-go:size=5,opponent=L2", 200_000, target=0.9, center_episodes=200,
+    TaskDef("atari-go-5x5", "atari-go:size=5,opponent=L2", 100_000, target=0.9, center_episodes=200,
             eval_episodes=1000, stop=False, evals=20),
 ]}
 
@@ -151,8 +151,15 @@ PRESETS: dict[str, Preset] = {
         budgets={"tmaze-10": 10_000, "tmaze-20": 10_000, "class-query-20": 10_000, "class-query-50": 10_000,
                  "pole1-novel": 3_000},
         note="small grid for a first look and the smoke test: 2 seeds, 3k-10k episodes per run"),
+    # tasks in run order within a seed, cheapest first (measured on the quick grid), so that a grid
+    # cut short by --deadline has the cheap cells of a seed before its costliest (T-maze 100-500:
+    # an unsolved run steps up to 4N + 20 per episode for the whole budget)
     "full": Preset(
-        learners=tuple(LEARNERS), tasks=tuple(TASKS), seeds=(0, 1, 2, 3, 4),
+        learners=tuple(LEARNERS),
+        tasks=("class-query-20", "class-query-50", "class-query-100", "class-query-200", "tmaze-10", "tmaze-20",
+               "tmaze-50", "pole1-novel", "atari-go-5x5", "pole2-novel", "gym-cartpole-novel", "tmaze-100",
+               "tmaze-200", "tmaze-500"),
+        seeds=(0, 1, 2, 3, 4),
         note="the whole grid of issue 7: 5 seeds per cell, budgets as in dps.compare.grid.TASKS"),
 }
 

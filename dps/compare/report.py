@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Optional
 
 from .execute import cell_dir, cell_status, cli_command
-from .grid import Cell
+from .grid import TASKS, Cell
 
 RESULT_COLUMNS = ["learner", "family", "algo", "task", "group", "length", "seed", "status", "budget",
                   "episodes", "env_steps", "wall_seconds", "solved", "episodes_to_solve", "env_steps_to_solve",
@@ -252,7 +252,9 @@ def plot_success_vs_length(out: Path, rows: list[dict], tasks: list, learners: l
     g = _groups(rows)
     for j, grp in enumerate(groups):
         lens = sorted({t.length for t in tasks if t.group == grp})
-        for lr in learners:
+        for i, lr in enumerate(learners):
+            # a small multiplicative offset per learner keeps coinciding points apart on the log axis
+            shift = 1 + 0.025 * (i - (len(learners) - 1) / 2)
             xs, md, lo, hi, frac = [], [], [], [], []
             for n in lens:
                 cells = [r for r in g.get((f"{grp}-{n}", lr.name), []) if r["status"] == "done"]
@@ -260,7 +262,7 @@ def plot_success_vs_length(out: Path, rows: list[dict], tasks: list, learners: l
                     continue
                 vals = [float(r["final_success"]) for r in cells if _num(r.get("final_success")) is not None]
                 q = quartiles(vals)
-                xs.append(n); lo.append(q[1] - q[0]); md.append(q[1]); hi.append(q[2] - q[1])
+                xs.append(n * shift); lo.append(q[1] - q[0]); md.append(q[1]); hi.append(q[2] - q[1])
                 frac.append(sum(bool(r.get("solved")) for r in cells) / len(cells))
             if not xs:
                 continue
@@ -271,6 +273,7 @@ def plot_success_vs_length(out: Path, rows: list[dict], tasks: list, learners: l
         for i, ylab in enumerate(("final greedy success (median, IQR)", "fraction of seeds solved")):
             ax = axes[i][j]
             ax.set_xscale("log")
+            ax.minorticks_off()
             ax.set_xticks(lens)
             ax.set_xticklabels([str(n) for n in lens])
             ax.set_ylim(-0.03, 1.05)
@@ -349,12 +352,30 @@ def _auto_reading(table: list[dict], tasks: list) -> list[str]:
     return lines
 
 
-def write_report(out: Path, cells: list[Cell], *, preset: str, command: str, total_seconds: Optional[float],
+LOG = "grid_log.json"
+
+
+def append_log(out: Path, entry: dict) -> None:
+    """Record one execution of the grid (command, start, wall seconds, cells run) in
+    ``OUT/grid_log.json``, so a grid resumed over several sessions reports its total time."""
+    path = Path(out) / LOG
+    log = json.loads(path.read_text()) if path.exists() else []
+    log.append(entry)
+    path.write_text(json.dumps(log, indent=1) + "\n")
+
+
+def read_log(out: Path) -> list[dict]:
+    path = Path(out) / LOG
+    return json.loads(path.read_text()) if path.exists() else []
+
+
+def write_report(out: Path, cells: list[Cell], *, preset: str, command: str,
                  skipped: list[tuple[str, str, str]]) -> Path:
     """Collect every cell and write the CSVs, the figures and REPORT.md; returns its path."""
     out = Path(out)
     learners = list({c.learner.name: c.learner for c in cells}.values())
-    tasks = list({c.task.name: c.task for c in cells}.values())
+    order = {name: i for i, name in enumerate(TASKS)}
+    tasks = sorted({c.task.name: c.task for c in cells}.values(), key=lambda t: order.get(t.name, len(order)))
     rows, curves = collect(out, cells)
     write_csv(out / "results.csv", rows, RESULT_COLUMNS)
     write_csv(out / "curves.csv", curves, CURVE_COLUMNS)
@@ -369,15 +390,19 @@ def write_report(out: Path, cells: list[Cell], *, preset: str, command: str, tot
     cpu_seconds = sum(float(r["wall_seconds"]) for r in rows if _num(r.get("wall_seconds")))
     L = [f"# Parameter vs. action exploration — `{preset}` grid", ""]
     L += ["Written by `python -m dps.compare` (`dps/compare/`); every number below comes from the run directories "
-          f"under `runs/` of this folder, collected into `results.csv` (one row per run) and `curves.csv` (one row "
+          f"under `cells/` of this folder, collected into `results.csv` (one row per run) and `curves.csv` (one row "
           "per centre evaluation).", ""]
+    log = read_log(out)
+    total = sum(float(e["seconds"]) for e in log)
     L += ["## Setup", "",
-          f"* command: `{command}`",
+          f"* this report: `{command}`",
           f"* seeds: {', '.join(map(str, seeds))}; cells: {len(cells)} "
           f"({', '.join(f'{v} {k}' for k, v in sorted(status.items()))})",
-          f"* machine: {machine()}",
-          f"* total wall time of the grid: {_fmt(total_seconds / 60, 1) + ' min' if total_seconds else 'see the log'}"
-          f"; training time summed over runs: {cpu_seconds / 60:.1f} min (one core each)",
+          f"* machine: {log[-1]['machine'] if log else machine()}",
+          f"* wall time of the grid: {total / 60:.1f} min over {len(log)} execution(s) (`{LOG}`: "
+          + "; ".join(f"{e['started']}, `{e['command']}`, {float(e['seconds']) / 60:.1f} min, {e['cells_run']} runs, "
+                      f"{e['jobs']} jobs" for e in log)
+          + f"); training time summed over runs: {cpu_seconds / 60:.1f} min (one core each)",
           "* equal terms: the same budget of training episodes per task for every learner (a run stops after the "
           "generation that reaches it); the centre (searcher mean / RPG's θ) is evaluated greedily on fresh "
           "episodes each time the episode count crosses budget/evals; **solved** = the first such evaluation "
