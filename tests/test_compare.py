@@ -166,3 +166,19 @@ def test_a_crashing_cell_is_recorded_and_the_grid_goes_on(tmp_path, monkeypatch)
     monkeypatch.setattr(dps.runner, "train", real)
     res = run_grid(cells, tmp_path, jobs=1, log=lambda *_: None)
     assert [r["status"] for r in res] == ["ran"] and cell_status(tmp_path, cells[0]) == "done"
+
+
+def test_parallel_jobs_give_the_same_runs_as_one_job(tmp_path):
+    cells = build_grid("quick", learners=["pgpe-clipup", "cmaes"], tasks=["class-query-20"], seeds=[1],
+                       budget_scale=0.1)
+    run_grid(cells, tmp_path / "one", jobs=1, log=lambda *_: None)
+    run_grid(cells, tmp_path / "two", jobs=2, log=lambda *_: None)
+    for c in cells:
+        a = (cell_dir(tmp_path / "one", c) / "metrics.csv").read_text().splitlines()
+        b = (cell_dir(tmp_path / "two", c) / "metrics.csv").read_text().splitlines()
+
+        def no_wall(lines):
+            cols = lines[0].split(",")
+            i = cols.index("wall_seconds")
+            return [line.split(",")[:i] + line.split(",")[i + 1:] for line in lines]
+        assert no_wall(a) == no_wall(b)

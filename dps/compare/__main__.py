@@ -44,12 +44,12 @@ def _seeds(text):
 
 
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m dps.compare", description=__doc__.strip().splitlines()[0],
+    p = _Parser(prog="python -m dps.compare", description=__doc__.strip().split("\n\n")[0].replace("``", ""),
                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", default="quick", help=f"grid preset: {', '.join(PRESETS)} (default quick)")
     p.add_argument("--out", help=f"output folder (default {DEFAULT_OUT}/<preset>)")
-    p.add_argument("--learners", help="comma-separated subset of the preset's learners (see --list)")
-    p.add_argument("--tasks", help="comma-separated subset of tasks (see --list)")
+    p.add_argument("--learners", help="comma-separated learners (default: the preset's; see --list)")
+    p.add_argument("--tasks", help="comma-separated tasks (default: the preset's; see --list)")
     p.add_argument("--seeds", help="comma-separated seeds (default: the preset's)")
     p.add_argument("--budget-scale", type=float, default=1.0, help="multiply every task's episode budget")
     p.add_argument("--policy", help="one policy spec for every learner and task (default: per learner)")
@@ -99,10 +99,13 @@ def main(argv=None) -> int:
         command = " ".join(shlex.quote(x) for x in ["python", "-m", "dps.compare", *argv])
         if not a.report_only:
             t0, started = time.time(), time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
-            results = run_grid(cells, out, jobs=a.jobs, deadline_minutes=a.deadline)
-            append_log(out, {"command": command, "started": started, "seconds": round(time.time() - t0, 1),
-                             "jobs": a.jobs, "cells_run": sum(r["status"] == "ran" for r in results),
-                             "errors": sum(r["status"] == "error" for r in results), "machine": machine()})
+            results: list = []
+            try:
+                results = run_grid(cells, out, jobs=a.jobs, deadline_minutes=a.deadline, results=results)
+            finally:  # an interrupted execution's time counts too
+                append_log(out, {"command": command, "started": started, "seconds": round(time.time() - t0, 1),
+                                 "jobs": a.jobs, "cells_run": sum(r["status"] == "ran" for r in results),
+                                 "errors": sum(r["status"] == "error" for r in results), "machine": machine()})
         learners = list({c.learner.name: c.learner for c in cells}.values())
         tasks = list({c.task.name: c.task for c in cells}.values())
         report = write_report(out, cells, preset=a.preset, command=command, skipped=skipped_pairs(learners, tasks))

@@ -139,17 +139,19 @@ def run_cell(cell: Cell, out: "str | Path", deadline: Optional[float] = None, th
 
 
 def run_grid(cells: list[Cell], out: "str | Path", jobs: int = 1, deadline_minutes: Optional[float] = None,
-             log=print) -> list[dict]:
-    """Run every cell not yet done, ``jobs`` at a time (joblib processes)."""
+             log=print, results: Optional[list] = None) -> list[dict]:
+    """Run every cell not yet done, ``jobs`` at a time (joblib processes). Returns one
+    ``run_cell`` result per cell run; ``results``, if given, is filled as cells finish
+    (so an interrupted caller still knows what ran)."""
     out = Path(out)
     check_cell_definitions(out, cells)
     todo = [c for c in cells if cell_status(out, c) != "done"]
     log(f"{len(cells)} cells, {len(cells) - len(todo)} already done, {len(todo)} to run with {jobs} job(s)")
+    results = [] if results is None else results
     if not todo:
-        return []
+        return results
     deadline = time.time() + 60 * deadline_minutes if deadline_minutes else None
     if jobs == 1:
-        results = []
         for c in todo:
             results.append(run_cell(c, out, deadline))
             log(_line(results[-1]))
@@ -159,7 +161,6 @@ def run_grid(cells: list[Cell], out: "str | Path", jobs: int = 1, deadline_minut
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        results = []
         for r in Parallel(n_jobs=jobs, backend="loky", return_as="generator")(
                 delayed(run_cell)(c, out, deadline) for c in todo):
             results.append(r)
