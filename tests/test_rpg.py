@@ -12,9 +12,9 @@ from dps.problem import RunContext
 from dps.rollout import rollout
 
 
-def lstm_learner(obs_size=3, n=4, **kw):
+def lstm_learner(obs_size=3, n=4, policy_kw=None, **kw):
     env = TMaze(length=3)
-    return RPG(LSTMPolicy(obs_size, n, hidden=5), env, Config(episodes=4, **kw), seed=3)
+    return RPG(LSTMPolicy(obs_size, n, hidden=5, **(policy_kw or {})), env, Config(episodes=4, **kw), seed=3)
 
 
 def final_logp_and_grad(learner, obs, actions):
@@ -25,8 +25,9 @@ def final_logp_and_grad(learner, obs, actions):
     return logp, g
 
 
-def test_bptt_reaches_first_step_and_matches_finite_differences():
-    learner = lstm_learner(out_init=1.0)
+@pytest.mark.parametrize("policy_kw", [{}, {"skip": True, "input_bias": -2.0, "forget_bias": 5.0}])
+def test_bptt_reaches_first_step_and_matches_finite_differences(policy_kw):
+    learner = lstm_learner(out_init=1.0, policy_kw=policy_kw)
     g = torch.Generator().manual_seed(0)
     T = 12
     obs = torch.randn(T, 1, 3, generator=g, dtype=torch.float64)
@@ -139,3 +140,23 @@ def test_converges_on_short_memory_task(name, make_env, budget):
         res = rollout(learner.policy, env, learner.center[None], 100, seed=5)
         success = float(res.success.float().mean())
     assert success >= 0.9, f"{name}: greedy success {success} after {learner.updates} updates"
+
+
+def test_tmaze_20_registry_default_converges():
+    """The registry's rpg default for the T-maze (skip path + closed input gates,
+    docs/RPG.md) solves N = 20 with seed 0 (the CLI run stops after 250 updates, ~25 s)."""
+    from dps.envs.registry import get_env_entry
+    from dps.policies import make_policy
+
+    entry = get_env_entry("tmaze").algo_defaults["rpg"]
+    env = TMaze(length=20)
+    policy = make_policy(entry["policy"], env.observation_shape, env.action_space.n)
+    config = Config(episodes=entry["episodes"], lr=entry["lr"], entropy=entry["entropy"], baseline=entry["baseline"])
+    learner = RPG(policy, env, config, seed=0)
+    success = 0.0
+    while learner.updates < 400 and success < 0.95:
+        for _ in range(10):
+            learner.step()
+        res = rollout(learner.policy, env, learner.center[None], 20, seed=5)
+        success = float(res.success.float().mean())
+    assert success >= 0.95, f"greedy success {success} after {learner.updates} updates"

@@ -120,7 +120,8 @@ register_env(EnvEntry(
     defaults=dict(policy="lstm:hidden=4,forget_bias=3", popsize=40, episodes=2, generations=2000,
                   eval_every=5, center_episodes=20, stop_success=1.0),
     algo_defaults={"pgpe": dict(variant="modern", lr_mu=0.2, sigma_init=1.0, init_scale=1.0, restart_after=150),
-                   "rpg": dict(_RPG, policy="lstm:hidden=16,forget_bias=5", generations=2000)},
+                   "rpg": dict(_RPG, policy="lstm:hidden=16,forget_bias=5,input_bias=-5,skip=true",
+                               generations=2000)},
 ))
 register_env(EnvEntry(
     "cartpole", "dps.envs.cartpole:CartPole",
