@@ -108,6 +108,10 @@ def test_tiny_grid_runs_resumes_and_reports(tmp_path):
         assert r["final_success"] != "" and int(r["env_steps"]) > 0
     report = (out / "REPORT.md").read_text()
     assert "| tmaze-10 | rpg |" in report and "python -m dps.compare" in report
+    # a restricted call's report still covers the folder's other cells of the preset
+    assert main(argv[:2] + ["--learners", "rpg", "--tasks", "tmaze-10", "--seeds", "0", "--budget-scale", "0.03",
+                            "--report-only", "--out", str(out)]) == 0
+    assert [r["learner"] for r in csv.DictReader(open(out / "results.csv"))] == ["pgpe-clipup", "rpg"]
     log = json.loads((out / "grid_log.json").read_text())
     assert len(log) == 1 and log[0]["cells_run"] == 2 and log[0]["seconds"] > 0
 
@@ -138,6 +142,9 @@ def test_tiny_grid_runs_resumes_and_reports(tmp_path):
         ENVS["tmaze"].algo_defaults["rpg"] = {**rpg_defaults, "entropy": 0.5}
         with pytest.raises(UserError, match="resolved.algo_options"):
             run_grid(cells, out, jobs=1, log=lambda *_: None)
+        write_report(out, cells, preset="quick", command="test", skipped=[])
+        stale = {r["learner"]: r["status"] for r in csv.DictReader(open(out / "results.csv"))}
+        assert stale == {"pgpe-clipup": "done", "rpg": "stale"}
     finally:
         ENVS["tmaze"].algo_defaults["rpg"] = rpg_defaults
     # the report can be rebuilt from the runs alone

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from ..errors import UserError
-from .execute import run_grid
+from .execute import cell_dir, run_grid
 from .grid import LEARNERS, PRESETS, TASKS, build_grid, skipped_pairs
 from .report import append_log, machine, write_report
 
@@ -75,6 +75,22 @@ def _list() -> None:
         print(f"  {name:<6} {len(pr.learners)} learners × {len(pr.tasks)} tasks × {len(pr.seeds)} seeds — {pr.note}")
 
 
+def report_cells(cells: list, out: Path, a) -> list:
+    """The cells a report covers: the selected ones plus every other cell of the preset
+    (same budget scale and policy) already in ``out``, so a restricted call such as
+    ``--learners rpg --tasks tmaze-10`` does not drop the rest of the folder's grid."""
+    selected = {c.name for c in cells}
+    seeds = sorted(set(PRESETS[a.preset].seeds) | {c.seed for c in cells})
+    everything = build_grid(a.preset, None, None, seeds, a.budget_scale, a.policy)
+    by_name = {c.name: c for c in cells}
+    extra = [c for c in everything if c.name not in selected and cell_dir(out, c).exists()]
+    extra_names = {c.name for c in extra}
+    ordered = [c for c in everything if c.name in selected or c.name in extra_names]
+    ordered_names = {c.name for c in ordered}
+    # selected cells outside the preset's own task list / learners (named with --tasks / --learners)
+    return ordered + [by_name[n] for n in by_name if n not in ordered_names]
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -106,9 +122,10 @@ def main(argv=None) -> int:
                 append_log(out, {"command": command, "started": started, "seconds": round(time.time() - t0, 1),
                                  "jobs": a.jobs, "cells_run": sum(r["status"] == "ran" for r in results),
                                  "errors": sum(r["status"] == "error" for r in results), "machine": machine()})
-        learners = list({c.learner.name: c.learner for c in cells}.values())
-        tasks = list({c.task.name: c.task for c in cells}.values())
-        report = write_report(out, cells, preset=a.preset, command=command, skipped=skipped_pairs(learners, tasks))
+        shown = report_cells(cells, out, a)
+        learners = list({c.learner.name: c.learner for c in shown}.values())
+        tasks = list({c.task.name: c.task for c in shown}.values())
+        report = write_report(out, shown, preset=a.preset, command=command, skipped=skipped_pairs(learners, tasks))
         print(f"report: {report}")
         return 0
     except UserError as exc:

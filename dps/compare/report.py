@@ -27,7 +27,7 @@ import statistics
 from pathlib import Path
 from typing import Optional
 
-from .execute import cell_dir, cell_status, cli_command
+from .execute import cell_definition, cell_dir, cell_status, cli_command
 from .grid import TASKS, Cell
 
 RESULT_COLUMNS = ["learner", "family", "algo", "task", "group", "length", "seed", "status", "budget",
@@ -54,6 +54,9 @@ def read_cell(out: Path, cell: Cell) -> tuple[dict, list[dict]]:
     row = {"learner": lr.name, "family": lr.family, "algo": lr.algo, "task": t.name, "group": t.group or "",
            "length": t.length if t.length is not None else "", "seed": cell.seed, "budget": t.budget,
            "target": t.target, "status": cell_status(out, cell)}
+    stored = d / "cell.json"
+    if stored.exists() and json.loads(stored.read_text()) != cell_definition(cell):
+        row["status"] = "stale"     # run under other settings or older dps defaults: not counted
     curve = []
     metrics = d / "metrics.csv"
     if metrics.exists():
