@@ -15,7 +15,9 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -91,8 +93,14 @@ def report_cells(cells: list, out: Path, a) -> list:
     return ordered + [by_name[n] for n in by_name if n not in ordered_names]
 
 
+def _terminate(signum, frame):
+    raise KeyboardInterrupt   # `kill PID` ends the grid like Ctrl-C: logged, checkpoints kept
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         a = parser().parse_args(argv)
         if a.list:
