@@ -145,6 +145,11 @@ def test_tiny_grid_runs_resumes_and_reports(tmp_path):
         write_report(out, cells, preset="quick", command="test", skipped=[])
         stale = {r["learner"]: r["status"] for r in csv.DictReader(open(out / "results.csv"))}
         assert stale == {"pgpe-clipup": "done", "rpg": "stale"}
+        # --rerun-stale keeps the old run aside and runs the cell again
+        res = run_grid(cells, out, jobs=1, log=lambda *_: None, rerun_stale=True)
+        assert [r["cell"] for r in res] == [cells[1].name]
+        kept = list((out / "stale").iterdir())
+        assert len(kept) == 1 and kept[0].name.startswith(cells[1].name) and (kept[0] / "summary.json").exists()
     finally:
         ENVS["tmaze"].algo_defaults["rpg"] = rpg_defaults
     # the report can be rebuilt from the runs alone

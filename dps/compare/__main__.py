@@ -58,6 +58,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="runs in parallel (default: CPU cores)")
     p.add_argument("--deadline", type=float, metavar="MIN",
                    help="start no new run after MIN minutes (the rest resumes next time)")
+    p.add_argument("--rerun-stale", action="store_true",
+                   help="set aside (OUT/stale/) and rerun cells made under other settings or older dps defaults")
     p.add_argument("--report-only", action="store_true", help="only collect the runs done so far")
     p.add_argument("--list", action="store_true", help="print learners, tasks and presets")
     return p
@@ -125,7 +127,8 @@ def main(argv=None) -> int:
             t0, started = time.time(), time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
             results: list = []
             try:
-                results = run_grid(cells, out, jobs=a.jobs, deadline_minutes=a.deadline, results=results)
+                results = run_grid(cells, out, jobs=a.jobs, deadline_minutes=a.deadline, results=results,
+                                   rerun_stale=a.rerun_stale)
             finally:  # an interrupted execution's time counts too
                 append_log(out, {"command": command, "started": started, "seconds": round(time.time() - t0, 1),
                                  "jobs": a.jobs, "cells_run": sum(r["status"] == "ran" for r in results),

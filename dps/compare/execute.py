@@ -52,13 +52,24 @@ def cell_definition(cell: Cell) -> dict:
     return {**cell.key(), "resolved": json.loads(json.dumps(resolved))}
 
 
-def check_cell_definitions(out: Path, cells: list[Cell]) -> None:
-    """Refuse to resume a cell whose stored definition differs from the grid's."""
+def set_aside(out: Path, cell: Cell) -> Path:
+    """Move a cell's run directory to ``OUT/stale/<cell>.<time>/`` (kept, not deleted)."""
+    target = Path(out) / "stale" / f"{cell.name}.{time.strftime('%Y%m%d-%H%M%S')}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(cell_dir(out, cell)), str(target))
+    return target
+
+
+def check_cell_definitions(out: Path, cells: list[Cell], rerun_stale: bool = False, log=print) -> None:
+    """Refuse to resume a cell whose stored definition differs from the grid's, or with
+    ``rerun_stale`` set it aside (:func:`set_aside`) so that it runs again."""
     for cell in cells:
         f = cell_dir(out, cell) / "cell.json"
         if f.exists():
             stored, now = json.loads(f.read_text()), cell_definition(cell)
-            if stored != now:
+            if stored != now and rerun_stale:
+                log(f"  stale, set aside in {set_aside(out, cell)}")
+            elif stored != now:
                 diff = sorted(k for k in set(stored) | set(now) if stored.get(k) != now.get(k))
                 if "resolved" in diff:
                     diff.remove("resolved")
@@ -66,7 +77,7 @@ def check_cell_definitions(out: Path, cells: list[Cell]) -> None:
                                    if stored.get("resolved", {}).get(k) != now["resolved"].get(k))
                 raise UserError(
                     f"cell {cell.name!r} in {str(Path(out))!r} was run with other settings ({', '.join(diff)} "
-                    f"differ); use another --out or delete {str(f.parent)!r}")
+                    f"differ); use another --out, or --rerun-stale to set such cells aside and run them again")
 
 
 def run_config(cell: Cell, out: Path):
@@ -139,12 +150,13 @@ def run_cell(cell: Cell, out: "str | Path", deadline: Optional[float] = None, th
 
 
 def run_grid(cells: list[Cell], out: "str | Path", jobs: int = 1, deadline_minutes: Optional[float] = None,
-             log=print, results: Optional[list] = None) -> list[dict]:
-    """Run every cell not yet done, ``jobs`` at a time (joblib processes). Returns one
+             log=print, results: Optional[list] = None, rerun_stale: bool = False) -> list[dict]:
+    """Run every cell not yet done, ``jobs`` at a time (joblib processes); cells run under
+    other settings are refused, or set aside and rerun with ``rerun_stale``. Returns one
     ``run_cell`` result per cell run; ``results``, if given, is filled as cells finish
     (so an interrupted caller still knows what ran)."""
     out = Path(out)
-    check_cell_definitions(out, cells)
+    check_cell_definitions(out, cells, rerun_stale, log)
     todo = [c for c in cells if cell_status(out, c) != "done"]
     log(f"{len(cells)} cells, {len(cells) - len(todo)} already done, {len(todo)} to run with {jobs} job(s)")
     results = [] if results is None else results
