@@ -135,6 +135,14 @@ def test_short_fixed_seed_run_on_two_sines(tmp_path):
     out = ev.final_evaluation(tmp_path)
     assert out["test_mse"] < 1e-3        # free-running MSE on x ∈ [1600, 2160)
     assert (tmp_path / "prediction.png").stat().st_size > 1000
+    # the ESN and BPTT-LSTM baselines are fitted and tested on the same task in the same run
+    base = out["baselines"]
+    assert set(base) == {"esn", "bptt-lstm"}
+    for name in base:
+        assert base[name]["test_mse"] >= 0 and base[name]["wall_s"] > 0
+    # ... and stay out of the way when switched off
+    ev.config.baselines = False
+    assert "baselines" not in ev.final_evaluation(None)
 
 
 @pytest.mark.parametrize("outer", ["esp", "cmaes"])

@@ -61,6 +61,9 @@ class Config:
     feedback_scale: float = opt(0.01, "generative tasks: inputs (true or fed-back values) are multiplied by this")
     ridge: float = opt(0.0, "ridge term ρ of the readout fit (0: plain pseudo-inverse)")
     float64: bool = opt(True, "run the LSTM and the readout fit in float64")
+    baselines: bool = opt(True, "final evaluation also fits the ESN and the BPTT-trained LSTM on the same task "
+                                "(summary.json eval.baselines; seconds)")
+    bptt_epochs: int = opt(300, "full-sequence Adam epochs of the BPTT-LSTM baseline")
 
 
 # ------------------------------------------------------------------ building blocks ----
@@ -348,7 +351,22 @@ class Evolino(Learner):
         metrics, curves = self.task.evaluate(self.model())
         if run_dir is not None:
             save_prediction_plot(curves, Path(run_dir) / "prediction.png")
-        return {**metrics, "train_error": -self.best_fitness}
+        out = {**metrics, "train_error": -self.best_fitness}
+        if self.config.baselines:
+            out["baselines"] = self.baseline_evaluation()
+        return out
+
+    def baseline_evaluation(self) -> dict:
+        """The ESN (setting chosen on the training window) and a BPTT-trained LSTM of the same
+        size on the same task and seed, tested with the same protocol (as in
+        ``experiments/reproduce_evolino.py``): ``{name: {metrics..., "wall_s"}}``."""
+        from ..tasks.baselines import run_baseline
+        out = {}
+        for name, options in (("esn", {}), ("bptt-lstm", {"hidden": self.policy.hidden,
+                                                          "epochs": self.config.bptt_epochs})):
+            res = run_baseline(name, self.task, self.seed, **options)
+            out[name] = {k: v for k, v in res.items() if k != "curves" and isinstance(v, (int, float, str, bool))}
+        return out
 
     # -------------------------------------------------------------------- checkpoint --
     def state_dict(self) -> dict:
