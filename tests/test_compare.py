@@ -194,3 +194,24 @@ def test_parallel_jobs_give_the_same_runs_as_one_job(tmp_path):
             i = cols.index("wall_seconds")
             return [line.split(",")[:i] + line.split(",")[i + 1:] for line in lines]
         assert no_wall(a) == no_wall(b)
+
+
+def test_a_cell_running_in_another_process_is_left_to_it(tmp_path):
+    import os
+    import subprocess
+    import sys
+    cell = build_grid("quick", learners=["snes"], tasks=["class-query-20"], seeds=[0], budget_scale=0.01)[0]
+    d = cell_dir(tmp_path, cell)
+    d.parent.mkdir(parents=True)
+    lock = d.parent / f"{d.name}.lock"
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        lock.write_text(str(other.pid))
+        from dps.compare import run_cell
+        assert run_cell(cell, tmp_path)["status"] == "running elsewhere"
+    finally:
+        other.kill()
+        other.wait()
+    # the process is gone: its lock is taken over and the cell runs
+    assert run_cell(cell, tmp_path)["status"] == "ran" and not lock.exists()
+    assert os.path.exists(d / "summary.json")

@@ -128,7 +128,7 @@ def main(argv=None) -> int:
             results: list = []
             try:
                 results = run_grid(cells, out, jobs=a.jobs, deadline_minutes=a.deadline, results=results,
-                                   rerun_stale=a.rerun_stale)
+                                   rerun_stale=a.rerun_stale, log=lambda *x: print(*x, flush=True))
             finally:  # an interrupted execution's time counts too
                 append_log(out, {"command": command, "started": started, "seconds": round(time.time() - t0, 1),
                                  "jobs": a.jobs, "cells_run": sum(r["status"] == "ran" for r in results),

@@ -124,6 +124,9 @@ def run_cell(cell: Cell, out: "str | Path", deadline: Optional[float] = None, th
         return {"cell": cell.name, "status": "done", "seconds": 0.0}
     if deadline is not None and time.time() > deadline:
         return {"cell": cell.name, "status": "not run (deadline)", "seconds": 0.0}
+    lock = _take_lock(d)
+    if lock is None:
+        return {"cell": cell.name, "status": "running elsewhere", "seconds": 0.0}
     t0 = time.perf_counter()
     if status == "error":
         (d / "error.txt").unlink()
@@ -146,7 +149,33 @@ def run_cell(cell: Cell, out: "str | Path", deadline: Optional[float] = None, th
         (d / "error.txt").write_text(f"{type(cause).__name__}: {cause}\n\n" + "".join(
             traceback.format_exception(type(exc), exc, exc.__traceback__)))
         result = "error"
+    finally:
+        lock.unlink(missing_ok=True)
     return {"cell": cell.name, "status": result, "seconds": time.perf_counter() - t0}
+
+
+def _take_lock(d: Path) -> Optional[Path]:
+    """``d.lock`` beside the cell's folder, holding this process's pid: two grid processes on
+    one folder never run the same cell. A lock whose process is gone is taken over."""
+    lock = d.parent / f"{d.name}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                pid = int(lock.read_text() or 0)
+                os.kill(pid, 0)          # still running (this machine): leave the cell to it
+                return None
+            except (ValueError, ProcessLookupError, FileNotFoundError):
+                lock.unlink(missing_ok=True)
+                continue
+            except PermissionError:
+                return None
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
+        return lock
+    return None
 
 
 def run_grid(cells: list[Cell], out: "str | Path", jobs: int = 1, deadline_minutes: Optional[float] = None,
