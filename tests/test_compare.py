@@ -55,6 +55,15 @@ def test_cli_errors_are_one_line_exit_2(tmp_path, capsys):
     assert "no cell to run" in capsys.readouterr().err
 
 
+def test_wall_time_counts_overlapping_executions_once():
+    from dps.compare.report import wall_time
+    log = [{"started": "2026-01-01 10:00:00 UTC", "seconds": 600},
+           {"started": "2026-01-01 10:05:00 UTC", "seconds": 600},     # overlaps the first by 5 min
+           {"started": "2026-01-01 12:00:00 UTC", "seconds": 60}]
+    assert wall_time(log) == 15 * 60 + 60
+    assert wall_time([]) == 0
+
+
 def test_quartiles_and_step_curve():
     assert quartiles([1, 2, 3, 4]) == (1.75, 2.5, 3.25)
     assert quartiles([5]) == (5, 5, 5)
@@ -174,6 +183,12 @@ def test_a_crashing_cell_is_recorded_and_the_grid_goes_on(tmp_path, monkeypatch)
     assert "RuntimeError: worker died" in (cell_dir(tmp_path, cells[0]) / "error.txt").read_text()
     path = write_report(tmp_path, cells, preset="quick", command="test", skipped=[])
     assert "worker died" in path.read_text()
+    # an interrupt inside a run (Ctrl-C, SIGTERM: the runner raises Interrupted) stops the grid itself
+    def interrupted(cfg, *a, **kw):
+        raise dps.runner.Interrupted(tmp_path, 0)
+    monkeypatch.setattr(dps.runner, "train", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_grid(cells, tmp_path, jobs=1, log=lambda *_: None)
     # the next call retries the failed cell
     monkeypatch.setattr(dps.runner, "train", real)
     res = run_grid(cells, tmp_path, jobs=1, log=lambda *_: None)

@@ -116,7 +116,7 @@ def run_cell(cell: Cell, out: "str | Path", deadline: Optional[float] = None, th
     """
     import torch
     torch.set_num_threads(threads)
-    from ..runner import train
+    from ..runner import Interrupted, train
     out = Path(out)
     d = cell_dir(out, cell)
     status = cell_status(out, cell)
@@ -141,8 +141,8 @@ def run_cell(cell: Cell, out: "str | Path", deadline: Optional[float] = None, th
             (d / "cell.json").write_text(json.dumps(cell_definition(cell), indent=1, sort_keys=True) + "\n")
             train(run_config(cell, out), quiet=True, report=False)
         result = "ran"
-    except KeyboardInterrupt:
-        raise
+    except (KeyboardInterrupt, Interrupted):
+        raise KeyboardInterrupt from None   # Ctrl-C / SIGTERM stops the grid, not just this cell
     except BaseException as exc:  # noqa: BLE001 -- recorded in the cell, the grid goes on
         cause = getattr(exc, "cause", None) or exc
         d.mkdir(parents=True, exist_ok=True)

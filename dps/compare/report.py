@@ -24,6 +24,7 @@ import json
 import math
 import platform
 import statistics
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -372,6 +373,20 @@ def read_log(out: Path) -> list[dict]:
     return json.loads(path.read_text()) if path.exists() else []
 
 
+def wall_time(log: list[dict]) -> float:
+    """Seconds covered by the executions in the log (overlapping executions counted once)."""
+    import calendar
+    spans = sorted((calendar.timegm(time.strptime(e["started"], "%Y-%m-%d %H:%M:%S UTC")), float(e["seconds"]))
+                   for e in log)
+    total, end = 0.0, -math.inf
+    for start, seconds in spans:
+        stop = start + seconds
+        if stop > end:
+            total += stop - max(start, end)
+            end = stop
+    return total
+
+
 def write_report(out: Path, cells: list[Cell], *, preset: str, command: str,
                  skipped: list[tuple[str, str, str]]) -> Path:
     """Collect every cell and write the CSVs, the figures and REPORT.md; returns its path."""
@@ -396,7 +411,7 @@ def write_report(out: Path, cells: list[Cell], *, preset: str, command: str,
           f"under `cells/` of this folder, collected into `results.csv` (one row per run) and `curves.csv` (one row "
           "per centre evaluation).", ""]
     log = read_log(out)
-    total = sum(float(e["seconds"]) for e in log)
+    total = wall_time(log)
     L += ["## Setup", "",
           f"* this report: `{command}`",
           f"* seeds: {', '.join(map(str, seeds))}; cells: {len(cells)} "
