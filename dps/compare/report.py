@@ -310,7 +310,7 @@ def plot_episodes_to_solve(out: Path, table: list[dict], tasks: list, learners: 
                [r["episodes_to_solve"][2] - r["episodes_to_solve"][1] if r["solved"] else 0 for r in entries]]
         ax.bar(range(len(names)), med, yerr=err, capsize=3, color=[COLORS.get(n, "grey") for n in names])
         for i, r in enumerate(entries):
-            ax.text(i, (med[i] if r["solved"] else 0) + t.budget * 0.02, f"{r['solved']}/{r['runs']}",
+            ax.text(i, (med[i] if r["solved"] else 0) + t.budget * 0.02, f"{r['solved']}/{r['finished']}",
                     ha="center", va="bottom", fontsize=7)
         ax.axhline(t.budget, color="grey", lw=0.8, ls=":")
         ax.set_ylim(0, t.budget * 1.15)
@@ -342,13 +342,13 @@ def _auto_reading(table: list[dict], tasks: list) -> list[str]:
         if not entries:
             continue
         solvers = sorted((r for r in entries if r["solved"]),
-                         key=lambda r: (-r["solved"] / r["runs"], r["episodes_to_solve"][1]))
+                         key=lambda r: (-r["solved"] / r["finished"], r["episodes_to_solve"][1]))
         if not solvers:
             best = max(entries, key=lambda r: (r["final_success"][1] if not math.isnan(r["final_success"][1]) else -1))
             lines.append(f"* **{t.name}**: solved by no learner within {t.budget:,} episodes; highest median final "
                          f"success {_fmt(best['final_success'][1])} ({best['learner']}).")
             continue
-        parts = [f"{r['learner']} {r['solved']}/{r['runs']} (median {_fmt_int(r['episodes_to_solve'][1])})"
+        parts = [f"{r['learner']} {r['solved']}/{r['finished']} (median {_fmt_int(r['episodes_to_solve'][1])})"
                  for r in solvers]
         unsolved = [r["learner"] for r in entries if not r["solved"]]
         tail = f"; not solved by {', '.join(unsolved)}" if unsolved else ""
@@ -442,18 +442,19 @@ def write_report(out: Path, cells: list[Cell], *, preset: str, command: str,
     if figs:
         for p in figs:
             L += [f"![{p.stem}]({p.name})", ""]
-    L += ["Per task and learner: runs solved, episodes / env steps / seconds to solve (median [IQR] over the runs "
-          "that solved), final greedy success and return (median [IQR] over finished runs). `error` = the run "
-          "crashed (message in `results.csv`), `–` = nothing to report.", "",
+    L += ["Per task and learner: finished runs solved (`k/n`; `+m not finished` = cells not run yet, interrupted, "
+          "stale or crashed — an `error` message is in `results.csv`), episodes / env steps / seconds to solve "
+          "(median [IQR] over the runs that solved), final greedy success and return (median [IQR] over finished "
+          "runs); `–` = nothing to report.", "",
           "| task | learner | solved | episodes to solve | env steps to solve | s to solve | final success | "
           "final return | train s (all seeds) |",
           "|---|---|---|---|---|---|---|---|---|"]
     for r in table:
         e, s, w, f, ret = (r["episodes_to_solve"], r["env_steps_to_solve"], r["seconds_to_solve"],
                            r["final_success"], r["final_return"])
-        solved = f"{r['solved']}/{r['runs']}"
+        solved = f"{r['solved']}/{r['finished']}"
         if r["finished"] < r["runs"]:
-            solved += f" ({r['runs'] - r['finished']} unfinished" + (f", {r['errors']} error" if r["errors"] else "") + ")"
+            solved += f" (+{r['runs'] - r['finished']} not finished" + (f", {r['errors']} error" if r["errors"] else "") + ")"
         gen = f"; 625-test {_fmt_int(r['generalization'][1])}" if r["generalization"] else ""
         L.append(f"| {r['task']} | {r['learner']} | {solved} | {_iqr(e, _fmt_int)} | {_fmt_int(s[1])} | "
                  f"{_fmt(w[1], 1)} | {_iqr(f, _fmt)} | {_fmt(ret[1], 3)}{gen} | {r['wall_seconds']:.0f} |")
