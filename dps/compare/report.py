@@ -345,8 +345,9 @@ def _auto_reading(table: list[dict], tasks: list) -> list[str]:
                          key=lambda r: (-r["solved"] / r["finished"], r["episodes_to_solve"][1]))
         if not solvers:
             best = max(entries, key=lambda r: (r["final_success"][1] if not math.isnan(r["final_success"][1]) else -1))
-            lines.append(f"* **{t.name}**: solved by no learner within {t.budget:,} episodes; highest median final "
-                         f"success {_fmt(best['final_success'][1])} ({best['learner']}).")
+            lines.append(f"* **{t.name}** (budget {t.budget:,}): solved by none of the {len(entries)} learner(s) with "
+                         f"finished runs ({', '.join(r['learner'] for r in entries)}); highest median final success "
+                         f"{_fmt(best['final_success'][1])} ({best['learner']}).")
             continue
         parts = [f"{r['learner']} {r['solved']}/{r['finished']} (median {_fmt_int(r['episodes_to_solve'][1])})"
                  for r in solvers]
