@@ -39,6 +39,17 @@ def reference_lstm(params_row, pol, xs, peep):
     return torch.stack(outs)
 
 
+
+def central_differences(loss, theta: torch.Tensor, h: float = 1e-6) -> torch.Tensor:
+    """Central finite differences of a scalar ``loss`` w.r.t. each entry of a (1, D) row."""
+    num = torch.zeros_like(theta)
+    for i in range(theta.shape[1]):
+        e = torch.zeros_like(theta)
+        e[0, i] = h
+        num[0, i] = (loss(theta + e) - loss(theta - e)) / (2 * h)
+    return num
+
+
 @pytest.mark.parametrize("layers,peep", [(1, False), (2, True)])
 def test_lstm_matches_plain_reference_and_batches_members(layers, peep):
     pol = LSTMPolicy((3,), 2, hidden=4, layers=layers, peepholes=peep)
@@ -100,13 +111,7 @@ def test_bptt_gradient_matches_finite_differences():
         return (o ** 2).sum()  # only the last output: the gradient must flow back through time
 
     loss(theta).backward()
-    num = torch.zeros_like(theta)
-    h = 1e-6
-    for i in range(pol.num_params):
-        e = torch.zeros_like(theta)
-        e[0, i] = h
-        num[0, i] = (loss(theta.detach() + e) - loss(theta.detach() - e)) / (2 * h)
-    assert torch.allclose(theta.grad, num, atol=1e-7, rtol=1e-5)
+    assert torch.allclose(theta.grad, central_differences(loss, theta.detach()), atol=1e-7, rtol=1e-5)
     # gradient reaches the first input
     x0 = xs.clone().requires_grad_(True)
     state = pol.initial_state(1, 2, dtype=torch.float64)
@@ -247,13 +252,7 @@ def test_lstm_skip_bptt_gradient_matches_finite_differences():
         return (o ** 2).sum()
 
     loss(theta).backward()
-    num = torch.zeros_like(theta)
-    h = 1e-6
-    for i in range(pol.num_params):
-        e = torch.zeros_like(theta)
-        e[0, i] = h
-        num[0, i] = (loss(theta.detach() + e) - loss(theta.detach() - e)) / (2 * h)
-    assert torch.allclose(theta.grad, num, atol=1e-7, rtol=1e-5)
+    assert torch.allclose(theta.grad, central_differences(loss, theta.detach()), atol=1e-7, rtol=1e-5)
     # the last output still depends on the first input (through the cells, not the skip)
     x0 = xs.clone().requires_grad_(True)
     loss(theta.detach(), x0).backward()
