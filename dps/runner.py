@@ -222,6 +222,11 @@ def make_run_dir(cfg: RunConfig) -> Path:
     else:
         name = parse_spec(cfg.env or cfg.task, "env").name
         d = Path("runs") / f"{cfg.algo}_{name}_s{cfg.seed}_{time.strftime('%Y%m%d-%H%M%S')}"
+    return writable_dir(d)
+
+
+def writable_dir(d: Path) -> Path:
+    """Create ``d`` if needed and check that files can be written there (one clear error if not)."""
     try:
         d.mkdir(parents=True, exist_ok=True)
         probe = d / ".write-test"

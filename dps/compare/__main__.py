@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from ..errors import UserError
+from ..runner import writable_dir
 from .execute import cell_dir, run_grid
 from .grid import LEARNERS, PRESETS, TASKS, build_grid, skipped_pairs
 from .report import append_log, machine, write_report
@@ -86,13 +87,10 @@ def report_cells(cells: list, out: Path, a) -> list:
     selected = {c.name for c in cells}
     seeds = sorted(set(PRESETS[a.preset].seeds) | {c.seed for c in cells})
     everything = build_grid(a.preset, None, None, seeds, a.budget_scale, a.policy)
-    by_name = {c.name: c for c in cells}
-    extra = [c for c in everything if c.name not in selected and cell_dir(out, c).exists()]
-    extra_names = {c.name for c in extra}
-    ordered = [c for c in everything if c.name in selected or c.name in extra_names]
-    ordered_names = {c.name for c in ordered}
+    ordered = [c for c in everything if c.name in selected or cell_dir(out, c).exists()]
+    shown = {c.name for c in ordered}
     # selected cells outside the preset's own task list / learners (named with --tasks / --learners)
-    return ordered + [by_name[n] for n in by_name if n not in ordered_names]
+    return ordered + [c for c in cells if c.name not in shown]
 
 
 def _terminate(signum, frame):
@@ -115,13 +113,7 @@ def main(argv=None) -> int:
         cells = build_grid(a.preset, _names(a.learners), _names(a.tasks), _seeds(a.seeds), a.budget_scale, a.policy)
         if not cells:
             raise UserError("the selection leaves no cell to run (rpg-sde runs only on continuous-action tasks)")
-        out = Path(a.out or f"{DEFAULT_OUT}/{a.preset}")
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-            (out / ".write-test").write_text("ok")
-            (out / ".write-test").unlink()
-        except OSError as exc:
-            raise UserError(f"output directory {str(out)!r} is not writable: {exc.strerror or exc}") from None
+        out = writable_dir(Path(a.out or f"{DEFAULT_OUT}/{a.preset}"))
         command = " ".join(shlex.quote(x) for x in ["python", "-m", "dps.compare", *argv])
         if not a.report_only:
             t0, started = time.time(), time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
