@@ -346,3 +346,69 @@ def test_damping_fitness_stays_finite_at_rest():
         _, r, done, info = env.step(torch.zeros(1, 2, 1))
         total += r
     assert torch.isfinite(total).all() and (total > 1e8).all() and info["success"].all()
+
+
+# ---- the fast single-trajectory simulator (dps/envs/cartpole_fast.py) ----------------------
+from dps.envs.cartpole import SCALE  # noqa: E402
+from dps.envs.cartpole_fast import linear_balance_steps  # noqa: E402
+
+
+def _torch_linear(poles, velocities, weights, max_steps, start=None):
+    env = CartPole(poles=poles, velocities=velocities, max_steps=max_steps, fitness="steps")
+    pol = LinearPolicy(env.observation_shape, 1)
+    X = torch.tensor(weights, dtype=torch.float32).reshape(-1, pol.num_params)
+    obs = env.reset(X.shape[0], 1, make_generator(0, "cpu")) if start is None else \
+        env.reset_to(torch.as_tensor(start, dtype=torch.float64).reshape(X.shape[0], 1, -1))
+    lengths = torch.zeros(X.shape[0], 1, dtype=torch.long)
+    for t in range(max_steps):
+        out, _ = pol.step(X, obs)
+        obs, _, done, _ = env.step(torch.tanh(out))
+        lengths += (~done).long()
+        if bool(done.all()):
+            break
+    # the torch env counts the failing transition too
+    return torch.where(lengths < max_steps, lengths + 1, lengths)[:, 0].tolist(), env.state[:, 0]
+
+
+def test_fast_simulator_tracks_the_torch_env_under_near_lqr_control():
+    """The LQR gain folded into a linear tanh policy (10·tanh(w·obs) ≈ −K s near the
+    equilibrium) balances; the fast simulator's state after 50 steps (still far from the
+    equilibrium: |x| ≈ 0.25 m) and after 500 equals the torch env's to float32-policy
+    precision, and both balance 3000 steps."""
+    w = [-float(K_LQR[j]) * SCALE[j] / FORCE_MAG_N for j in range(6)] + [0.0]
+    for T in (50, 500):
+        n, state = linear_balance_steps(w, poles=2, velocities=True, max_steps=T, return_state=True)
+        lengths, tstate = _torch_linear(2, True, w, T)
+        assert n == lengths[0] == T
+        np.testing.assert_allclose(state, tstate[0].numpy(), rtol=0, atol=1e-6)
+    assert abs(state[2]) < math.radians(4)          # it is balancing, not merely surviving
+    assert linear_balance_steps(w, poles=2, velocities=True, max_steps=3000) == 3000
+    assert _torch_linear(2, True, w, 3000)[0][0] == 3000
+
+
+FORCE_MAG_N = 10.0
+
+
+@pytest.mark.parametrize("poles,velocities", [(1, True), (2, True), (2, False), (1, False)])
+def test_fast_simulator_episode_lengths_equal_the_torch_env(poles, velocities):
+    """Random linear policies from the standard start and from grid starts: the same episode
+    length, failing step included, for every one."""
+    n_obs = (2 + 2 * poles) if velocities else (1 + poles)
+    g = torch.Generator().manual_seed(poles * 10 + velocities)
+    W = (torch.randn(40, n_obs + 1, generator=g) * 2).tolist()
+    fast = [linear_balance_steps(w, poles=poles, velocities=velocities, max_steps=400) for w in W]
+    ref, _ = _torch_linear(poles, velocities, W, 400)
+    assert fast == ref
+    assert len(set(fast)) > 5   # the policies differ: not all failing at once
+    starts = grid_start_states(poles)[::37][: len(W)]
+    fast = [linear_balance_steps(w, poles=poles, velocities=velocities, max_steps=400, start=s.tolist())
+            for w, s in zip(W, starts)]
+    ref, _ = _torch_linear(poles, velocities, W[: len(starts)], 400, start=starts)
+    assert fast == ref
+
+
+def test_fast_simulator_rejects_bad_input():
+    with pytest.raises(ValueError, match="poles"):
+        linear_balance_steps([0.0] * 7, poles=3)
+    with pytest.raises(ValueError, match="7 parameters"):
+        linear_balance_steps([0.0] * 5, poles=2, velocities=True)
