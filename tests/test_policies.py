@@ -264,3 +264,76 @@ def test_make_policy_skip_and_input_bias_specs():
     assert pol.skip and pol.input_bias == -5.0 and pol.feature_size == 7
     assert "skip" in pol.describe()
     assert not make_policy("lstm:hidden=4", (3,), 4).skip
+
+
+# ---- the fully recurrent tanh net (dps/policies/rnn.py) ------------------------------------
+from dps.policies import RNNPolicy  # noqa: E402
+
+
+def reference_rnn(row, pol, xs):
+    """Plain per-step Elman net for one member and one sequence, float64."""
+    h = torch.zeros(pol.hidden, dtype=torch.float64)
+    W = row[pol.layout["W"][0]].reshape(pol.layout["W"][1])
+    b = row[pol.layout["b"][0]]
+    Wo = row[pol.layout["W_out"][0]].reshape(pol.layout["W_out"][1])
+    bo = row[pol.layout["b_out"][0]]
+    outs = []
+    for x in xs:
+        x = x * pol.input_scale
+        h = torch.tanh(torch.cat([x, h]) @ W + b)
+        f = torch.cat([h, x]) if pol.skip else h
+        outs.append(f @ Wo + bo)
+    return torch.stack(outs)
+
+
+@pytest.mark.parametrize("skip,scale", [(False, 1.0), (True, 10.0)])
+def test_rnn_matches_plain_reference_param_count_and_reset(skip, scale):
+    pol = RNNPolicy((3,), 2, hidden=4, input_scale=scale, skip=skip)
+    assert pol.num_params == (3 + 4) * 4 + 4 + (4 + 3 * skip) * 2 + 2
+    g = torch.Generator().manual_seed(1)
+    P, B, T = 3, 2, 6
+    params = torch.randn(P, pol.num_params, generator=g, dtype=torch.float64) * 0.5
+    xs = torch.randn(T, P, B, 3, generator=g, dtype=torch.float64) * 0.3
+    state = pol.initial_state(P, B, dtype=torch.float64)
+    outs = []
+    for t in range(T):
+        o, state = pol.step(params, xs[t], state)
+        outs.append(o)
+    outs = torch.stack(outs)
+    for p in range(P):
+        for b in range(B):
+            torch.testing.assert_close(outs[:, p, b], reference_rnn(params[p], pol, xs[:, p, b]), atol=1e-12, rtol=0)
+    # reset convention: episode_start slot == a fresh state, the other slot continues
+    start = torch.zeros(P, B, dtype=torch.bool)
+    start[1, 0] = True
+    o_reset, _ = pol.step(params, xs[0], state, episode_start=start)
+    o_fresh, _ = pol.step(params, xs[0], pol.initial_state(P, B, dtype=torch.float64))
+    o_cont, _ = pol.step(params, xs[0], state)
+    assert torch.equal(o_reset[1, 0], o_fresh[1, 0]) and torch.equal(o_reset[0], o_cont[0])
+    assert not torch.allclose(o_reset[1, 0], o_cont[1, 0])
+
+
+def test_rnn_bptt_gradient_matches_finite_differences():
+    pol = RNNPolicy((2,), 1, hidden=3, skip=True)
+    g = torch.Generator().manual_seed(5)
+    theta = (0.7 * torch.randn(1, pol.num_params, generator=g, dtype=torch.float64)).requires_grad_(True)
+    xs = torch.randn(7, 1, 2, 2, generator=g, dtype=torch.float64)
+
+    def loss(th):
+        state = pol.initial_state(1, 2, dtype=torch.float64)
+        for t in range(7):
+            o, state = pol.step(th, xs[t], state)
+        return (o ** 2).sum()
+
+    loss(theta).backward()
+    torch.testing.assert_close(theta.grad, central_differences(loss, theta.detach()), atol=1e-7, rtol=1e-5)
+    # the first step's input weights matter through the recurrence
+    assert theta.grad[0, pol.layout["W"][0]].abs().sum() > 0
+
+
+def test_make_policy_rnn_spec_and_bad_input():
+    pol = make_policy("rnn:hidden=5,skip=true,input_scale=10", (3,), 1)
+    assert isinstance(pol, RNNPolicy) and pol.hidden == 5 and pol.skip and pol.input_scale == 10
+    assert pol.num_params == (3 + 5) * 5 + 5 + 8 + 1
+    with pytest.raises(ValueError, match="hidden >= 1"):
+        RNNPolicy((3,), 1, hidden=0)

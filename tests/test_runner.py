@@ -165,7 +165,7 @@ def test_list_names_everything(capsys):
     assert main(["--list"]) == 0
     out = capsys.readouterr().out
     for name in ("pgpe", "cmaes", "rpg", "evolino", "tmaze", "cartpole", "class-query", "gym", "atari-go",
-                 "lstm", "mlp", "linear", "mdlstm"):
+                 "lstm", "mlp", "linear", "rnn", "mdlstm"):
         assert name in out
 
 

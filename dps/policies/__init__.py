@@ -9,12 +9,14 @@ from .base import Policy, reset_where
 from .heads import BoxHead, DiscreteHead, make_head
 from .lstm import LSTMPolicy
 from .mlp import LinearPolicy, MLPPolicy
+from .rnn import RNNPolicy
 
 #: name -> ("module:Class", summary)
 POLICIES = {
     "lstm": ("dps.policies.lstm:LSTMPolicy", "LSTM, 1+ layers, optional peepholes"),
     "mlp": ("dps.policies.mlp:MLPPolicy", "feed-forward tanh MLP (no memory)"),
     "linear": ("dps.policies.mlp:LinearPolicy", "linear map (no memory)"),
+    "rnn": ("dps.policies.rnn:RNNPolicy", "fully recurrent tanh (Elman) net, the neuroevolution classic"),
     "mdlstm": ("dps.policies.mdlstm:MDLSTMPolicy",
                "four-sweep 2-D MDRNN/MDLSTM board player, weights shared over positions (Atari-Go)"),
 }
@@ -47,5 +49,5 @@ def describe_policies() -> list[str]:
     return lines
 
 
-__all__ = ["Policy", "LSTMPolicy", "MLPPolicy", "LinearPolicy", "DiscreteHead", "BoxHead",
+__all__ = ["Policy", "LSTMPolicy", "MLPPolicy", "LinearPolicy", "RNNPolicy", "DiscreteHead", "BoxHead",
            "make_head", "make_policy", "describe_policies", "POLICIES", "reset_where"]
