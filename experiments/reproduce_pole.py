@@ -204,6 +204,9 @@ def run_group(job) -> list[dict]:
         sizes = [a.shape[0] for a in asks]
         res = rollout(policy, env, torch.cat(asks), 1, derive_seed(0, TRAIN, it))
         it += 1
+        if it % 100 == 0:
+            print(f"  [{task}] lock-step generation {it}: {len(active)} runs active, "
+                  f"{sum(u['done'] for u in runs)} candidates", flush=True)
         fits = res.fitness().double().cpu().split(sizes)
         oks = res.success[:, 0].cpu().split(sizes)
         lens = res.lengths[:, 0].cpu().split(sizes)
