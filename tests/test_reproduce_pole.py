@@ -1,0 +1,49 @@
+"""experiments/reproduce_pole.py: the run loops of the pole-balancing reproduction."""
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+
+_PATH = Path(__file__).resolve().parents[1] / "experiments" / "reproduce_pole.py"
+
+
+@pytest.fixture(scope="module")
+def rp():
+    spec = importlib.util.spec_from_file_location("reproduce_pole", _PATH)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
+
+
+def test_markov_run_solves_the_single_pole_and_counts_whole_generations(rp):
+    r = rp.run_markov(("a", "cmaes", 0, 2000, None))
+    assert r["candidate_at"] is not None and r["long_ok"]
+    assert r["candidate_at"] == r["evaluations_used"] == 20 * r["generations"]   # popsize 20
+    assert r["best_steps_seen"] == rp.LONG_STEPS
+    # the solver balances 100,000 steps on the fast simulator (what it was chosen by) ...
+    assert rp.linear_balance_steps(r["candidate"], poles=1, velocities=True) == rp.LONG_STEPS
+
+
+def test_lock_step_group_equals_separate_runs(rp):
+    """Batching several runs into one rollout changes nothing for any of them."""
+    rp.TASKS["c"]["policy"] = "lstm:hidden=2,input_scale=10"
+    try:
+        members = [("cmaes", 0, 60), ("pgpe", 1, 60), ("snes", 2, 60)]
+        together = rp.run_group(("c", members, None))
+        apart = [rp.run_group(("c", [m], None))[0] for m in members]
+    finally:
+        rp.TASKS["c"]["policy"] = "lstm:hidden=4,input_scale=10"
+    keys = ("method", "seed", "generations", "evaluations_used", "env_steps", "best_steps_seen", "grid_checks",
+            "candidate_at")
+    for a, b in zip(together, apart):
+        assert {k: a[k] for k in keys} == {k: b[k] for k in keys}
+        assert a["evaluations_used"] >= 60
+    assert len({r["env_steps"] for r in together}) > 1     # the runs really differ
