@@ -303,8 +303,10 @@ def summarise(rows):
     out = []
     for task in TASKS:
         for method in METHODS:
-            sel = [r for r in rows if r["task"] == task and r["method"] == method and not r["cut_by_deadline"]]
-            if not sel:
+            both = [r for r in rows if r["task"] == task and r["method"] == method]
+            sel = [r for r in both if not r["cut_by_deadline"]]
+            cut = [r for r in both if r["cut_by_deadline"]]
+            if not both:
                 continue
             solved = [r for r in sel if r["candidate_at"] is not None and r["long_ok"]
                       and r["torch_verified"] is not False]
@@ -312,14 +314,15 @@ def summarise(rows):
             xs = [r["candidate_at"] for r in solved]
             q1, med, q3 = quartiles(xs) if xs else (None, None, None)
             gens = [r["generalization"] for r in solved if r["generalization"] is not None]
-            out.append({"task": task, "method": method, "policy": sel[0]["policy"],
-                        "num_params": sel[0]["num_params"], "runs": len(sel), "cap": sel[0]["cap"],
+            out.append({"task": task, "method": method, "policy": both[0]["policy"],
+                        "num_params": both[0]["num_params"], "runs": len(sel), "cap": both[0]["cap"],
+                        "cut": len(cut), "cut_min_evals": min((r["evaluations_used"] for r in cut), default=None),
                         "candidates": len(cands), "solved": len(solved), "median": med, "q1": q1, "q3": q3,
                         "mean": statistics.mean(xs) if xs else None,
                         "median_generalization": statistics.median(gens) if gens else None,
-                        "grid_checks": sum(r["grid_checks"] for r in sel),
-                        "grid_check_s": round(sum(r["grid_check_s"] for r in sel), 1),
-                        "wall_s": round(sum(r["wall_s"] for r in sel), 1)})
+                        "grid_checks": sum(r["grid_checks"] for r in both),
+                        "grid_check_s": round(sum(r["grid_check_s"] for r in both), 1),
+                        "wall_s": round(sum(r["wall_s"] for r in both), 1)})
     return out
 
 
@@ -333,6 +336,9 @@ def fmt(x, nd=0):
 
 def write(rows, summary, cost, args, wall, argv):
     OUT.mkdir(parents=True, exist_ok=True)
+    meta = {"argv": argv, "seed_list": args.seed_list, "jobs": args.jobs, "wall": wall, "skipped": args.skipped,
+            "cost": cost}
+    (OUT / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
     cols = [k for k in rows[0] if k != "candidate"]
     with open(OUT / "runs.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
@@ -349,7 +355,7 @@ def write(rows, summary, cost, args, wall, argv):
          f"Seeds: {args.seed_list}; jobs: {args.jobs}; "
          f"machine: {platform.node()} ({os.cpu_count()} CPUs, shared with other jobs), torch {torch.__version__}, "
          f"1 torch thread per process; total wall time {wall / 60:.1f} min; "
-         f"runs skipped or cut by --deadline (left out of the table): {args.skipped}.", "",
+         f"runs skipped or cut by --deadline: {args.skipped} (cut runs are counted separately in the table).", "",
          "Evaluations = trials (one per member per generation, standard start, whole generations "
          "counted; a, b: trials of up to 100,000 steps, c: 1000-step trials with the damping fitness). "
          "Median and IQR over the runs that solved; `solved` = runs whose solver passed every "
@@ -366,8 +372,9 @@ def write(rows, summary, cost, args, wall, argv):
               "|---|---|---|---|---|---|---|---|---|"]
         for s in srows:
             iqr = "–" if s["q1"] is None else f"{s['q1']:,.0f}–{s['q3']:,.0f}"
+            cutnote = f"; {s['cut']} cut by --deadline, unsolved at ≥ {s['cut_min_evals']:,} evals" if s["cut"] else ""
             L.append(f"| {s['method']} | `{json.dumps(METHODS[s['method']][task])}` | {s['solved']} / {s['runs']} "
-                     f"(candidates {s['candidates']}) | {fmt(s['median'], 0)} | {iqr} | {fmt(s['mean'], 0)} | "
+                     f"(candidates {s['candidates']}{cutnote}) | {fmt(s['median'], 0)} | {iqr} | {fmt(s['mean'], 0)} | "
                      f"{fmt(s['median_generalization'], 0)} | {s['grid_checks']} ({s['grid_check_s']}) | {s['wall_s']} |")
         if task in cost:
             c = cost[task]
@@ -380,6 +387,30 @@ def write(rows, summary, cost, args, wall, argv):
     L += [f"Published generalisation: {GENERALISATION_PUBLISHED}.", "",
           "Per-run rows: `runs.csv`; per-(task, method): `summary.csv`; solver weights: `candidates.json`."]
     (OUT / "results.md").write_text("\n".join(L) + "\n")
+
+
+def load_rows(out: Path):
+    """The rows of a finished reproduction (``runs.csv`` + ``candidates.json``), typed as
+    ``run_markov``/``run_group`` return them, and its ``meta.json``."""
+    def typed(v):
+        if v in ("", "None"):
+            return None
+        if v in ("True", "False"):
+            return v == "True"
+        for cast in (int, float):
+            try:
+                return cast(v)
+            except ValueError:
+                pass
+        return v
+
+    with open(out / "runs.csv", newline="") as f:
+        rows = [{k: (v if k in ("task", "method", "policy") else typed(v)) for k, v in r.items()}
+                for r in csv.DictReader(f)]
+    cands = {(c["task"], c["method"], c["seed"]): c["candidate"] for c in json.loads((out / "candidates.json").read_text())}
+    for r in rows:
+        r["candidate"] = cands[(r["task"], r["method"], r["seed"])]
+    return rows, json.loads((out / "meta.json").read_text())
 
 
 def main(argv=None):
@@ -398,8 +429,20 @@ def main(argv=None):
     p.add_argument("--deadline", type=float, default=None,
                    help="minutes after which runs not yet started are skipped (reported as skipped)")
     p.add_argument("--out", default=str(OUT_DEFAULT), help="output directory")
+    p.add_argument("--report-only", action="store_true",
+                   help="rewrite summary.csv and results.md from --out's runs.csv, candidates.json and meta.json")
     args = p.parse_args(argv)
     OUT = Path(args.out)
+    if args.report_only:
+        rows, meta = load_rows(OUT)
+        for k in ("seed_list", "jobs", "skipped"):
+            setattr(args, k, meta[k])
+        for r in rows:
+            TASKS[r["task"]]["policy"] = r["policy"]
+            TASKS[r["task"]]["cap"] = r["cap"]
+        write(rows, summarise(rows), meta["cost"], args, meta["wall"], meta["argv"])
+        print((OUT / "results.md").read_text())
+        return
     nseeds = {t: args.seeds for t in TASKS}
     for kv in args.seeds_per_task:
         k, v = kv.split("=")

@@ -47,3 +47,17 @@ def test_lock_step_group_equals_separate_runs(rp):
         assert {k: a[k] for k in keys} == {k: b[k] for k in keys}
         assert a["evaluations_used"] >= 60
     assert len({r["env_steps"] for r in together}) > 1     # the runs really differ
+
+
+def test_report_only_rebuilds_the_same_summary(rp, tmp_path):
+    rows = [rp.run_markov(("a", m, s, 400, None)) for m in ("cmaes", "pgpe") for s in (0, 1)]
+    rows[1]["cut_by_deadline"] = True
+    args = type("A", (), {"seed_list": {"a": "0..1"}, "jobs": 1, "skipped": 1})()
+    rp.OUT = tmp_path
+    rp.write(rows, rp.summarise(rows), {}, args, 12.0, ["--tasks", "a"])
+    back, meta = rp.load_rows(tmp_path)
+    assert meta["skipped"] == 1 and meta["argv"] == ["--tasks", "a"]
+    assert rp.summarise(back) == rp.summarise(rows)
+    s = rp.summarise(rows)[0]
+    assert s["cut"] == 1 and s["runs"] == 1            # the cut run is counted apart, not as a failure
+    assert "1 cut by --deadline" in (tmp_path / "results.md").read_text()
