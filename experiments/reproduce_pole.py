@@ -11,7 +11,7 @@ member per generation):
 * ``a`` — single pole with velocities (Markov), fitness = steps balanced; policy ``linear``.
 * ``b`` — double pole with velocities (Markov), fitness = steps balanced; policy ``linear``.
 * ``c`` — double pole without velocities, damping fitness on 1000-step trials; policy
-  ``lstm:hidden=4,input_scale=10`` by default (``--policy-c`` to change it).
+  ``lstm:hidden=4,input_scale=10`` by default (``--policy c=SPEC`` to change it).
 
 Evaluations = trials (popsize per generation, whole generations counted, up to and including
 the generation in which the solver appeared). The grid tests and 100,000-step checks of task c
@@ -427,7 +427,8 @@ def main(argv=None):
                    help="override a task's policy spec, e.g. c=lstm:hidden=2,input_scale=10")
     p.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
     p.add_argument("--deadline", type=float, default=None,
-                   help="minutes after which runs not yet started are skipped (reported as skipped)")
+                   help="minutes after which runs not yet started are skipped and running ones stop "
+                        "(both reported as cut, apart from the finished runs)")
     p.add_argument("--out", default=str(OUT_DEFAULT), help="output directory")
     p.add_argument("--report-only", action="store_true",
                    help="rewrite summary.csv and results.md from --out's runs.csv, candidates.json and meta.json")
