@@ -3,10 +3,12 @@ reference, in the same run.
 
     python experiments/bench_atari_go.py [--games 16384] [--repeats 3] [--threads 2]
 
-Matches L0 vs L0 (random) and L2 vs L2 (killer) at N = 5, 9, 19; batched on the CPU (and
-CUDA when available) with finished games dropped from the batch; the reference plays
-games one after another (its time is measured on enough games for ~2 s). Median of the
-repeats; ratio = batched / reference.
+Matches L0 vs L0 (random) and L2 vs L2 (killer) at N = 5, 9, 19 (``--sizes``); batched on
+the CPU (and CUDA when available) with finished games dropped from the batch, on each
+engine that can play the match: ``bits`` (:mod:`dps.envs.atari_go.bitboard`, N ≤ 7, L0–L2;
+what ``play_match`` uses there) and ``boards`` (:class:`dps.envs.atari_go.rules.Boards`,
+any N and level). The reference plays games one after another (its time is measured on
+enough games for ~2 s). Median of the repeats; ratio = batched / reference.
 """
 from __future__ import annotations
 
@@ -17,18 +19,18 @@ import time
 
 import torch
 
-from dps.envs.atari_go.opponents import play_match
+from dps.envs.atari_go.opponents import match_engine, play_match
 from dps.envs.atari_go.reference import play_reference_game
 
 
-def rate_batched(level, N, games, repeats, device):
-    play_match(level, level, N, min(games, 256), seed=0, device=device)  # warm-up
+def rate_batched(level, N, games, repeats, device, engine):
+    play_match(level, level, N, min(games, 256), seed=0, device=device, engine=engine)  # warm-up
     out = []
     for r in range(repeats):
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         t = time.perf_counter()
-        play_match(level, level, N, games, seed=r + 1, device=device)
+        play_match(level, level, N, games, seed=r + 1, device=device, engine=engine)
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         out.append(games / (time.perf_counter() - t))
@@ -57,17 +59,19 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     print(f"torch {torch.__version__}, {args.threads} CPU threads, median of {args.repeats}")
-    print("| match | N | device | G | batched games/s | reference games/s | ratio |")
-    print("|---|---|---|---|---|---|---|")
+    print("| match | N | engine | device | G | batched games/s | reference games/s | ratio |")
+    print("|---|---|---|---|---|---|---|---|")
     for level in ("L0", "L2"):
         for N in (int(s) for s in args.sizes.split(",")):
             ref = rate_reference(level, N, args.repeats)
-            G = max(256, args.games // {5: 1, 9: 4}.get(N, 16))
+            G = max(256, args.games // (1 if N <= 5 else 4 if N <= 9 else 16))
+            engines = ["bits", "boards"] if match_engine(level, level, N) == "bits" else ["boards"]
             for dev in devices:
                 Gd = G if dev == "cpu" else G * 8
-                fast = rate_batched(level, N, Gd, args.repeats, dev)
-                print(f"| {level} vs {level} | {N} | {dev} | {Gd} | {fast:,.0f} | {ref:,.0f} | {fast / ref:,.0f}× |",
-                      flush=True)
+                for engine in engines:
+                    fast = rate_batched(level, N, Gd, args.repeats, dev, engine)
+                    print(f"| {level} vs {level} | {N} | {engine} | {dev} | {Gd} | {fast:,.0f} | {ref:,.0f} "
+                          f"| {fast / ref:,.0f}× |", flush=True)
 
 
 if __name__ == "__main__":

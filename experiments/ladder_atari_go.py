@@ -2,6 +2,9 @@
 against the second, colours alternating, ≥ 10⁴ games per cell) with standard errors.
 
     python experiments/ladder_atari_go.py [--games 10000] [--sizes 5,7,9] [--device cpu]
+                                          [--cells L2-L0,L4-L2] [--extra]
+
+Matches of L0–L2 on boards up to 7×7 run on the bitboard engine (see ``play_match``).
 """
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import torch
 
 from dps.envs.atari_go.opponents import win_rate
 
+REF_GAMES = 10_000  # ATARI_GO.md: the references come from >= 10^4 games of another simulator
 REFERENCE = {("L2", "L0"): {5: 0.865, 7: 0.906, 9: 0.934},
              ("L4", "L2"): {5: 0.79, 7: 0.83, 9: 0.88},
              ("L5", "L2"): {5: 0.94, 7: 0.97, 9: 0.98}}
@@ -24,14 +28,24 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--extra", action="store_true", help="also L1/L3/L6 cells")
+    ap.add_argument("--cells", default=None,
+                    help="comma-separated matches like L2-L0 (default: the reference table's)")
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     cells = dict(REFERENCE)
     if args.extra:
         cells.update({("L1", "L0"): {}, ("L3", "L2"): {}, ("L6", "L5"): {}})
+    if args.cells:
+        want = [tuple(c.strip().upper().split("-")) for c in args.cells.split(",")]
+        bad = [c for c in want if len(c) != 2]
+        if bad:
+            ap.error(f"--cells takes matches like L2-L0, got {args.cells!r}")
+        cells = {c: REFERENCE.get(c, {}) for c in want}
     print(f"{args.games} games per cell, colours alternating, device {args.device}, seed {args.seed}")
-    print(f"| match | N | measured ± s.e. | reference | (meas − ref)/s.e. | as Black | as White | plies | s |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("z: (measured − reference) / our s.e.; z₂: the same over the s.e. of the difference, "
+          f"counting the reference's own sampling error at {REF_GAMES} games")
+    print(f"| match | N | measured ± s.e. | reference | z | z₂ | as Black | as White | plies | s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for (a, b), ref in cells.items():
         for N in sizes:
             t = time.perf_counter()
@@ -39,8 +53,10 @@ def main(argv=None):
             dt = time.perf_counter() - t
             rv = ref.get(N)
             z = f"{(r['win_rate'] - rv) / max(r['stderr'], 1e-9):+.1f}" if rv is not None else ""
-            print(f"| {a} vs {b} | {N} | {r['win_rate']:.3f} ± {r['stderr']:.3f} | "
-                  f"{'' if rv is None else rv} | {z} | {r['as_black']:.3f} | {r['as_white']:.3f} "
+            z2 = "" if rv is None else \
+                f"{(r['win_rate'] - rv) / max((r['stderr'] ** 2 + rv * (1 - rv) / REF_GAMES) ** 0.5, 1e-9):+.1f}"
+            print(f"| {a} vs {b} | {N} | {r['win_rate']:.4f} ± {r['stderr']:.4f} | "
+                  f"{'' if rv is None else rv} | {z} | {z2} | {r['as_black']:.3f} | {r['as_white']:.3f} "
                   f"| {r['mean_plies']:.1f} | {dt:.0f} |", flush=True)
 
 

@@ -82,3 +82,34 @@ def test_final_report_writes_files(tmp_path):
         assert r["win_ci"][0] <= r["win"] <= r["win_ci"][1]
     assert set(out) == {"N5/L0", "N5/L2", "N5/L4", "N5/L5", "floor"}
     assert "| 5 | L2 | trained |" in (tmp_path / "report.md").read_text()
+
+
+def _random_rollout(engine, N, opponent):
+    env = AtariGoEnv(N, opponent, 8, engine=engine)
+    gen, agent = make_generator(3, "cpu"), torch.Generator().manual_seed(4)
+    out = [env.reset(6, 8, gen)]
+    while not bool(env.boards.done.all()):
+        mask = env.action_mask()
+        a = torch.where(mask, torch.rand(mask.shape, generator=agent), torch.tensor(-1.0)).argmax(-1)
+        obs, r, d, info = env.step(a)
+        out += [obs, r, d, info["success"], info["plies"], env.action_mask()]
+    return env, out
+
+
+@pytest.mark.parametrize("N,opponent", [(5, "L2"), (7, "L1"), (4, "L0")])
+def test_bitboard_engine_plays_the_same_games(N, opponent):
+    """Up to 7x7 against L0-L2 the env keeps bitboards; the opponent sees the same maps
+    and draws the same moves, so every observation, reward and mask is identical."""
+    bits, a = _random_rollout("auto", N, opponent)
+    gen, b = _random_rollout("boards", N, opponent)
+    assert bits.engine == "bits" and gen.engine == "boards"
+    assert len(a) == len(b) and all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+def test_engine_option_errors_and_fallback():
+    assert AtariGoEnv(9, "L2").engine == "boards" and AtariGoEnv(5, "L4").engine == "boards"
+    assert make_env("atari-go:engine=boards").engine == "boards"
+    with pytest.raises(UserError, match="engine 'bits' plays L0, L1, L2"):
+        AtariGoEnv(5, "L5", engine="bits")
+    with pytest.raises(UserError, match="engine must be one of"):
+        AtariGoEnv(5, "L2", engine="fast")

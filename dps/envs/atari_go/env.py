@@ -4,7 +4,9 @@ contract.
 Slots ``(P, B)`` are P population members × B games each, flattened to G = P·B games of
 one :class:`~.rules.Boards`. The agent's colour alternates over b: in game b = 0 the
 opponent is Black and moves first (inside :meth:`reset`), in b = 1 the agent is Black, …
-The env plays the opponent's reply inside :meth:`step`, so one step is one agent move.
+The env plays the opponent's reply inside :meth:`step`, so one step is one agent move. Boards up to 7×7
+against L0–L2 are kept as bitboards (:mod:`.bitboard`; ``engine=boards`` forces the general
+engine): the opponent sees the same maps and draws the same moves, so games are identical.
 
 * observation ``(P, B, 2, N, N)`` float, player-canonical: channel 0 = opponent stones,
   channel 1 = own stones;
@@ -30,12 +32,14 @@ class AtariGoEnv(BatchedEnv):
     gamma = 1.0
 
     def __init__(self, size: int = 5, opponent: str = "L2", games: int = 40,
-                 shaping: bool = False, device="cpu"):
+                 shaping: bool = False, engine: str = "auto", device="cpu"):
         """
         :param size: board size N (2..19)
         :param opponent: ladder level ``L0``..``L6`` or alias (``random``, ``killer`` …)
         :param games: default number of games per member (the runner's ``--episodes``)
         :param shaping: length-shaped reward ±(1 − 0.2·(plies − 3)/(N² − 3))
+        :param engine: ``auto`` (bitboards when N ≤ 7 and the opponent is L0–L2, else the
+            general engine), ``bits`` or ``boards``; both give the same games
         """
         super().__init__(device)
         self.N = self.size = check_size(size)
@@ -44,6 +48,9 @@ class AtariGoEnv(BatchedEnv):
             raise UserError(f"games must be a positive integer, got {games!r}")
         self.games = games
         self.shaping = bool(shaping)
+        from .opponents import match_engine
+
+        self.engine = match_engine(self.opponent, self.opponent, self.N, engine)
         self.observation_shape = (2, self.N, self.N)
         self.action_space = Discrete(self.N * self.N)
         self.max_steps = (self.N * self.N + 1) // 2 + 1  # the agent's moves in the longest game
@@ -56,7 +63,12 @@ class AtariGoEnv(BatchedEnv):
     def reset(self, P: int, B: int, generator: torch.Generator) -> torch.Tensor:
         self.P, self.B = int(P), int(B)
         G = self.P * self.B
-        self.boards = Boards(self.N, G, self.device)
+        if self.engine == "bits":
+            from .bitboard import BitBoards
+
+            self.boards = BitBoards(self.N, G, self.device)
+        else:
+            self.boards = Boards(self.N, G, self.device)
         b = torch.arange(self.B, device=self.device).repeat(self.P)
         self.agent = torch.where(b % 2 == 0, WHITE, BLACK).to(torch.int8)
         seed = int(torch.randint(0, 2 ** 62, (1,), generator=generator, device=generator.device))

@@ -129,20 +129,46 @@ def make_opponent(name: "str | Opponent", seed: int = 0, device="cpu") -> Oppone
     return name if isinstance(name, Opponent) else Opponent(name, seed, device)
 
 
+ENGINES = ("auto", "bits", "boards")
+
+
+def match_engine(black, white, N: int, engine: str = "auto") -> str:
+    """The engine :func:`play_match` uses: ``bits`` (:mod:`.bitboard`) when N ≤ 7 and both
+    players are L0–L2, else ``boards`` (:class:`.rules.Boards`); ``engine`` forces one."""
+    from .bitboard import BIT_LEVELS, MAX_BITS_N
+
+    if engine not in ENGINES:
+        raise UserError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    levels = [p.level if isinstance(p, Opponent) else opponent_name(p) for p in (black, white)]
+    fits = N <= MAX_BITS_N and all(lv in BIT_LEVELS for lv in levels)
+    if engine == "bits" and not fits:
+        raise UserError(f"engine 'bits' plays {', '.join(BIT_LEVELS)} on boards up to "
+                        f"{MAX_BITS_N}x{MAX_BITS_N}; got {levels[0]} vs {levels[1]} on {N}x{N}")
+    return "bits" if engine == "bits" or (engine == "auto" and fits) else "boards"
+
+
 def play_match(black: "str | Opponent", white: "str | Opponent", N: int, games: int,
-               seed: int = 0, device="cpu", compact: bool = True) -> dict:
+               seed: int = 0, device="cpu", compact: bool = True, engine: str = "auto") -> dict:
     """``games`` games of ``black`` against ``white`` on N×N, all in lock-step.
 
     Finished games are dropped from the batch (``compact``) so that long games do not
-    keep short ones' slots busy. Returns ``winner`` (games,) int8 (1 black, 2 white),
-    ``plies`` (games,) long, ``reason`` (games,) int8 and the scalars ``black_win_rate``,
-    ``mean_plies``.
+    keep short ones' slots busy. ``engine``: see :func:`match_engine` (both engines play
+    the same rules and the same players, with different random draws). Returns ``winner``
+    (games,) int8 (1 black, 2 white), ``plies`` (games,) long, ``reason`` (games,) int8 and
+    the scalars ``black_win_rate``, ``mean_plies``.
     """
     check_size(N)
     if games < 1:
         raise UserError(f"games must be >= 1, got {games}")
     players = {BLACK: make_opponent(black, seed * 2 + 1, device),
                WHITE: make_opponent(white, seed * 2 + 2, device)}
+    if match_engine(players[BLACK], players[WHITE], N, engine) == "bits":
+        from .bitboard import play_match_bits
+
+        out = play_match_bits(players[BLACK].level, players[WHITE].level, N, games,
+                              (players[BLACK].generator, players[WHITE].generator), device, compact)
+        return dict(out, black_win_rate=float((out["winner"] == BLACK).float().mean()),
+                    mean_plies=float(out["plies"].float().mean()))
     b = Boards(N, games, device)
     ids = torch.arange(games, device=b.device)
     winner = torch.zeros(games, dtype=torch.int8, device=b.device)
@@ -169,12 +195,13 @@ def play_match(black: "str | Opponent", white: "str | Opponent", N: int, games: 
                 mean_plies=float(plies.float().mean()))
 
 
-def win_rate(a: str, b: str, N: int, games: int, seed: int = 0, device="cpu") -> dict:
+def win_rate(a: str, b: str, N: int, games: int, seed: int = 0, device="cpu",
+             engine: str = "auto") -> dict:
     """Win rate of ``a`` against ``b`` with colours alternating (``a`` Black in half the
     games, White in the other half), with its standard error."""
     half = games // 2
-    m1 = play_match(a, b, N, half, seed, device)
-    m2 = play_match(b, a, N, games - half, seed + 7919, device)
+    m1 = play_match(a, b, N, half, seed, device, engine=engine)
+    m2 = play_match(b, a, N, games - half, seed + 7919, device, engine=engine)
     wins = int((m1["winner"] == BLACK).sum()) + int((m2["winner"] == WHITE).sum())
     p = wins / games
     return dict(win_rate=p, stderr=(p * (1 - p) / games) ** 0.5, games=games,

@@ -1,0 +1,446 @@
+"""Atari-Go on bitboards: G games in lock-step, each board two machine words.
+
+The general engine (:mod:`.rules`, any N up to 19) keeps a label and pseudo-liberty
+statistics per point. For N ≤ 7 a whole board fits one 64-bit word per colour, and the
+rules need far fewer tensor operations, so the ladder's cheap players (L0–L2) play their
+matches here (:func:`play_match_bits`; :func:`.opponents.play_match` picks this engine by
+itself when it can).
+
+Layout: point ``(i, j)`` is bit ``i·W + j`` with ``W = N + 1``; column ``N`` of every row is
+a guard bit that no mask ever contains, so the four neighbours of a set are plain shifts by
+±1 and ±W, with no edge masks (anything shifted off the board or onto a guard is removed by
+the ``&`` with a colour or the empty set that always follows).
+
+A move by colour c at p (rules: ``ATARI_GO.md``, order capture → suicide → stay) is resolved
+by one flood fill, batched over five seeds per game: p inside c's stones (c's new group)
+and each of p's four neighbours inside the opponent's stones. The fill runs until no game
+changes (the longest group in the batch sets the number of steps); the liberties of each
+filled group are its dilation ∩ empty.
+
+Stones are never removed, so only the ≤ 4 groups adjacent to p change liberties. Each
+colour therefore keeps ``atari`` — the stones of its groups with exactly one liberty —
+updated from the same five flood fills; the capture and suicide maps of all empty points
+(the L1/L2 players' questions) follow with a few shifts:
+
+* capture(q) ⇔ q is empty and next to an opponent stone in atari (that group's only
+  liberty is then q);
+* suicide(q) ⇔ q is empty, no capture, q has no empty neighbour and no neighbouring own
+  stone outside ``atari``.
+
+The maps for L3–L5 (self-atari, rescue, atari) are not kept here; those players use
+:class:`.rules.Boards`.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Optional
+
+import torch
+
+from ...errors import UserError
+from .rules import BLACK, CAPTURE, COLORS, EMPTY, REASONS, SUICIDE, WHITE, Boards, check_size
+
+MAX_BITS_N = 7  # 7 rows × 8 bits = 56 bits (+8 for the last shift) fit a signed int64
+
+
+def _any(mask: torch.Tensor) -> bool:
+    """``mask.any()`` for a bool tensor, through a uint8 view (several times faster on CPU)."""
+    return bool(mask.view(torch.uint8).any())
+
+
+def _put(x: torch.Tensor, cols: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """``x`` with its last-dimension entries ``cols`` replaced by ``values``."""
+    return x.index_copy(x.dim() - 1, cols, values)
+
+
+class BitBoards:
+    """G Atari-Go games on N×N (N ≤ 7) as bitboards (see the module docstring)."""
+
+    _FIELDS = ("black", "white", "atari_b", "atari_w", "to_move", "plies", "winner", "reason", "done")
+
+    def __init__(self, N: int, G: int, device="cpu"):
+        self.N = check_size(N)
+        if N > MAX_BITS_N:
+            raise UserError(f"the bitboard engine handles boards up to {MAX_BITS_N}x{MAX_BITS_N}, got {N}; "
+                            "use dps.envs.atari_go.rules.Boards")
+        if G < 1:
+            raise UserError(f"number of games must be >= 1, got {G}")
+        self.G = int(G)
+        self.device = torch.device(device)
+        self.M = N * N
+        self.W = N + 1
+        # int32 words while the highest point bit, (N-1)·W + N-1, stays below the sign bit
+        # (N ≤ 5; bits shifted past it are always masked off); int64 up to N = 7
+        self.dtype = torch.int32 if (N - 1) * self.W + N - 1 <= 30 else torch.int64
+        self.bit = torch.tensor([1 << (i * self.W + j) for i in range(N) for j in range(N)],
+                                dtype=self.dtype, device=self.device)      # (M,) bit of each point
+        self.full = int(sum(1 << (i * self.W + j) for i in range(N) for j in range(N)))
+        #: keep the atari sets (needed by :meth:`features`); a match between two L0
+        #: players, which ask no questions, switches it off
+        self.track_atari = True
+        self.reset()
+
+    # ---- state -------------------------------------------------------------------------
+    def reset(self) -> None:
+        G, dev = self.G, self.device
+        z = torch.zeros(G, dtype=self.dtype, device=dev)
+        self.black, self.white, self.atari_b, self.atari_w = z, z.clone(), z.clone(), z.clone()
+        self.to_move = torch.full((G,), BLACK, dtype=torch.int8, device=dev)
+        self.plies = torch.zeros(G, dtype=torch.long, device=dev)
+        self.winner = torch.zeros(G, dtype=torch.int8, device=dev)
+        self.reason = torch.zeros(G, dtype=torch.int8, device=dev)
+        self.done = torch.zeros(G, dtype=torch.bool, device=dev)
+
+    def select(self, index: torch.Tensor) -> "BitBoards":
+        """A new :class:`BitBoards` holding the games ``index`` (long or bool mask)."""
+        new = BitBoards.__new__(BitBoards)
+        new.__dict__.update(self.__dict__)
+        for k in self._FIELDS:
+            setattr(new, k, getattr(self, k)[index])
+        new.G = int(new.done.numel())
+        return new
+
+    def clone(self) -> "BitBoards":
+        return self.select(torch.arange(self.G, device=self.device))
+
+    # ---- conversions -------------------------------------------------------------------
+    def to_points(self, x: torch.Tensor) -> torch.Tensor:
+        """Bitboards ``x`` (G,) → ``(G, N²)`` bool over the points."""
+        return (x.unsqueeze(-1) & self.bit) != 0
+
+    def from_points(self, mask: torch.Tensor) -> torch.Tensor:
+        """``(G, N²)`` bool → bitboards (G,) long."""
+        return (mask.long() * self.bit.long()).sum(-1).to(self.dtype)
+
+    @property
+    def grid(self) -> torch.Tensor:
+        """``(G, N, N)`` int8: 0 empty, 1 black, 2 white."""
+        g = self.to_points(self.black).to(torch.int8) + 2 * self.to_points(self.white).to(torch.int8)
+        return g.reshape(self.G, self.N, self.N)
+
+    def planes(self, color: torch.Tensor) -> torch.Tensor:
+        """As :meth:`.rules.Boards.planes`: ``(G, 2, N, N)`` float for ``color`` (G,):
+        channel 0 = opponent stones, channel 1 = own stones."""
+        is_b = color.to(self.device).reshape(-1) == BLACK
+        own = torch.where(is_b, self.black, self.white)
+        opp = torch.where(is_b, self.white, self.black)
+        both = torch.stack((opp, own), 1)                                  # (G, 2)
+        return self.to_points(both).float().reshape(self.G, 2, self.N, self.N)
+
+    def to_boards(self) -> Boards:
+        """The same positions as a general :class:`.rules.Boards`."""
+        b = Boards(self.N, self.G, self.device)
+        for g in range(self.G):
+            pts = {c: self.to_points(x[g : g + 1])[0].nonzero()[:, 0].tolist()
+                   for c, x in ((BLACK, self.black), (WHITE, self.white))}
+            for c in (BLACK, WHITE):
+                b.place(pts[c], c, g)
+        for k in ("to_move", "plies", "winner", "reason", "done"):
+            setattr(b, k, getattr(self, k).clone())
+        return b
+
+    @classmethod
+    def from_boards(cls, boards: Boards) -> "BitBoards":
+        """The positions of a :class:`.rules.Boards` (N ≤ 7) as bitboards."""
+        bb = cls(boards.N, boards.G, boards.device)
+        g = boards.board[:, : boards.M]
+        bb.black, bb.white = bb.from_points(g == BLACK), bb.from_points(g == WHITE)
+        for k in ("to_move", "plies", "winner", "reason", "done"):
+            setattr(bb, k, getattr(boards, k).clone())
+        bb._recompute_atari()
+        return bb
+
+    @classmethod
+    def from_stones(cls, N: int, black: Iterable = (), white: Iterable = (),
+                    to_move: Optional[int] = None, G: int = 1, device="cpu") -> "BitBoards":
+        """As :meth:`.rules.Boards.from_stones` (same checks and errors)."""
+        return cls.from_boards(Boards.from_stones(N, black, white, to_move, G, device))
+
+    # ---- bit helpers -------------------------------------------------------------------
+    def point_bits(self, p: torch.Tensor) -> torch.Tensor:
+        """The bit of each point index ``p`` (any shape, long): ``1 << (p + p // N)``."""
+        p = p.to(self.dtype)
+        return torch.ones_like(p) << (p + torch.div(p, self.N, rounding_mode="floor"))
+
+    def _nbrs(self, x: torch.Tensor) -> torch.Tensor:
+        """The four neighbours of the set ``x``, guard and off-board bits included (callers
+        ``&`` with a colour or the empty set)."""
+        W = self.W
+        return (x >> 1) | (x << 1) | (x >> W) | (x << W)
+
+    def _fill(self, seeds: torch.Tensor, masks: torch.Tensor):
+        """Flood ``seeds`` inside ``masks`` (same shape: (G,) or channel-major (K, G)) to
+        their connected components. Returns ``(groups, dilation)``, dilation = groups ∪
+        their neighbours, so that ``dilation & empty`` are the groups' liberties. Once
+        fewer than a quarter of the games are still growing, the fill continues on those
+        games only. (Stopping a group's fill as soon as it shows a liberty was measured
+        slower: the extra tests cost more than the steps they save.)"""
+        g = seeds
+        while True:
+            d = g | self._nbrs(g)
+            ng = d & masks
+            if torch.equal(ng, g):
+                return g, d
+            if ng.shape[-1] >= 256:
+                moving = ng != g
+                if moving.dim() > 1:  # any over channels (uint8 max: ~10x faster than bool any)
+                    moving = moving.view(torch.uint8).amax(0).bool()
+                cols = moving.nonzero()[:, 0]
+                if cols.numel() * 4 < ng.shape[-1]:
+                    # games that stopped growing have ng == g, so their d is final
+                    dim = ng.dim() - 1
+                    sub_g, sub_d = self._fill(ng.index_select(dim, cols), masks.index_select(dim, cols))
+                    return _put(ng, cols, sub_g), _put(d, cols, sub_d)
+            g = ng
+
+    def _groups(self, seeds, masks, empty, m, own_at):
+        """The five groups around the move and their liberties, ``(grp, libs)`` (5, G).
+
+        One dilation step settles most of them: a group whose seed stone already shows
+        the liberties the caller needs is not filled (its ``grp`` stays the seed stone and
+        ``libs`` holds the liberties seen, which answers every later question). Without
+        atari sets (``own_at`` None) one liberty settles a group (it can be neither
+        captured nor suicided); with them an opponent group needs two (it stays out of
+        atari) and the own group two plus no adjacent own group in atari (whose stones
+        would have to leave the atari set). The games with an unsettled group are filled
+        completely, on their own."""
+        d0 = seeds | self._nbrs(seeds)
+        libs = d0 & empty
+        if own_at is None:
+            settled = (libs != 0) | (seeds == 0)
+        else:
+            settled = ((libs & (libs - 1)) != 0) | (seeds == 0)
+            settled[0] &= (self._nbrs(m) & own_at) == 0
+        cols = (~settled).view(torch.uint8).amax(0).nonzero()[:, 0]
+        if cols.numel() == 0:
+            return seeds, libs
+        sub_g, sub_d = self._fill(seeds.index_select(1, cols), masks.index_select(1, cols))
+        return _put(seeds, cols, sub_g), _put(libs, cols, sub_d & empty[cols])
+
+    def _recompute_atari(self) -> None:
+        """``atari_b`` / ``atari_w`` from scratch (after a set-up): each group is filled from
+        its lowest stone until every stone is covered."""
+        empty = self.full & ~(self.black | self.white)
+        for name, stones in (("atari_b", self.black), ("atari_w", self.white)):
+            rest, at = stones.clone(), torch.zeros_like(stones)
+            while bool((rest != 0).any()):
+                seed = rest & -rest
+                grp, d = self._fill(seed, stones)
+                libs = d & empty
+                one = (libs != 0) & ((libs & (libs - 1)) == 0)
+                at = at | torch.where(one, grp, torch.zeros_like(grp))
+                rest = rest & ~grp
+            setattr(self, name, at)
+
+    # ---- moves -------------------------------------------------------------------------
+    def legal(self) -> torch.Tensor:
+        """``(G, N²)`` bool: the empty points (suicide is legal)."""
+        return ~self.to_points(self.black | self.white)
+
+    def play(self, move: torch.Tensor, active: Optional[torch.Tensor] = None, check: bool = True) -> None:
+        """As :meth:`.rules.Boards.play`: ``move`` (G,) point indices for the side to move in
+        every live (``active``, not done) game; an occupied point or one off the board in a
+        live game raises :class:`UserError` and changes nothing (``check=False`` skips
+        those two tests, for moves known to be legal)."""
+        G, M = self.G, self.M
+        move = move.to(self.device, torch.long).reshape(G)
+        live = ~self.done if active is None else (active.to(self.device) & ~self.done)
+        q = torch.where(live, move, torch.zeros_like(move))
+        if check and bool(((q < 0) | (q >= M)).any()):
+            bad = q[(q < 0) | (q >= M)][0].item()
+            raise UserError(f"move index {bad} off the {self.N}x{self.N} board (0..{M - 1})")
+        m = self.point_bits(q) * live.to(self.dtype)
+        occupied = (m & (self.black | self.white)) != 0 if check else None
+        if check and bool(occupied.any()):
+            g = int(occupied.nonzero()[0, 0])
+            raise UserError(f"illegal move {int(q[g])} in game {g}: the point is occupied")
+        c = self.to_move
+        is_b = c == BLACK
+        own = torch.where(is_b, self.black, self.white) | m
+        opp = torch.where(is_b, self.white, self.black)
+        if self.track_atari:
+            own_at = torch.where(is_b, self.atari_b, self.atari_w)
+            opp_at = torch.where(is_b, self.atari_w, self.atari_b)
+        empty = self.full & ~(own | opp)
+        W = self.W
+        seeds = torch.stack((m, m >> 1, m << 1, m >> W, m << W))      # (5, G), channel-major
+        masks = torch.stack((own, opp, opp, opp, opp))
+        seeds &= masks
+        grp, libs = self._groups(seeds, masks, empty, m, own_at if self.track_atari else None)
+        none = libs == 0
+        dead = none[1:] & (seeds[1:] != 0)
+        capture = live & (dead[0] | dead[1] | dead[2] | dead[3])
+        suicide = live & none[0] & ~capture
+        cont = live & ~capture & ~suicide
+        if self.track_atari:
+            one = ~none & ((libs & (libs - 1)) == 0)
+            in_atari = grp * one                                        # groups left in atari
+            own_at = (own_at & ~grp[0]) | in_atari[0]
+            for k in range(1, 5):
+                opp_at = (opp_at & ~grp[k]) | in_atari[k]
+        # the stone stays on the board of every live game (finished games show their last move)
+        self.black = torch.where(is_b, own, opp)
+        self.white = torch.where(is_b, opp, own)
+        if self.track_atari:
+            self.atari_b = torch.where(cont, torch.where(is_b, own_at, opp_at), self.atari_b)
+            self.atari_w = torch.where(cont, torch.where(is_b, opp_at, own_at), self.atari_w)
+        other = (3 - c).to(torch.int8)
+        self.plies = self.plies + live.long()
+        self.winner = torch.where(capture, c, torch.where(suicide, other, self.winner))
+        self.reason = torch.where(capture, torch.full_like(self.reason, CAPTURE),
+                                  torch.where(suicide, torch.full_like(self.reason, SUICIDE), self.reason))
+        self.done = self.done | capture | suicide
+        self.to_move = torch.where(cont, other, c)
+
+    # ---- analysis for the opponents ----------------------------------------------------
+    def feature_bits(self) -> dict:
+        """Bitboards (G,) for the side to move: ``legal`` (empty), ``capture``, ``suicide``."""
+        if not self.track_atari:
+            raise UserError("these boards were played with track_atari=False; capture and suicide maps need it")
+        is_b = self.to_move == BLACK
+        own = torch.where(is_b, self.black, self.white)
+        opp = torch.where(is_b, self.white, self.black)
+        own_at = torch.where(is_b, self.atari_b, self.atari_w)
+        opp_at = torch.where(is_b, self.atari_w, self.atari_b)
+        empty = self.full & ~(own | opp)
+        capture = self._nbrs(opp_at) & empty
+        suicide = empty & ~self._nbrs(empty) & ~capture & ~self._nbrs(own & ~own_at)
+        return {"legal": empty, "capture": capture, "suicide": suicide}
+
+    def features(self, what: Iterable[str] = ("capture", "suicide")) -> dict:
+        """As :meth:`.rules.Boards.features` for ``legal``, ``capture`` and ``suicide``
+        (``(G, N²)`` bool maps); other maps raise :class:`UserError`."""
+        extra = set(what) - {"legal", "capture", "suicide"}
+        if extra:
+            raise UserError(f"the bitboard engine has no {sorted(extra)} maps (accepted: legal, "
+                            "capture, suicide); use dps.envs.atari_go.rules.Boards")
+        return {k: self.to_points(v) for k, v in self.feature_bits().items()}
+
+    def result(self, g: int = 0) -> dict:
+        return dict(done=bool(self.done[g]), winner=COLORS.get(int(self.winner[g])),
+                    plies=int(self.plies[g]), end_reason=REASONS[int(self.reason[g])])
+
+
+# ---- players ---------------------------------------------------------------------------
+BIT_LEVELS = ("L0", "L1", "L2")
+
+
+class BitPlayer:
+    """An L0/L1/L2 ladder player on :class:`BitBoards` with its own random stream.
+
+    * L0 (any empty point) draws one random order of the points per game when the match
+      starts and plays the first empty point in it. The set of empty points only shrinks,
+      so given everything played so far the first empty point of the order is uniform
+      over the empty points — the same law as a fresh uniform draw per move.
+    * L1/L2 take the first non-empty class (L2: capture, then non-suicide, then any) and
+      draw uniformly inside it afresh each move.
+    """
+
+    def __init__(self, level: str, generator: torch.Generator, boards: BitBoards):
+        if level not in BIT_LEVELS:
+            raise UserError(f"bitboard players are {', '.join(BIT_LEVELS)}, got {level!r}")
+        self.level, self.gen = level, generator
+        G, M, dev = boards.G, boards.M, boards.device
+        self.bitpos = boards.bit
+        if level == "L0":
+            self.order = random_orders(G, M, generator, dev)       # (M, G): k-th choice of game g
+            self.ptr = torch.zeros(G, dtype=torch.long, device=dev)
+
+    def select(self, index: torch.Tensor) -> None:
+        """Keep the per-game state of the games ``index`` (after compaction)."""
+        if self.level == "L0":
+            self.order, self.ptr = self.order[:, index].contiguous(), self.ptr[index]
+
+    def move(self, boards: BitBoards) -> torch.Tensor:
+        if self.level == "L0":
+            occ = boards.black | boards.white
+            G, flat = boards.G, self.order.view(-1)
+            cols = torch.arange(G, device=boards.device)
+            p = flat.index_select(0, self.ptr * G + cols)
+            taken = (boards.point_bits(p) & occ) != 0
+            if _any(taken):
+                # skip the points the other side took, on the games concerned only
+                rows = taken.nonzero()[:, 0]
+                last = boards.M - 1
+                o = occ[rows]
+                ptr = (self.ptr[rows] + 1).clamp(max=last)
+                while True:
+                    q = flat.index_select(0, ptr * G + rows)
+                    t = ((boards.point_bits(q) & o) != 0) & (ptr < last)
+                    if not _any(t):
+                        break
+                    ptr = ptr + t.long()
+                self.ptr = self.ptr.index_put((rows,), ptr)
+                p = p.index_put((rows,), q)
+            self.ptr = (self.ptr + 1).clamp(max=boards.M - 1)  # p is played next: look past it
+            return p
+        f = boards.feature_bits()
+        ok = f["legal"] & ~f["suicide"]
+        chosen = torch.where(ok != 0, ok, f["legal"])
+        if self.level == "L2":
+            chosen = torch.where(f["capture"] != 0, f["capture"], chosen)
+        return uniform_point(chosen, self.bitpos, self.gen)
+
+    def __repr__(self) -> str:
+        return f"BitPlayer({self.level})"
+
+
+def random_orders(G: int, M: int, generator: torch.Generator, device) -> torch.Tensor:
+    """``(M, G)`` long: an independent uniform permutation of ``0..M-1`` in each column
+    (Fisher–Yates, one vectorised swap per position; cheaper than sorting random keys)."""
+    perm = torch.arange(M, device=device).repeat_interleave(G)      # flat (M, G)
+    cols = torch.arange(G, device=device)
+    for i in range(M - 1, 0, -1):
+        j = torch.randint(0, i + 1, (G,), generator=generator, device=device) * G + cols
+        a = perm[i * G : (i + 1) * G].clone()
+        perm[i * G : (i + 1) * G] = perm.index_select(0, j)
+        perm.index_copy_(0, j, a)
+    return perm.view(M, G)
+
+
+def uniform_point(mask: torch.Tensor, bitpos: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """A uniformly drawn point of each bitboard in ``mask`` (G,) (0 where it is empty)."""
+    bits = (mask.unsqueeze(-1) & bitpos) != 0                          # (G, M)
+    csum = bits.to(torch.int16).cumsum(-1)
+    count = csum[:, -1].to(torch.float64)
+    u = torch.rand(mask.shape[0], generator=generator, device=mask.device, dtype=torch.float64)
+    k = (u * count).floor().clamp(max=(count - 1).clamp(min=0)).to(torch.int16)
+    return (csum > k.unsqueeze(-1)).to(torch.int8).argmax(-1)
+
+
+def play_match_bits(black, white, N: int, games: int, generators, device="cpu",
+                    compact: bool = True) -> dict:
+    """``games`` games between two bitboard players (levels in :data:`BIT_LEVELS`) on N×N,
+    N ≤ 7, with the given ``generators`` ``(black's, white's)``; returns the arrays of
+    :func:`.opponents.play_match` (``winner``, ``plies``, ``reason``)."""
+    b = BitBoards(N, games, device)
+    b.track_atari = not (black == white == "L0")
+    players = {BLACK: BitPlayer(black, generators[0], b)}
+    # two L0 players may share one order per game: every move is then the next point of a
+    # uniform random permutation, which is exactly the law of two independent L0 players
+    # (each move uniform over the empty points given the past), with no points to skip
+    players[WHITE] = players[BLACK] if black == white == "L0" else BitPlayer(white, generators[1], b)
+    ids = torch.arange(games, device=b.device)
+    winner = torch.zeros(games, dtype=torch.int8, device=b.device)
+    plies = torch.zeros(games, dtype=torch.long, device=b.device)
+    reason = torch.zeros(games, dtype=torch.int8, device=b.device)
+    color = BLACK
+
+    def record(rows):  # finished games keep their result, so it is copied out only when
+        winner[ids[rows]] = b.winner[rows]  # they leave the batch or at the end
+        plies[ids[rows]] = b.plies[rows]
+        reason[ids[rows]] = b.reason[rows]
+
+    for _ in range(N * N):
+        b.play(players[color].move(b), check=False)
+        color = 3 - color
+        n_done = int(torch.count_nonzero(b.done))
+        if n_done == b.G:
+            break
+        if compact and n_done * 4 >= b.G:
+            record(b.done.nonzero()[:, 0])
+            keep = (~b.done).nonzero()[:, 0]
+            b, ids = b.select(keep), ids[keep]
+            for pl in {id(p): p for p in players.values()}.values():
+                pl.select(keep)
+    record(torch.arange(b.G, device=b.device))
+    return dict(winner=winner, plies=plies, reason=reason)
