@@ -37,7 +37,7 @@ from typing import Iterable, Optional
 import torch
 
 from ...errors import UserError
-from .rules import BLACK, CAPTURE, COLORS, EMPTY, REASONS, SUICIDE, WHITE, Boards, check_size
+from .rules import BLACK, COLORS, REASONS, WHITE, Boards, check_size, record_outcome
 
 MAX_BITS_N = 7  # 7 rows × 8 bits = 56 bits (+8 for the last shift) fit a signed int64
 
@@ -283,13 +283,7 @@ class BitBoards:
         if self.track_atari:
             self.atari_b = torch.where(cont, torch.where(is_b, own_at, opp_at), self.atari_b)
             self.atari_w = torch.where(cont, torch.where(is_b, opp_at, own_at), self.atari_w)
-        other = (3 - c).to(torch.int8)
-        self.plies = self.plies + live.long()
-        self.winner = torch.where(capture, c, torch.where(suicide, other, self.winner))
-        self.reason = torch.where(capture, torch.full_like(self.reason, CAPTURE),
-                                  torch.where(suicide, torch.full_like(self.reason, SUICIDE), self.reason))
-        self.done = self.done | capture | suicide
-        self.to_move = torch.where(cont, other, c)
+        record_outcome(self, c, live, capture, suicide, cont)
 
     # ---- analysis for the opponents ----------------------------------------------------
     def feature_bits(self) -> dict:

@@ -81,6 +81,18 @@ def _stat_dtype(N: int) -> torch.dtype:
     return torch.int32 if 16 * N ** 8 < 2 ** 31 else torch.int64
 
 
+def record_outcome(b, c, live, capture, suicide, cont) -> None:
+    """Move bookkeeping shared by both engines: plies, winner, end reason, done and the
+    side to move of ``b`` after colour ``c`` (G,) moved in the ``live`` games."""
+    other = (3 - c).to(torch.int8)
+    b.plies = b.plies + live.long()
+    b.winner = torch.where(capture, c, torch.where(suicide, other, b.winner))
+    b.reason = torch.where(capture, torch.full_like(b.reason, CAPTURE),
+                           torch.where(suicide, torch.full_like(b.reason, SUICIDE), b.reason))
+    b.done = b.done | capture | suicide
+    b.to_move = torch.where(cont, other, c)
+
+
 _EARLIER = torch.tril(torch.ones(4, 4, dtype=torch.bool), -1)  # [d, d']: d' < d
 
 
@@ -245,14 +257,7 @@ class Boards:
         hit = (self.label.unsqueeze(-1) == merged.unsqueeze(1)).any(-1)
         self.label = torch.where(hit, q[:, None], self.label)
         self.label[rows, q] = torch.where(cont, q, self.label[rows, q])
-        # bookkeeping
-        other = (3 - c).to(torch.int8)
-        self.plies = self.plies + live.long()
-        self.winner = torch.where(capture, c, torch.where(suicide, other, self.winner))
-        self.reason = torch.where(capture, torch.full_like(self.reason, CAPTURE),
-                                  torch.where(suicide, torch.full_like(self.reason, SUICIDE), self.reason))
-        self.done = self.done | capture | suicide
-        self.to_move = torch.where(cont, other, c)
+        record_outcome(self, c, live, capture, suicide, cont)
 
     def place(self, points: Sequence[int], color: int, game: int = 0) -> None:
         """Put stones of ``color`` on ``points`` of one game without applying the rules
