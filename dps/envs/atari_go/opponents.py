@@ -24,7 +24,6 @@ are evaluated on the current position only; the pseudo-liberty identities of
 """
 from __future__ import annotations
 
-
 import torch
 
 from ...errors import UserError, unknown
