@@ -325,8 +325,8 @@ BIT_LEVELS = ("L0", "L1", "L2")
 class BitPlayer:
     """An L0/L1/L2 ladder player on :class:`BitBoards` with its own random stream.
 
-    * L0 (any empty point) draws one random order of the points per game when the match
-      starts and plays the first empty point in it. The set of empty points only shrinks,
+    * L0 (any empty point) plays the first empty point of a random order of the points
+      per game (drawn lazily, as far as it is read). The set of empty points only shrinks,
       so given everything played so far the first empty point of the order is uniform
       over the empty points — the same law as a fresh uniform draw per move.
     * L1/L2 take the first non-empty class (L2: capture, then non-suicide, then any) and
@@ -340,8 +340,19 @@ class BitPlayer:
         G, M, dev = boards.G, boards.M, boards.device
         self.bitpos = boards.bit
         if level == "L0":
-            self.order = random_orders(G, M, generator, dev)       # (M, G): k-th choice of game g
+            # (M, G): the k-th choice of game g; drawn lazily, Fisher–Yates position by
+            # position, as far as the pointers have gone (games end long before N² moves)
+            self.order = torch.arange(M, device=dev).repeat_interleave(G).view(M, G)
+            self.drawn = 0
             self.ptr = torch.zeros(G, dtype=torch.long, device=dev)
+
+    def _draw(self, upto: int) -> None:
+        """Make positions ``0..upto`` of every game's order final."""
+        M, G = self.order.shape
+        stop = min(upto + 1, M - 1)  # position M-1 is final once 0..M-2 are
+        if stop > self.drawn:
+            _fisher_yates(self.order.view(-1), G, M, self.drawn, stop, self.gen)
+            self.drawn = stop
 
     def select(self, index: torch.Tensor) -> None:
         """Keep the per-game state of the games ``index`` (after compaction)."""
@@ -353,6 +364,7 @@ class BitPlayer:
             occ = boards.black | boards.white
             G, flat = boards.G, self.order.view(-1)
             cols = torch.arange(G, device=boards.device)
+            self._draw(int(self.ptr.max()))
             p = flat.index_select(0, self.ptr * G + cols)
             taken = (boards.point_bits(p) & occ) != 0
             if _any(taken):
@@ -362,6 +374,7 @@ class BitPlayer:
                 o = occ[rows]
                 ptr = (self.ptr[rows] + 1).clamp(max=last)
                 while True:
+                    self._draw(int(ptr.max()))
                     q = flat.index_select(0, ptr * G + rows)
                     t = ((boards.point_bits(q) & o) != 0) & (ptr < last)
                     if not _any(t):
@@ -382,16 +395,24 @@ class BitPlayer:
         return f"BitPlayer({self.level})"
 
 
+def _fisher_yates(flat: torch.Tensor, G: int, M: int, start: int, stop: int,
+                  generator: torch.Generator) -> None:
+    """Fisher–Yates steps ``start..stop-1`` in place on ``flat``, a flattened (M, G) array of
+    G columns: step i swaps position i of every column with a uniform position in i..M-1,
+    which makes positions 0..i a uniform random ordered draw without replacement."""
+    cols = torch.arange(G, device=flat.device)
+    for i in range(start, stop):
+        j = torch.randint(i, M, (G,), generator=generator, device=flat.device) * G + cols
+        a = flat[i * G : (i + 1) * G].clone()
+        flat[i * G : (i + 1) * G] = flat.index_select(0, j)
+        flat.index_copy_(0, j, a)
+
+
 def random_orders(G: int, M: int, generator: torch.Generator, device) -> torch.Tensor:
     """``(M, G)`` long: an independent uniform permutation of ``0..M-1`` in each column
     (Fisher–Yates, one vectorised swap per position; cheaper than sorting random keys)."""
     perm = torch.arange(M, device=device).repeat_interleave(G)      # flat (M, G)
-    cols = torch.arange(G, device=device)
-    for i in range(M - 1, 0, -1):
-        j = torch.randint(0, i + 1, (G,), generator=generator, device=device) * G + cols
-        a = perm[i * G : (i + 1) * G].clone()
-        perm[i * G : (i + 1) * G] = perm.index_select(0, j)
-        perm.index_copy_(0, j, a)
+    _fisher_yates(perm, G, M, 0, M - 1, generator)
     return perm.view(M, G)
 
 
