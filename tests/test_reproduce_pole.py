@@ -61,3 +61,35 @@ def test_report_only_rebuilds_the_same_summary(rp, tmp_path):
     s = rp.summarise(rows)[0]
     assert s["cut"] == 1 and s["runs"] == 1            # the cut run is counted apart, not as a failure
     assert "1 cut by --deadline" in (tmp_path / "results.md").read_text()
+
+
+def test_failed_long_check_does_not_end_the_run(rp, monkeypatch):
+    """Task c: a candidate (≥ 200/625) that fails the 100,000-step check is counted and the
+    search goes on; the next candidate that passes is the solver."""
+    real = rp.CartPole
+    monkeypatch.setattr(rp, "CartPole", lambda **kw: real(**dict(kw, max_steps=5)))  # every member "balances"
+    real_rollout, gens = rp.rollout, []
+
+    def rising(*a, **k):  # each generation's fitness beats the last, so its best is tested
+        res = real_rollout(*a, **k)
+        gens.append(1)
+        f = res.fitness()
+        res.fitness = lambda: f * 0 + len(gens)
+        return res
+
+    monkeypatch.setattr(rp, "rollout", rising)
+    monkeypatch.setattr(rp, "grid_score", lambda policy, task, params, seed: torch.full((params.shape[0],), 625))
+    calls = []
+
+    def long_check(policy, task, params, seed):
+        calls.append(params.shape[0])
+        return torch.tensor([len(calls) > 1] * params.shape[0])
+
+    monkeypatch.setattr(rp, "long_check", long_check)
+    rp.TASKS["c"]["policy"] = "lstm:hidden=2,input_scale=10"
+    try:
+        (r,) = rp.run_group(("c", [("cmaes", 0, 2000)], None))
+    finally:
+        rp.TASKS["c"]["policy"] = "lstm:hidden=4,input_scale=10"
+    assert r["long_fails"] == 1 and r["long_checks"] == 2 and r["long_ok"]
+    assert r["candidate_at"] == r["evaluations_used"] == 2 * 20 and r["generalization"] == 625
