@@ -453,6 +453,8 @@ def main(argv=None):
     p.add_argument("--cap", nargs="*", default=[], metavar="TASK=N", help="override the evaluation cap")
     p.add_argument("--policy", nargs="*", default=[], metavar="TASK=SPEC",
                    help="override a task's policy spec, e.g. c=lstm:hidden=2,input_scale=10")
+    p.add_argument("--set", nargs="*", default=[], metavar="METHOD.TASK.KEY=VALUE",
+                   help="override a searcher option, e.g. cmaes.c.sigma0=1.0 (VALUE read as JSON)")
     p.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
     p.add_argument("--deadline", type=float, default=None,
                    help="minutes after which runs not yet started are skipped and running ones stop "
@@ -483,6 +485,17 @@ def main(argv=None):
     for kv in args.policy:
         k, v = kv.split("=", 1)
         TASKS[k]["policy"] = v
+    for kv in args.set:
+        key, _, v = kv.partition("=")
+        parts = key.split(".")
+        if len(parts) != 3 or parts[0] not in METHODS or parts[1] not in TASKS or not v:
+            p.error(f"--set takes METHOD.TASK.KEY=VALUE with METHOD in {', '.join(METHODS)} and TASK in "
+                    f"{', '.join(TASKS)}, got {kv!r}")
+        try:
+            value = json.loads(v)
+        except json.JSONDecodeError:
+            value = v
+        METHODS[parts[0]][parts[1]][parts[2]] = value
     deadline = None if args.deadline is None else time.time() + 60 * args.deadline
     # seed-major order: every method's seed 0 first, so a run cut by --deadline stays balanced
     jobs = [("markov", (t, m, s, TASKS[t]["cap"], deadline))
