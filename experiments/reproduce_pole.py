@@ -448,6 +448,8 @@ def main(argv=None):
     p.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     p.add_argument("--seeds", type=int, default=20, help="seeds 0..N-1 (20 = the full setting)")
+    p.add_argument("--first-seed", type=int, default=0,
+                   help="start the seeds there instead (K..K+N-1), e.g. fresh seeds to confirm settings")
     p.add_argument("--seeds-per-task", nargs="*", default=[], metavar="TASK=N",
                    help="override the seed count per task, e.g. c=3")
     p.add_argument("--cap", nargs="*", default=[], metavar="TASK=N", help="override the evaluation cap")
@@ -481,7 +483,8 @@ def main(argv=None):
     for kv in args.cap:
         k, v = kv.split("=")
         TASKS[k]["cap"] = int(v)
-    args.seed_list = {t: f"0..{nseeds[t] - 1}" for t in args.tasks}
+    k0 = args.first_seed
+    args.seed_list = {t: f"{k0}..{k0 + nseeds[t] - 1}" for t in args.tasks}
     for kv in args.policy:
         k, v = kv.split("=", 1)
         TASKS[k]["policy"] = v
@@ -499,9 +502,9 @@ def main(argv=None):
     deadline = None if args.deadline is None else time.time() + 60 * args.deadline
     # seed-major order: every method's seed 0 first, so a run cut by --deadline stays balanced
     jobs = [("markov", (t, m, s, TASKS[t]["cap"], deadline))
-            for t in args.tasks if t != "c" for s in range(nseeds[t]) for m in args.methods]
+            for t in args.tasks if t != "c" for s in range(k0, k0 + nseeds[t]) for m in args.methods]
     if "c" in args.tasks:   # lock-step groups, one per process
-        members = [(m, s, TASKS["c"]["cap"]) for s in range(nseeds["c"]) for m in args.methods]
+        members = [(m, s, TASKS["c"]["cap"]) for s in range(k0, k0 + nseeds["c"]) for m in args.methods]
         jobs = [("group", ("c", members[i::args.jobs], deadline)) for i in range(min(args.jobs, len(members)))] + jobs
     t0 = time.perf_counter()
     rows, skipped = [], 0
