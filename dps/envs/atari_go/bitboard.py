@@ -41,7 +41,8 @@ from typing import Iterable, Optional
 import torch
 
 from ...errors import UserError
-from .rules import BLACK, COLORS, REASONS, WHITE, Boards, check_size, record_outcome
+from .rules import (BLACK, WHITE, Boards, check_size, live_moves, play_out, record_outcome,
+                    refuse_occupied)
 
 MAX_BITS_N = 7  # 7 rows × 8 bits = 56 bits (+8 for the last shift) fit a signed int64
 
@@ -49,6 +50,12 @@ MAX_BITS_N = 7  # 7 rows × 8 bits = 56 bits (+8 for the last shift) fit a signe
 def _any(mask: torch.Tensor) -> bool:
     """``mask.any()`` for a bool tensor, through a uint8 view (several times faster on CPU)."""
     return bool(mask.view(torch.uint8).any())
+
+
+def _sides(is_b: torch.Tensor, black: torch.Tensor, white: torch.Tensor):
+    """``(own, opp)``: the words of the side to move and of its opponent (``is_b`` (G,):
+    Black to move)."""
+    return torch.where(is_b, black, white), torch.where(is_b, white, black)
 
 
 def _put(x: torch.Tensor, cols: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
@@ -124,9 +131,7 @@ class BitBoards:
     def planes(self, color: torch.Tensor) -> torch.Tensor:
         """As :meth:`.rules.Boards.planes`: ``(G, 2, N, N)`` float for ``color`` (G,):
         channel 0 = opponent stones, channel 1 = own stones."""
-        is_b = color.to(self.device).reshape(-1) == BLACK
-        own = torch.where(is_b, self.black, self.white)
-        opp = torch.where(is_b, self.white, self.black)
+        own, opp = _sides(color.to(self.device).reshape(-1) == BLACK, self.black, self.white)
         both = torch.stack((opp, own), 1)                                  # (G, 2)
         return self.to_points(both).float().reshape(self.G, 2, self.N, self.N)
 
@@ -245,31 +250,21 @@ class BitBoards:
         every live (``active``, not done) game; an occupied point or one off the board in a
         live game raises :class:`UserError` and changes nothing (``check=False`` skips
         those two tests, for moves known to be legal)."""
-        G, M = self.G, self.M
-        move = move.to(self.device, torch.long).reshape(G)
-        live = ~self.done if active is None else (active.to(self.device) & ~self.done)
-        q = torch.where(live, move, torch.zeros_like(move))
-        if check and bool(((q < 0) | (q >= M)).any()):
-            bad = q[(q < 0) | (q >= M)][0].item()
-            raise UserError(f"move index {bad} off the {self.N}x{self.N} board (0..{M - 1})")
+        q, live = live_moves(self, move, active, check)
         m = self.point_bits(q) * live.to(self.dtype)
-        occupied = (m & (self.black | self.white)) != 0 if check else None
-        if check and bool(occupied.any()):
-            g = int(occupied.nonzero()[0, 0])
-            raise UserError(f"illegal move {int(q[g])} in game {g}: the point is occupied")
+        if check:
+            refuse_occupied((m & (self.black | self.white)) != 0, q)
         c = self.to_move
         is_b = c == BLACK
-        own = torch.where(is_b, self.black, self.white) | m
-        opp = torch.where(is_b, self.white, self.black)
-        if self.track_atari:
-            own_at = torch.where(is_b, self.atari_b, self.atari_w)
-            opp_at = torch.where(is_b, self.atari_w, self.atari_b)
+        own, opp = _sides(is_b, self.black, self.white)
+        own = own | m
+        own_at, opp_at = _sides(is_b, self.atari_b, self.atari_w) if self.track_atari else (None, None)
         empty = self.full & ~(own | opp)
         W = self.W
         seeds = torch.stack((m, m >> 1, m << 1, m >> W, m << W))      # (5, G), channel-major
         masks = torch.stack((own, opp, opp, opp, opp))
         seeds &= masks
-        grp, libs = self._groups(seeds, masks, empty, m, own_at if self.track_atari else None)
+        grp, libs = self._groups(seeds, masks, empty, m, own_at)
         none = libs == 0
         dead = none[1:] & (seeds[1:] != 0)
         capture = live & (dead[0] | dead[1] | dead[2] | dead[3])
@@ -295,10 +290,8 @@ class BitBoards:
         if not self.track_atari:
             raise UserError("these boards were played with track_atari=False; capture and suicide maps need it")
         is_b = self.to_move == BLACK
-        own = torch.where(is_b, self.black, self.white)
-        opp = torch.where(is_b, self.white, self.black)
-        own_at = torch.where(is_b, self.atari_b, self.atari_w)
-        opp_at = torch.where(is_b, self.atari_w, self.atari_b)
+        own, opp = _sides(is_b, self.black, self.white)
+        own_at, opp_at = _sides(is_b, self.atari_b, self.atari_w)
         empty = self.full & ~(own | opp)
         capture = self._nbrs(opp_at) & empty
         suicide = empty & ~self._nbrs(empty) & ~capture & ~self._nbrs(own & ~own_at)
@@ -313,9 +306,7 @@ class BitBoards:
                             "capture, suicide); use dps.envs.atari_go.rules.Boards")
         return {k: self.to_points(v) for k, v in self.feature_bits().items()}
 
-    def result(self, g: int = 0) -> dict:
-        return dict(done=bool(self.done[g]), winner=COLORS.get(int(self.winner[g])),
-                    plies=int(self.plies[g]), end_reason=REASONS[int(self.reason[g])])
+    result = Boards.result  # the same fields, the same dict
 
 
 # ---- players ---------------------------------------------------------------------------
@@ -438,28 +429,4 @@ def play_match_bits(black, white, N: int, games: int, generators, device="cpu",
     # uniform random permutation, which is exactly the law of two independent L0 players
     # (each move uniform over the empty points given the past), with no points to skip
     players[WHITE] = players[BLACK] if black == white == "L0" else BitPlayer(white, generators[1], b)
-    ids = torch.arange(games, device=b.device)
-    winner = torch.zeros(games, dtype=torch.int8, device=b.device)
-    plies = torch.zeros(games, dtype=torch.long, device=b.device)
-    reason = torch.zeros(games, dtype=torch.int8, device=b.device)
-    color = BLACK
-
-    def record(rows):  # finished games keep their result, so it is copied out only when
-        winner[ids[rows]] = b.winner[rows]  # they leave the batch or at the end
-        plies[ids[rows]] = b.plies[rows]
-        reason[ids[rows]] = b.reason[rows]
-
-    for _ in range(N * N):
-        b.play(players[color].move(b), check=False)
-        color = 3 - color
-        n_done = int(torch.count_nonzero(b.done))
-        if n_done == b.G:
-            break
-        if compact and n_done * 4 >= b.G:
-            record(b.done.nonzero()[:, 0])
-            keep = (~b.done).nonzero()[:, 0]
-            b, ids = b.select(keep), ids[keep]
-            for pl in {id(p): p for p in players.values()}.values():
-                pl.select(keep)
-    record(torch.arange(b.G, device=b.device))
-    return dict(winner=winner, plies=plies, reason=reason)
+    return play_out(b, players, compact, check=False)

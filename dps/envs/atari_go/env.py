@@ -22,7 +22,8 @@ import torch
 
 from ...errors import UserError
 from ..base import BatchedEnv, Discrete
-from .opponents import Opponent, opponent_name
+from .bitboard import BitBoards
+from .opponents import Opponent, match_engine, opponent_name
 from .rules import BLACK, WHITE, Boards, check_size
 
 
@@ -48,8 +49,6 @@ class AtariGoEnv(BatchedEnv):
             raise UserError(f"games must be a positive integer, got {games!r}")
         self.games = games
         self.shaping = bool(shaping)
-        from .opponents import match_engine
-
         self.engine = match_engine(self.opponent, self.opponent, self.N, engine)
         self.observation_shape = (2, self.N, self.N)
         self.action_space = Discrete(self.N * self.N)
@@ -63,12 +62,7 @@ class AtariGoEnv(BatchedEnv):
     def reset(self, P: int, B: int, generator: torch.Generator) -> torch.Tensor:
         self.P, self.B = int(P), int(B)
         G = self.P * self.B
-        if self.engine == "bits":
-            from .bitboard import BitBoards
-
-            self.boards = BitBoards(self.N, G, self.device)
-        else:
-            self.boards = Boards(self.N, G, self.device)
+        self.boards = (BitBoards if self.engine == "bits" else Boards)(self.N, G, self.device)
         b = torch.arange(self.B, device=self.device).repeat(self.P)
         self.agent = torch.where(b % 2 == 0, WHITE, BLACK).to(torch.int8)
         seed = int(torch.randint(0, 2 ** 62, (1,), generator=generator, device=generator.device))

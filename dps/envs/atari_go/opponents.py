@@ -27,7 +27,8 @@ from __future__ import annotations
 import torch
 
 from ...errors import UserError, unknown
-from .rules import BLACK, WHITE, Boards, check_size
+from .bitboard import BIT_LEVELS, MAX_BITS_N, play_match_bits
+from .rules import BLACK, WHITE, Boards, check_size, play_out
 
 LEVELS = ("L0", "L1", "L2", "L3", "L4", "L5", "L6")
 ALIASES = {"random": "L0", "nonsuicide": "L1", "non-suicide": "L1", "killer": "L2",
@@ -102,6 +103,9 @@ class Opponent:
         f = boards.features(_NEEDS[self.level]) if self.level != "L0" else {"legal": boards.legal()}
         return _classes(self.level, f)
 
+    def select(self, index: torch.Tensor) -> None:
+        """Nothing to keep per game (a level draws afresh each move); for :func:`.rules.play_out`."""
+
     def move(self, boards: Boards) -> torch.Tensor:
         """One move ``(G,)`` for the side to move in every game (arbitrary in finished
         games)."""
@@ -133,8 +137,6 @@ ENGINES = ("auto", "bits", "boards")
 def match_engine(black, white, N: int, engine: str = "auto") -> str:
     """The engine :func:`play_match` uses: ``bits`` (:mod:`.bitboard`) when N ≤ 7 and both
     players are L0–L2, else ``boards`` (:class:`.rules.Boards`); ``engine`` forces one."""
-    from .bitboard import BIT_LEVELS, MAX_BITS_N
-
     if engine not in ENGINES:
         raise UserError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     levels = [p.level if isinstance(p, Opponent) else opponent_name(p) for p in (black, white)]
@@ -161,36 +163,12 @@ def play_match(black: "str | Opponent", white: "str | Opponent", N: int, games: 
     players = {BLACK: make_opponent(black, seed * 2 + 1, device),
                WHITE: make_opponent(white, seed * 2 + 2, device)}
     if match_engine(players[BLACK], players[WHITE], N, engine) == "bits":
-        from .bitboard import play_match_bits
-
         out = play_match_bits(players[BLACK].level, players[WHITE].level, N, games,
                               (players[BLACK].generator, players[WHITE].generator), device, compact)
-        return dict(out, black_win_rate=float((out["winner"] == BLACK).float().mean()),
-                    mean_plies=float(out["plies"].float().mean()))
-    b = Boards(N, games, device)
-    ids = torch.arange(games, device=b.device)
-    winner = torch.zeros(games, dtype=torch.int8, device=b.device)
-    plies = torch.zeros(games, dtype=torch.long, device=b.device)
-    reason = torch.zeros(games, dtype=torch.int8, device=b.device)
-    color = BLACK
-    for _ in range(N * N):
-        b.play(players[color].move(b))
-        color = 3 - color
-        ended = b.done
-        n_done = int(ended.sum())
-        if n_done == 0:
-            continue
-        winner[ids[ended]] = b.winner[ended]
-        plies[ids[ended]] = b.plies[ended]
-        reason[ids[ended]] = b.reason[ended]
-        if n_done == b.G:
-            break
-        if compact and n_done * 4 >= b.G:
-            keep = (~ended).nonzero()[:, 0]
-            b, ids = b.select(keep), ids[keep]
-    return dict(winner=winner, plies=plies, reason=reason,
-                black_win_rate=float((winner == BLACK).float().mean()),
-                mean_plies=float(plies.float().mean()))
+    else:
+        out = play_out(Boards(N, games, device), players, compact)
+    return dict(out, black_win_rate=float((out["winner"] == BLACK).float().mean()),
+                mean_plies=float(out["plies"].float().mean()))
 
 
 def win_rate(a: str, b: str, N: int, games: int, seed: int = 0, device="cpu",
