@@ -362,7 +362,7 @@ def fmt(x, nd=0):
 def write(rows, summary, cost, args, wall, argv):
     OUT.mkdir(parents=True, exist_ok=True)
     meta = {"argv": argv, "seed_list": args.seed_list, "jobs": args.jobs, "wall": wall, "skipped": args.skipped,
-            "cost": cost}
+            "cost": cost, "methods": METHODS}
     (OUT / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
     cols = [k for k in rows[0] if k != "candidate"]
     with open(OUT / "runs.csv", "w", newline="") as f:
@@ -441,6 +441,22 @@ def load_rows(out: Path):
     return rows, json.loads((out / "meta.json").read_text())
 
 
+def apply_sets(sets, error) -> None:
+    """``--set METHOD.TASK.KEY=VALUE`` overrides into :data:`METHODS` (VALUE read as JSON);
+    ``error`` reports a malformed one."""
+    for kv in sets:
+        key, _, v = kv.partition("=")
+        parts = key.split(".")
+        if len(parts) != 3 or parts[0] not in METHODS or parts[1] not in TASKS or not v:
+            error(f"--set takes METHOD.TASK.KEY=VALUE with METHOD in {', '.join(METHODS)} and TASK in "
+                  f"{', '.join(TASKS)}, got {kv!r}")
+        try:
+            value = json.loads(v)
+        except json.JSONDecodeError:
+            value = v
+        METHODS[parts[0]][parts[1]][parts[2]] = value
+
+
 def main(argv=None):
     global OUT
     argv = sys.argv[1:] if argv is None else argv
@@ -473,6 +489,11 @@ def main(argv=None):
         for r in rows:
             TASKS[r["task"]]["policy"] = r["policy"]
             TASKS[r["task"]]["cap"] = r["cap"]
+        if "methods" in meta:  # the options in force, --set included
+            for method, per_task in meta["methods"].items():
+                METHODS[method].update(per_task)
+        else:  # written before meta.json kept them: re-apply the run's own --set
+            apply_sets(p.parse_args(meta["argv"]).set, p.error)
         write(rows, summarise(rows), meta["cost"], args, meta["wall"], meta["argv"])
         print((OUT / "results.md").read_text())
         return
@@ -488,17 +509,7 @@ def main(argv=None):
     for kv in args.policy:
         k, v = kv.split("=", 1)
         TASKS[k]["policy"] = v
-    for kv in args.set:
-        key, _, v = kv.partition("=")
-        parts = key.split(".")
-        if len(parts) != 3 or parts[0] not in METHODS or parts[1] not in TASKS or not v:
-            p.error(f"--set takes METHOD.TASK.KEY=VALUE with METHOD in {', '.join(METHODS)} and TASK in "
-                    f"{', '.join(TASKS)}, got {kv!r}")
-        try:
-            value = json.loads(v)
-        except json.JSONDecodeError:
-            value = v
-        METHODS[parts[0]][parts[1]][parts[2]] = value
+    apply_sets(args.set, p.error)
     deadline = None if args.deadline is None else time.time() + 60 * args.deadline
     # seed-major order: every method's seed 0 first, so a run cut by --deadline stays balanced
     jobs = [("markov", (t, m, s, TASKS[t]["cap"], deadline))

@@ -57,6 +57,7 @@ def test_report_only_rebuilds_the_same_summary(rp, tmp_path):
     rp.write(rows, rp.summarise(rows), {}, args, 12.0, ["--tasks", "a"])
     back, meta = rp.load_rows(tmp_path)
     assert meta["skipped"] == 1 and meta["argv"] == ["--tasks", "a"]
+    assert meta["methods"]["cmaes"]["a"] == rp.METHODS["cmaes"]["a"]  # report-only shows these options
     assert rp.summarise(back) == rp.summarise(rows)
     s = rp.summarise(rows)[0]
     assert s["cut"] == 1 and s["runs"] == 1            # the cut run is counted apart, not as a failure
@@ -93,3 +94,23 @@ def test_failed_long_check_does_not_end_the_run(rp, monkeypatch):
         rp.TASKS["c"]["policy"] = "lstm:hidden=4,input_scale=10"
     assert r["long_fails"] == 1 and r["long_checks"] == 2 and r["long_ok"]
     assert r["candidate_at"] == r["evaluations_used"] == 2 * 20 and r["generalization"] == 625
+
+
+def test_report_only_shows_the_options_the_run_used(rp, tmp_path, monkeypatch):
+    """--set options come back in --report-only, from meta.json or (older runs) its argv."""
+    import copy
+    import json
+
+    monkeypatch.setattr(rp, "METHODS", copy.deepcopy(rp.METHODS))
+    monkeypatch.setattr(rp, "TASKS", copy.deepcopy(rp.TASKS))  # main() also sets policies and caps
+    rows = [rp.run_markov(("a", "cmaes", 0, 200, None))]
+    args = type("A", (), {"seed_list": {"a": "0..0"}, "jobs": 1, "skipped": 0})()
+    rp.OUT = tmp_path
+    argv = ["--tasks", "a", "--methods", "cmaes", "--set", "cmaes.a.sigma0=2.0"]
+    rp.write(rows, rp.summarise(rows), {}, args, 1.0, argv)
+    meta = json.loads((tmp_path / "meta.json").read_text())
+    del meta["methods"]  # as written before meta.json kept the options
+    (tmp_path / "meta.json").write_text(json.dumps(meta))
+    rp.main(["--report-only", "--out", str(tmp_path)])
+    assert '`{"sigma0": 2.0, "popsize": 20}`' in (tmp_path / "results.md").read_text()
+    assert json.loads((tmp_path / "meta.json").read_text())["methods"]["cmaes"]["a"]["sigma0"] == 2.0
