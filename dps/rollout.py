@@ -119,8 +119,12 @@ class _LazyGreedy:
             clear = bool((a | (o0 > o1)).all())
             action = a.long()
         else:
-            best, action = out.max(-1)
-            clear = bool(((out >= best.unsqueeze(-1)).sum(-1) == 1).all())
+            # the top two per slot: a strict gap means a unique maximum (a tie or a NaN does not
+            # compare greater); fewer ops than max + a count of the maxima
+            top, idx = out.topk(2, -1)
+            first, second = top.unbind(-1)
+            clear = bool((first > second).all())
+            action = idx[..., 0]
         if clear:
             self.pending += n_full
             return action

@@ -156,3 +156,65 @@ def test_balanced_goals_alternate_per_member():
     env = TMaze(length=3, balanced=False)
     env.reset(50, 6, torch.Generator().manual_seed(0))
     assert not torch.equal(env.goal.sum(1), torch.full((50,), 3))
+
+
+class _RulesTMaze:
+    """The T-maze rules written out as comparisons (the table-driven ``TMaze.step`` must
+    match it on every slot and step)."""
+
+    def __init__(self, N, max_steps, pos, goal):
+        self.N, self.max_steps, self.pos, self.goal = N, max_steps, pos.clone(), goal.clone()
+        self.over = torch.zeros_like(pos, dtype=torch.bool)
+        self.t = 0
+
+    def obs(self):
+        codes = torch.tensor([START_N, START_S, CORRIDOR, JUNCTION], dtype=torch.float32)
+        row = torch.where(self.pos == 0, self.goal, torch.where(self.pos == self.N, 3, 2))
+        return codes[row]
+
+    def step(self, a):
+        N, live = self.N, ~self.over
+        east = (a == EAST) & (self.pos < N)
+        west = (a == WEST) & (self.pos > 0)
+        enter = ((a == NORTH) | (a == SOUTH)) & (self.pos == N)
+        correct = enter & (((a == NORTH) & (self.goal == 0)) | ((a == SOUTH) & (self.goal == 1)))
+        bump = ~(east | west | enter) & (a >= 0) & (a <= 3)
+        self.pos = torch.where(live, self.pos + east.long() - west.long(), self.pos)
+        reward = torch.where(correct, 4.0, torch.where(bump | (enter & ~correct), -0.1, 0.0))
+        reward = torch.where(live, reward, 0.0)
+        self.t += 1
+        done = self.over | enter | (self.t >= self.max_steps)
+        self.over = done
+        return self.obs(), reward, done, correct & live
+
+
+@pytest.mark.parametrize("N,max_steps", [(1, 9), (2, 12), (5, 40), (12, 30)])
+def test_table_step_matches_the_rules(N, max_steps):
+    """Random walks (actions biased east, some out of range on live slots) step by step
+    against the rules, with a row selection halfway."""
+    P, B = 6, 40
+    env = TMaze(length=N, max_steps=max_steps)
+    env.reset(P, B, make_generator(5, "cpu"))
+    ref = _RulesTMaze(N, max_steps, env.pos, env.goal)
+    g = torch.Generator().manual_seed(N)
+    probs = torch.tensor([0.2, 0.4, 0.2, 0.15, 0.05])  # N, E, S, W, "out of range"
+    wins = wrong = 0
+    for t in range(max_steps):
+        a = torch.multinomial(probs, P * B, replacement=True, generator=g).view(P, B)
+        a = torch.where(a == 4, torch.tensor([-1, 4, 9])[torch.randint(0, 3, (P, B), generator=g)], a)
+        if t == max_steps // 2:
+            keep = torch.tensor([0, 2, 3, 5])
+            env.select_rows(keep)
+            ref.pos, ref.goal, ref.over = ref.pos[keep], ref.goal[keep], ref.over[keep]
+            a = a[keep]
+        elif t > max_steps // 2:
+            a = a[:4]
+        obs, r, done, info = env.step(a)
+        r_obs, r_r, r_done, r_win = ref.step(a)
+        assert torch.equal(obs, r_obs) and torch.equal(r, r_r) and torch.equal(done, r_done), t
+        assert torch.equal(info["success"], r_win) and torch.equal(env.pos, ref.pos), t
+        assert r.dtype == torch.float32 and done.dtype == torch.bool
+        wins += int(r_win.sum())
+        wrong += int(((r_r == -0.1) & r_done & (ref.pos == N)).sum())
+    assert done.all()
+    assert wins > 0 and wrong > 0  # both arms' outcomes occurred

@@ -103,6 +103,23 @@ def test_shortcuts_bit_identical(spec, P, B, tie_rows):
         assert res.env_steps == ref.env_steps
 
 
+@pytest.mark.parametrize("spec", ["tmaze:length=4", "catch", "cartpole:discrete=true"])
+def test_lazy_greedy_with_nan_outputs_matches_plain(spec):
+    """Members whose outputs are NaN (or ±inf ties) take the plain loop's draws too."""
+    env = make_env(spec)
+    pol = LSTMPolicy(env.observation_shape, env.action_space.out_size, hidden=3)
+    params = _params(pol, 70, 4)
+    n = env.action_space.out_size          # the last n parameters are the output biases
+    nan_all, nan_one, inf_ties = (_params(pol, 70, 4) for _ in range(3))
+    nan_all[3] = float("nan")               # every output NaN
+    nan_one[4, -n + 1] = float("nan")       # one output NaN: max() is NaN, no maximum is "clear"
+    inf_ties[5, -n:] = float("inf")         # ties at +inf
+    for params in (nan_all, nan_one, inf_ties):   # apart: one tie anywhere sends a step to the draw
+        ref = rollout(pol, env, params, 2, seed=9, act=_plain_act(env))
+        res = rollout(pol, env, params, 2, seed=9)
+        assert torch.equal(res.returns, ref.returns) and torch.equal(res.lengths, ref.lengths)
+
+
 def test_compaction_happens_and_matches():
     env = make_env("cartpole:discrete=true,integrator=gym")
     pol = LSTMPolicy(env.observation_shape, 2, hidden=4)

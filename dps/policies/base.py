@@ -67,7 +67,12 @@ class Policy:
     def block(self, params: torch.Tensor, name: str) -> torch.Tensor:
         """The ``(P, *shape)`` view of one named parameter block."""
         sl, shape = self.layout[name]
-        return params[:, sl].reshape(params.shape[0], *shape)
+        # narrow + view: the same view as params[:, sl].reshape(...) at half the fixed cost
+        # (called a few times per policy step, on small batches)
+        part = params.narrow(1, sl.start, sl.stop - sl.start)
+        if params.stride(1) == 1:
+            return part.view(params.shape[0], *shape)
+        return part.reshape(params.shape[0], *shape)
 
     def describe(self) -> str:
         return f"{type(self).__name__}({self.num_params} params)"
@@ -84,6 +89,13 @@ class Layout:
         n = math.prod(shape)
         self.blocks[name] = (slice(self.size, self.size + n), tuple(shape))
         self.size += n
+
+
+def flat_obs(obs: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``obs (P, B, ...)`` as ``(P, B, n_obs)`` in ``dtype`` (no op when it already is)."""
+    if obs.dim() != 3:
+        obs = obs.reshape(obs.shape[0], obs.shape[1], -1)
+    return obs if obs.dtype == dtype else obs.to(dtype)
 
 
 def reset_where(x: torch.Tensor, episode_start: Optional[torch.Tensor]) -> torch.Tensor:

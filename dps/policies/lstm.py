@@ -38,7 +38,7 @@ from typing import Optional
 
 import torch
 
-from .base import Layout, Policy, batched_linear, reset_where
+from .base import Layout, Policy, batched_linear, flat_obs, reset_where
 
 
 def _fast_tanh(x: torch.Tensor) -> torch.Tensor:
@@ -121,7 +121,7 @@ class LSTMPolicy(Policy):
         """Last layer's ``h_t (P, B, H)`` — ``[h_t, x_t] (P, B, H + n_obs)`` with ``skip`` —
         and the new state."""
         P = params.shape[0]
-        x = obs.reshape(obs.shape[0], obs.shape[1], -1).to(params.dtype)
+        x = flat_obs(obs, params.dtype)
         if self.input_scale != 1.0:
             x = x * self.input_scale
         H = self.hidden

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from .base import Layout, Policy, batched_linear
+from .base import Layout, Policy, batched_linear, flat_obs
 
 
 class MLPPolicy(Policy):
@@ -40,7 +40,7 @@ class MLPPolicy(Policy):
         return f"{'MLP' if self.hidden else 'Linear'}({arch}, {self.num_params} params)"
 
     def features(self, params, obs, state=(), episode_start=None):
-        x = obs.reshape(obs.shape[0], obs.shape[1], -1).to(params.dtype)
+        x = flat_obs(obs, params.dtype)
         for l in range(len(self.hidden)):
             x = torch.tanh(batched_linear(x, self.block(params, f"W{l}"), self.block(params, f"b{l}")))
         return x, ()

@@ -19,7 +19,7 @@ from typing import Optional
 
 import torch
 
-from .base import Layout, Policy, batched_linear, reset_where
+from .base import Layout, Policy, batched_linear, flat_obs, reset_where
 
 
 class RNNPolicy(Policy):
@@ -53,7 +53,7 @@ class RNNPolicy(Policy):
 
     def features(self, params: torch.Tensor, obs: torch.Tensor, state,
                  episode_start: Optional[torch.Tensor] = None):
-        x = obs.reshape(obs.shape[0], obs.shape[1], -1).to(params.dtype)
+        x = flat_obs(obs, params.dtype)
         if self.input_scale != 1.0:
             x = x * self.input_scale
         h = reset_where(state[0], episode_start)
