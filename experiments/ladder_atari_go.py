@@ -3,8 +3,12 @@ against the second, colours alternating, ≥ 10⁴ games per cell) with standard
 
     python experiments/ladder_atari_go.py [--games 10000] [--sizes 5,7,9] [--device cpu]
                                           [--cells L2-L0,L4-L2] [--extra]
+                                          [--engine batched|reference]
 
 Matches of L0–L2 on boards up to 7×7 run on the bitboard engine (see ``play_match``).
+``--engine reference`` plays the cells one game at a time with the plain BFS engine and
+players of ``dps.envs.atari_go.reference`` (Python's ``random``; L0–L5): an independent
+second implementation of the rules and the ladder, for cross-checking a cell.
 """
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ import time
 import torch
 
 from dps.envs.atari_go.opponents import win_rate
+from dps.envs.atari_go.reference import reference_win_rate
 
 REF_GAMES = 10_000  # ATARI_GO.md: the references come from >= 10^4 games of another simulator
 REFERENCE = {("L2", "L0"): {5: 0.865, 7: 0.906, 9: 0.934},
@@ -30,6 +35,8 @@ def main(argv=None):
     ap.add_argument("--extra", action="store_true", help="also L1/L3/L6 cells")
     ap.add_argument("--cells", default=None,
                     help="comma-separated matches like L2-L0 (default: the reference table's)")
+    ap.add_argument("--engine", choices=("batched", "reference"), default="batched",
+                    help="batched torch engine (default) or the one-game BFS reference (L0-L5)")
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     cells = dict(REFERENCE)
@@ -41,7 +48,12 @@ def main(argv=None):
         if bad:
             ap.error(f"--cells takes matches like L2-L0, got {args.cells!r}")
         cells = {c: REFERENCE.get(c, {}) for c in want}
-    print(f"{args.games} games per cell, colours alternating, device {args.device}, seed {args.seed}")
+    if args.engine == "reference":
+        bad = [f"{a}-{b}" for a, b in cells if "L6" in (a, b)]
+        if bad:
+            ap.error(f"the reference engine plays L0-L5; drop {', '.join(bad)}")
+    where = f"device {args.device}" if args.engine == "batched" else "one-game BFS reference engine"
+    print(f"{args.games} games per cell, colours alternating, {where}, seed {args.seed}")
     print("z: (measured − reference) / our s.e.; z₂: the same over the s.e. of the difference, "
           f"counting the reference's own sampling error at {REF_GAMES} games")
     print(f"| match | N | measured ± s.e. | reference | z | z₂ | as Black | as White | plies | s |")
@@ -49,7 +61,10 @@ def main(argv=None):
     for (a, b), ref in cells.items():
         for N in sizes:
             t = time.perf_counter()
-            r = win_rate(a, b, N, args.games, seed=args.seed * 100 + N, device=args.device)
+            if args.engine == "reference":
+                r = reference_win_rate(a, b, N, args.games, seed=args.seed * 100 + N)
+            else:
+                r = win_rate(a, b, N, args.games, seed=args.seed * 100 + N, device=args.device)
             dt = time.perf_counter() - t
             rv = ref.get(N)
             z = f"{(r['win_rate'] - rv) / max(r['stderr'], 1e-9):+.1f}" if rv is not None else ""

@@ -5,8 +5,8 @@ import random
 import pytest
 import torch
 
-from dps.envs.atari_go.opponents import Opponent, opponent_name, play_match, win_rate
-from dps.envs.atari_go.reference import RefGame
+from dps.envs.atari_go.opponents import Opponent, _classes, opponent_name, play_match, win_rate
+from dps.envs.atari_go.reference import RefGame, reference_win_rate
 from dps.envs.atari_go.rules import Boards
 from dps.errors import UserError
 
@@ -88,26 +88,6 @@ def test_L6_avoids_moves_that_allow_a_capture():
         assert not child.features(("capture",))["capture"].any()
 
 
-def _bfs_maps(r: RefGame):
-    N = r.N
-    color = r.to_move
-    out = {"self_atari": set(), "rescue": set(), "atari": set()}
-    for p in r.empty_points():
-        if r.outcome(p) != "stay":
-            continue
-        after = list(r.board)
-        after[p] = color
-        libs = len(r.liberties(r.group(p, after), after))
-        if libs == 1:
-            out["self_atari"].add(p)
-        own_in_atari = any(r.board[y] == color and len(r.liberties(r.group(y))) == 1 for y in r.nbrs[p])
-        if own_in_atari and libs >= 2:
-            out["rescue"].add(p)
-        if any(after[y] == 3 - color and len(r.liberties(r.group(y, after), after)) == 1 for y in r.nbrs[p]):
-            out["atari"].add(p)
-    return out
-
-
 @pytest.mark.parametrize("N", [3, 5, 7])
 def test_move_class_maps_match_bfs(N):
     rng = random.Random(N)
@@ -121,9 +101,12 @@ def test_move_class_maps_match_bfs(N):
             if r.done:
                 moves.append(0)
                 continue
-            want = _bfs_maps(r)
+            want = r.move_classes()   # BFS, one question at a time
             for key, pts in want.items():
                 assert set(f[key][k].nonzero().flatten().tolist()) == pts, (key, k)
+            for level in ("L1", "L2", "L3", "L4", "L5"):   # the ladder's priority lists
+                got = [set(c[k].nonzero().flatten().tolist()) for c in _classes(level, f)]
+                assert got == r.level_classes(level), (level, k)
             moves.append(r.killer_move(rng))
         for r, m in zip(refs, moves):
             if not r.done:
@@ -146,6 +129,22 @@ def test_seeded_streams_are_reproducible_and_independent():
 def test_ladder_cells_within_tolerance(a, b, N, ref):
     r = win_rate(a, b, N, 3000, seed=11)
     assert abs(r["win_rate"] - ref) < 4 * r["stderr"] + 0.01, r
+
+
+@pytest.mark.parametrize("a,b,N", [("L4", "L2", 5), ("L3", "L1", 4)])
+def test_reference_players_agree_with_batched_players(a, b, N):
+    """Whole matches: the one-game BFS players (Python's ``random``) and the batched ones
+    (torch streams) give the same win rate within sampling error."""
+    ref = reference_win_rate(a, b, N, 1500, seed=3)
+    bat = win_rate(a, b, N, 3000, seed=3)
+    se = (ref["stderr"] ** 2 + bat["stderr"] ** 2) ** 0.5
+    assert abs(ref["win_rate"] - bat["win_rate"]) < 4 * se, (ref, bat)
+    assert abs(ref["mean_plies"] - bat["mean_plies"]) < 0.1 * bat["mean_plies"]
+
+
+def test_reference_level_errors():
+    with pytest.raises(ValueError, match="L6"):
+        RefGame(3).level_classes("L6")
 
 
 def test_non_compacted_match_agrees():

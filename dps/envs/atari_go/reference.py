@@ -98,12 +98,88 @@ class RefGame:
         return rng.choice(safe or empty)
 
 
+    # ---- the whole ladder L0-L5, written from ATARI_GO.md one question at a time --------
+    def move_classes(self) -> dict:
+        """The move classes of the side to move, as sets of points: ``legal``,
+        ``capture``, ``suicide``, ``self_atari`` (no capture, the new group has one
+        liberty), ``rescue`` (no capture, touches an own group in atari, the merged
+        group has ≥ 2 liberties) and ``atari`` (no capture, no suicide, an adjacent
+        opponent group is left with one liberty)."""
+        color, other = self.to_move, 3 - self.to_move
+        out = {k: set() for k in ("legal", "capture", "suicide", "self_atari", "rescue", "atari")}
+        for p in self.empty_points():
+            out["legal"].add(p)
+            kind = self.outcome(p)
+            if kind != "stay":
+                out[kind].add(p)
+                continue
+            after = list(self.board)
+            after[p] = color
+            libs = len(self.liberties(self.group(p, after), after))
+            if libs == 1:
+                out["self_atari"].add(p)
+            if libs >= 2 and any(self.board[y] == color and len(self.liberties(self.group(y))) == 1
+                                 for y in self.nbrs[p]):
+                out["rescue"].add(p)
+            if any(after[y] == other and len(self.liberties(self.group(y, after), after)) == 1
+                   for y in self.nbrs[p]):
+                out["atari"].add(p)
+        return out
+
+    def level_classes(self, level: str) -> list:
+        """Priority list of point sets for ladder level ``L0`` … ``L5`` (ATARI_GO.md): the
+        player picks uniformly in the first non-empty one."""
+        f = self.move_classes()
+        legal = f["legal"]
+        ok = legal - f["suicide"]
+        quiet = ok - f["self_atari"]
+        table = {"L0": [legal], "L1": [ok, legal], "L2": [f["capture"], ok, legal],
+                 "L3": [f["capture"], quiet, ok, legal],
+                 "L4": [f["capture"], f["rescue"], quiet, ok, legal],
+                 "L5": [f["capture"], f["rescue"], f["atari"] & quiet, quiet, ok, legal]}
+        if level not in table:
+            raise ValueError(f"reference levels are {', '.join(table)}, got {level!r}")
+        return table[level]
+
+    def level_move(self, level: str, rng: random.Random) -> int:
+        """A move of ladder level ``level`` (uniform in its first non-empty class)."""
+        for cls in self.level_classes(level):
+            if cls:
+                return rng.choice(sorted(cls))
+        raise ValueError("no empty point: the game is over")
+
+
 def play_reference_game(N: int, black: str, white: str, rng: random.Random) -> RefGame:
-    """One game between reference players ``"L0"`` / ``"L2"``."""
+    """One game between reference players ``"L0"`` … ``"L5"`` (``L0`` / ``L2`` by the
+    benchmark's plain :meth:`RefGame.random_move` / :meth:`RefGame.killer_move`)."""
     game = RefGame(N)
     players = {BLACK: black, WHITE: white}
     while not game.done:
         kind = players[game.to_move]
-        p = game.random_move(rng) if kind == "L0" else game.killer_move(rng)
+        if kind == "L0":
+            p = game.random_move(rng)
+        elif kind == "L2":
+            p = game.killer_move(rng)
+        else:
+            p = game.level_move(kind, rng)
         game.play(p)
     return game
+
+
+def reference_win_rate(a: str, b: str, N: int, games: int, seed: int = 0) -> dict:
+    """:func:`.opponents.win_rate` on this engine: ``a`` against ``b``, colours alternating
+    (``b`` Black in game 1), one game at a time with Python's ``random``."""
+    rng = random.Random(seed)
+    wins = plies = black_games = black_wins = 0
+    for i in range(games):
+        a_black = i % 2 == 1
+        g = play_reference_game(N, a if a_black else b, b if a_black else a, rng)
+        won = g.winner == (BLACK if a_black else WHITE)
+        wins += won
+        plies += g.plies
+        black_games += a_black
+        black_wins += won and a_black
+    p = wins / games
+    return dict(win_rate=p, stderr=(p * (1 - p) / games) ** 0.5, games=games,
+                as_black=black_wins / max(black_games, 1),
+                as_white=(wins - black_wins) / max(games - black_games, 1), mean_plies=plies / games)
