@@ -314,3 +314,41 @@ def test_make_policy_rnn_spec_and_bad_input():
     assert pol.num_params == (3 + 5) * 5 + 5 + 8 + 1
     with pytest.raises(ValueError, match="hidden >= 1"):
         RNNPolicy((3,), 1, hidden=0)
+
+
+@pytest.mark.parametrize("kw", [{}, {"layers": 2, "hidden": 3}, {"skip": True, "input_scale": 10.0},
+                                {"fast_tanh": True, "forget_bias": 5.0, "input_bias": -5.0}])
+def test_lstm_sequence_matches_the_step_loop(kw):
+    """The fused whole-sequence path (torch.lstm) gives the step loop's outputs and
+    gradients, up to rounding."""
+    from dps.policies import LSTMPolicy
+    pol = LSTMPolicy((2, 2), 3, **{"hidden": 5, **kw})
+    g = torch.Generator().manual_seed(0)
+    theta = (pol.init_params(g) + 0.3 * torch.randn(pol.num_params, generator=g)).double().requires_grad_()
+    obs = torch.randn(9, 4, 2, 2, generator=g, dtype=torch.float64)
+    state, outs = pol.initial_state(1, 4, dtype=torch.float64), []
+    for t in range(9):
+        o, state = pol.step(theta.unsqueeze(0), obs[t].unsqueeze(0), state)
+        outs.append(o[0])
+    loop = torch.stack(outs)
+    fused = pol.sequence(theta.unsqueeze(0), obs)
+    assert fused.shape == (9, 4, 3)
+    assert torch.allclose(fused, loop, atol=1e-12)
+    w = torch.randn(9, 4, 3, generator=g, dtype=torch.float64)
+    (g_loop,) = torch.autograd.grad((loop * w).sum(), theta)
+    (g_fused,) = torch.autograd.grad((fused * w).sum(), theta)
+    assert torch.allclose(g_fused, g_loop, atol=1e-12)
+    assert float(g_fused.abs().max()) > 0
+
+
+def test_lstm_sequence_declines_what_it_cannot_do():
+    from dps.policies import LSTMPolicy
+    obs = torch.zeros(3, 2, 4)
+    assert LSTMPolicy(4, 2, peepholes=True).sequence(torch.zeros(1, LSTMPolicy(4, 2, peepholes=True).num_params), obs) is None
+    pol = LSTMPolicy(4, 2)
+    assert pol.sequence(torch.zeros(2, pol.num_params), obs) is None       # one parameter vector only
+
+    class Custom(LSTMPolicy):
+        def step(self, params, obs, state, episode_start=None):
+            return super().step(params, obs * 2, state, episode_start)
+    assert Custom(4, 2).sequence(torch.zeros(1, pol.num_params), obs) is None

@@ -160,3 +160,28 @@ def test_tmaze_20_registry_default_converges():
         res = rollout(learner.policy, env, learner.center[None], 20, seed=5)
         success = float(res.success.float().mean())
     assert success >= 0.95, f"greedy success {success} after {learner.updates} updates"
+
+
+@pytest.mark.parametrize("box", [False, True])
+def test_fused_replay_equals_the_step_loop(box, monkeypatch):
+    """log_probs through LSTMPolicy.sequence (one fused call) against the step loop: same
+    log-probabilities, entropies and gradient, up to rounding."""
+    from dps.envs.cartpole import CartPole
+    env = CartPole(velocities=False) if box else TMaze(length=3)
+    out = 1 if box else 4
+    learner = RPG(LSTMPolicy(env.observation_size, out, hidden=5, skip=True), env, Config(episodes=3), seed=2)
+    g = torch.Generator().manual_seed(4)
+    obs = torch.randn(15, 3, env.observation_size, generator=g)
+    actions = torch.randn(15, 3, 1, generator=g) if box else torch.randint(0, 4, (15, 3), generator=g)
+
+    def run():
+        learner.theta.grad = None
+        logp, ent = learner.log_probs(obs, actions)
+        (logp.sum() + ent.sum()).backward()
+        return logp.detach(), ent.detach(), learner.theta.grad.clone()
+
+    fused = run()
+    monkeypatch.setattr(LSTMPolicy, "sequence", lambda self, params, obs: None)
+    loop = run()
+    for a, b in zip(fused, loop):
+        assert a.shape == b.shape and torch.allclose(a, b, atol=1e-5, rtol=1e-5)

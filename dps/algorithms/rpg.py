@@ -260,8 +260,15 @@ class RPG(Learner):
         """
         params = self.theta.unsqueeze(0) if params is None else params
         T, B = obs.shape[:2]
-        state = self.policy.initial_state(1, B, device=obs.device, dtype=params.dtype)
         k = self.config.tbptt
+        if episode_start is None and k is None and self.log_sigma is None:
+            out = self.policy.sequence(params, obs)   # one fused call where the policy has one
+            if out is not None:
+                if isinstance(self.head, BoxHead):
+                    ent = (self.log_std + 0.5 * (1 + torch.log(torch.tensor(2 * torch.pi)))).sum().expand(T, B)
+                    return BoxHead.log_prob_u(out, self.log_std, actions), ent
+                return self.head.log_prob(out, actions, masks), self.head.entropy(out, masks)
+        state = self.policy.initial_state(1, B, device=obs.device, dtype=params.dtype)
         logp, ent = [], []
         for t in range(T):
             if k is not None and t > 0 and t % k == 0:

@@ -50,6 +50,13 @@ class Policy:
              episode_start: Optional[torch.Tensor] = None):
         raise NotImplementedError
 
+    def sequence(self, params: torch.Tensor, obs: torch.Tensor) -> Optional[torch.Tensor]:
+        """Outputs ``(T, B, out_size)`` of a whole observation sequence ``obs (T, B, ...)``
+        from the initial state, for one parameter vector ``params (1, D)``, in one fused
+        call (what :meth:`step` gives step by step, up to rounding), or None where a policy
+        has no such path. RPG's replay with autograd uses it."""
+        return None
+
     def init_params(self, generator: Optional[torch.Generator] = None, scale: float = 1.0,
                     dtype=torch.float32) -> torch.Tensor:
         """A fan-in scaled random vector (``scale`` multiplies it); zeros when scale=0."""
