@@ -352,3 +352,20 @@ def test_lstm_sequence_declines_what_it_cannot_do():
         def step(self, params, obs, state, episode_start=None):
             return super().step(params, obs * 2, state, episode_start)
     assert Custom(4, 2).sequence(torch.zeros(1, pol.num_params), obs) is None
+
+
+@pytest.mark.parametrize("which", ["mlp", "mdlstm"])
+def test_memoryless_sequence_is_one_batch(which):
+    """Policies without state replay a sequence as one batch of T·B observations."""
+    from dps.policies.mdlstm import MDLSTMPolicy
+    pol = MLPPolicy((3,), 2, hidden=(6,)) if which == "mlp" else MDLSTMPolicy((2, 4, 4), 16, 2, "lstm")
+    g = torch.Generator().manual_seed(1)
+    theta = torch.randn(1, pol.num_params, generator=g, dtype=torch.float64).requires_grad_()
+    obs = torch.randn(5, 3, *pol.obs_shape, generator=g, dtype=torch.float64)
+    loop = torch.stack([pol.step(theta, obs[t].unsqueeze(0), ())[0][0] for t in range(5)])
+    fused = pol.sequence(theta, obs)
+    assert fused.shape == loop.shape and torch.allclose(fused, loop, atol=1e-12)
+    (ga,) = torch.autograd.grad(fused.sum(), theta)
+    (gb,) = torch.autograd.grad(loop.sum(), theta)
+    assert torch.allclose(ga, gb, atol=1e-10)
+    assert pol.sequence(theta.detach().expand(2, -1), obs) is None     # one parameter vector only

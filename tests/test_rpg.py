@@ -185,3 +185,27 @@ def test_fused_replay_equals_the_step_loop(box, monkeypatch):
     loop = run()
     for a, b in zip(fused, loop):
         assert a.shape == b.shape and torch.allclose(a, b, atol=1e-5, rtol=1e-5)
+
+
+def test_fused_replay_on_atari_go_with_masks(monkeypatch):
+    """The MDLSTM board player (memoryless between moves) replays a game batch as one
+    batch of boards; legal-move masks included."""
+    from dps.envs.registry import make_env
+    from dps.policies import Policy
+    from dps.policies.mdlstm import MDLSTMPolicy
+    env = make_env("atari-go:size=4,opponent=L0")
+    learner = RPG(MDLSTMPolicy(env.observation_shape, 16, 2, "lstm"), env, Config(episodes=3), seed=1)
+    batch = learner.collect(5)
+    assert batch.masks is not None
+
+    def run():
+        learner.theta.grad = None
+        logp, ent = learner.log_probs(batch.obs, batch.actions, masks=batch.masks)
+        (logp.sum() + ent.sum()).backward()
+        return logp.detach(), ent.detach(), learner.theta.grad.clone()
+
+    fused = run()
+    monkeypatch.setattr(Policy, "sequence", lambda self, params, obs: None)
+    loop = run()
+    for a, b in zip(fused, loop):
+        assert a.shape == b.shape and torch.allclose(a, b, atol=1e-5, rtol=1e-5)

@@ -54,8 +54,15 @@ class Policy:
         """Outputs ``(T, B, out_size)`` of a whole observation sequence ``obs (T, B, ...)``
         from the initial state, for one parameter vector ``params (1, D)``, in one fused
         call (what :meth:`step` gives step by step, up to rounding), or None where a policy
-        has no such path. RPG's replay with autograd uses it."""
-        return None
+        has no such path. RPG's replay with autograd uses it.
+
+        A memoryless policy (empty state: MLP, linear, the MDLSTM board player) evaluates
+        all T·B observations as one batch; recurrent policies override this or return None."""
+        if params.shape[0] != 1 or len(self.initial_state(1, 1)) != 0:
+            return None
+        T, B = obs.shape[:2]
+        out, _ = self.step(params, obs.reshape(1, T * B, *obs.shape[2:]), ())
+        return out.reshape(T, B, *out.shape[2:])
 
     def init_params(self, generator: Optional[torch.Generator] = None, scale: float = 1.0,
                     dtype=torch.float32) -> torch.Tensor:
