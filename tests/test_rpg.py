@@ -162,10 +162,25 @@ def test_tmaze_20_registry_default_converges():
     assert success >= 0.95, f"greedy success {success} after {learner.updates} updates"
 
 
+def _fused_against_loop(learner, monkeypatch, cls, obs, actions, masks=None):
+    """log_probs (log-probabilities, entropies, gradient) with ``cls.sequence`` and with it
+    disabled (the step loop): equal up to rounding."""
+    def run():
+        learner.theta.grad = None
+        logp, ent = learner.log_probs(obs, actions, masks=masks)
+        (logp.sum() + ent.sum()).backward()
+        return logp.detach(), ent.detach(), learner.theta.grad.clone()
+
+    fused = run()
+    monkeypatch.setattr(cls, "sequence", lambda self, params, obs: None)
+    loop = run()
+    for a, b in zip(fused, loop):
+        assert a.shape == b.shape and torch.allclose(a, b, atol=1e-5, rtol=1e-5)
+
+
 @pytest.mark.parametrize("box", [False, True])
 def test_fused_replay_equals_the_step_loop(box, monkeypatch):
-    """log_probs through LSTMPolicy.sequence (one fused call) against the step loop: same
-    log-probabilities, entropies and gradient, up to rounding."""
+    """log_probs through LSTMPolicy.sequence (one fused call) against the step loop."""
     from dps.envs.cartpole import CartPole
     env = CartPole(velocities=False) if box else TMaze(length=3)
     out = 1 if box else 4
@@ -173,18 +188,7 @@ def test_fused_replay_equals_the_step_loop(box, monkeypatch):
     g = torch.Generator().manual_seed(4)
     obs = torch.randn(15, 3, env.observation_size, generator=g)
     actions = torch.randn(15, 3, 1, generator=g) if box else torch.randint(0, 4, (15, 3), generator=g)
-
-    def run():
-        learner.theta.grad = None
-        logp, ent = learner.log_probs(obs, actions)
-        (logp.sum() + ent.sum()).backward()
-        return logp.detach(), ent.detach(), learner.theta.grad.clone()
-
-    fused = run()
-    monkeypatch.setattr(LSTMPolicy, "sequence", lambda self, params, obs: None)
-    loop = run()
-    for a, b in zip(fused, loop):
-        assert a.shape == b.shape and torch.allclose(a, b, atol=1e-5, rtol=1e-5)
+    _fused_against_loop(learner, monkeypatch, LSTMPolicy, obs, actions)
 
 
 def test_fused_replay_on_atari_go_with_masks(monkeypatch):
@@ -197,15 +201,4 @@ def test_fused_replay_on_atari_go_with_masks(monkeypatch):
     learner = RPG(MDLSTMPolicy(env.observation_shape, 16, 2, "lstm"), env, Config(episodes=3), seed=1)
     batch = learner.collect(5)
     assert batch.masks is not None
-
-    def run():
-        learner.theta.grad = None
-        logp, ent = learner.log_probs(batch.obs, batch.actions, masks=batch.masks)
-        (logp.sum() + ent.sum()).backward()
-        return logp.detach(), ent.detach(), learner.theta.grad.clone()
-
-    fused = run()
-    monkeypatch.setattr(Policy, "sequence", lambda self, params, obs: None)
-    loop = run()
-    for a, b in zip(fused, loop):
-        assert a.shape == b.shape and torch.allclose(a, b, atol=1e-5, rtol=1e-5)
+    _fused_against_loop(learner, monkeypatch, Policy, batch.obs, batch.actions, batch.masks)
