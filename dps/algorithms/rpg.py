@@ -261,12 +261,16 @@ class RPG(Learner):
         params = self.theta.unsqueeze(0) if params is None else params
         T, B = obs.shape[:2]
         k = self.config.tbptt
+        box = isinstance(self.head, BoxHead)
+        # the Gaussian's entropy does not depend on the state: one scalar for every step
+        box_ent = None
+        if box and self.log_sigma is None:   # (SDE has its own entropy, per episode)
+            box_ent = (self.log_std + 0.5 * (1 + torch.log(torch.tensor(2 * torch.pi)))).sum()
         if episode_start is None and k is None and self.log_sigma is None:
             out = self.policy.sequence(params, obs)   # one fused call where the policy has one
             if out is not None:
-                if isinstance(self.head, BoxHead):
-                    ent = (self.log_std + 0.5 * (1 + torch.log(torch.tensor(2 * torch.pi)))).sum().expand(T, B)
-                    return BoxHead.log_prob_u(out, self.log_std, actions), ent
+                if box:
+                    return BoxHead.log_prob_u(out, self.log_std, actions), box_ent.expand(T, B)
                 return self.head.log_prob(out, actions, masks), self.head.entropy(out, masks)
         state = self.policy.initial_state(1, B, device=obs.device, dtype=params.dtype)
         logp, ent = [], []
@@ -281,9 +285,9 @@ class RPG(Learner):
                 ent.append(sde_entropy(feats[0], self.log_sigma))
                 continue
             out, state = self.policy.step(params, obs[t].unsqueeze(0), state, start)
-            if isinstance(self.head, BoxHead):
+            if box:
                 logp.append(BoxHead.log_prob_u(out[0], self.log_std, actions[t]))
-                ent.append((self.log_std + 0.5 * (1 + torch.log(torch.tensor(2 * torch.pi)))).sum().expand(B))
+                ent.append(box_ent.expand(B))
             else:
                 m = None if masks is None else masks[t]
                 logp.append(self.head.log_prob(out[0], actions[t], m))

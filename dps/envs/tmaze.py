@@ -60,9 +60,6 @@ class TMaze(BatchedEnv):
         self.length = length
         self.max_steps = max_steps
         self.balanced = bool(balanced)
-        # observation table: rows = start(goal north), start(goal south), corridor, junction
-        self._codes = torch.tensor([[0, 1, 1], [1, 1, 0], [1, 0, 1], [0, 1, 0]],
-                                   dtype=torch.float32, device=self.device)
         self._build_tables()
         self._s: Optional[torch.Tensor] = None    # (P, B) long, 2·pos + goal (the whole state)
         self.over: Optional[torch.Tensor] = None  # (P, B) bool, episode finished
@@ -90,7 +87,7 @@ class TMaze(BatchedEnv):
                     rew[k] = 4.0 if win[k] else -0.1
                 else:
                     rew[k] = -0.1          # a wall bump
-            # column 4: an action outside 0..3 (only given to done slots) is a no-op
+            # column 4: an action outside 0..3 is a no-op (no move, no reward, not an end)
         # the last entry (5·S) is the no-op every done slot takes
         dev = self.device
         self._noop = 5 * S
@@ -98,9 +95,11 @@ class TMaze(BatchedEnv):
         self._rew = torch.tensor(rew, dtype=torch.float32, device=dev)
         self._end = torch.tensor(end, dtype=torch.bool, device=dev)
         self._win = torch.tensor(win, dtype=torch.bool, device=dev)
+        # observation codes: rows = start(goal north), start(goal south), corridor, junction
+        codes = torch.tensor([[0, 1, 1], [1, 1, 0], [1, 0, 1], [0, 1, 0]], dtype=torch.float32, device=dev)
         pos = torch.arange(S, device=dev) // 2
         row = torch.where(pos == 0, torch.arange(S, device=dev) % 2, torch.where(pos == N, 3, 2))
-        self._obs_table = self._codes[row]
+        self._obs_table = codes[row]                    # (S, 3): the observation of state s
 
     @property
     def pos(self) -> Optional[torch.Tensor]:

@@ -179,7 +179,7 @@ class LSTMPolicy(Policy):
         if self.peepholes or params.shape[0] != 1 or overridden:
             return None
         T, B = obs.shape[:2]
-        x = obs.reshape(T, B, -1).to(params.dtype)
+        x = flat_obs(obs, params.dtype)
         if self.input_scale != 1.0:
             x = x * self.input_scale
         H, weights, n_in = self.hidden, [], self.obs_size
@@ -190,5 +190,4 @@ class LSTMPolicy(Policy):
         h0 = torch.zeros(self.layers, B, H, device=x.device, dtype=x.dtype)
         h, _, _ = torch.lstm(x, (h0, h0), weights, True, self.layers, 0.0, False, False, False)
         feats = torch.cat([h, x], -1) if self.skip else h
-        out = torch.addmm(self.block(params, "b_out")[0], feats.reshape(T * B, -1), self.block(params, "W_out")[0])
-        return out.view(T, B, self.out_size)
+        return self.readout(params, feats.reshape(1, T * B, -1)).view(T, B, self.out_size)

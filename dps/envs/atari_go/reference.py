@@ -97,7 +97,6 @@ class RefGame:
         safe = [p for p in empty if kinds[p] != "suicide"]
         return rng.choice(safe or empty)
 
-
     # ---- the whole ladder L0-L5, written from ATARI_GO.md one question at a time --------
     def move_classes(self) -> dict:
         """The move classes of the side to move, as sets of points: ``legal``,
