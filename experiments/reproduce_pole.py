@@ -26,14 +26,18 @@ is tested); their number and wall time are reported separately.
   ~10 µs per step against ~1.4 ms for the batched torch env); afterwards every solver is
   re-checked on the torch env in one batched rollout (``torch_verified``), and only verified
   solvers count.
-* c: in every generation whose best member (highest damping fitness among members that
-  reached the 1000-step limit) beats the damping fitness of every member that run tested
-  before, that member is tested on the 625 grid starts; ≥ 200/625 makes it a candidate,
-  which is then checked for 100,000 steps on the standard start (torch env) at once. A
+* c: every generation's champion (its best member by damping fitness) is tested, as in the
+  published protocol (NEAT's ``pole2_epoch`` tests a champion every generation): if its
+  trial reached the 1000-step limit, on the 625 grid starts; ≥ 200/625 makes it a
+  candidate, which is checked for 100,000 steps on the standard start (torch env). A
   candidate that passes is the solver and stops the run; one that fails is counted
-  (``long_fails``) and the search goes on. The runs of task c go in lock-step
-  (``run_group``): one batched rollout per generation holds every run's population, and
-  the generation's grid tests and 100,000-step checks are one batched rollout each.
+  (``long_fails``), kept (``failed_candidates.json``) and the search goes on.
+  ``--test-champions record`` tests only a champion that beats every member the run tested
+  before (the protocol of the tables made before 2026-12-02). The runs of task c go in
+  lock-step (``run_group``): one batched rollout per generation holds every run's
+  population; the tests are collected over 25 generations and run as one batched grid
+  rollout and one batched 100,000-step rollout, with each run's counters restored to its
+  solver's generation (the same result as testing at once; tested).
   (Until 2026-12-02 the run stopped at its first candidate and the check came afterwards,
   so a candidate failing it ended the run unsolved.)
 
@@ -126,12 +130,13 @@ def grid_score(policy, task: str, params: torch.Tensor, seed: int) -> torch.Tens
 
 
 def long_check(policy, task: str, params: torch.Tensor, seed: int) -> torch.Tensor:
-    """(P,) bool: the standard start balanced for 100,000 steps on the torch env (one batched
-    rollout; ≈ 1.4 ms per step whatever P)."""
+    """(P,) long: steps each member balances the standard start, up to 100,000, on the torch
+    env (one batched rollout; ≈ 1.4 ms per step whatever P). 100,000 = passed."""
     e = TASKS[task]["env"]
     env = CartPole(poles=e["poles"], velocities=e["velocities"], fitness="steps", max_steps=LONG_STEPS,
                    start="standard")
-    return rollout(policy, env, params.reshape(params.shape[0], -1), 1, seed).success[:, 0]
+    res = rollout(policy, env, params.reshape(params.shape[0], -1), 1, seed)
+    return torch.where(res.success[:, 0], torch.full_like(res.lengths[:, 0], LONG_STEPS), res.lengths[:, 0])
 
 
 def _row(task, method, seed, cap, policy):
@@ -140,7 +145,7 @@ def _row(task, method, seed, cap, policy):
             "evaluations_used": 0, "env_steps": 0, "grid_checks": 0, "grid_check_s": 0.0,
             "long_checks": 0, "long_fails": 0, "long_check_s": 0.0,
             "generalization": None, "long_ok": None, "torch_verified": None, "best_grid_seen": None,
-            "best_steps_seen": 0, "wall_s": 0.0, "candidate": None}
+            "best_steps_seen": 0, "wall_s": 0.0, "candidate": None, "failed": []}
 
 
 def run_markov(job) -> dict:
@@ -179,15 +184,82 @@ def run_markov(job) -> dict:
     return r
 
 
+#: how the generation's champion of task c is chosen for testing (``--test-champions``):
+#: ``each`` — the best member of every generation, as in the published protocol (NEAT's
+#: ``pole2_epoch`` tests a champion every generation); ``record`` — only a best member that
+#: beats every member the run tested before (the protocol of the tables before 2026-12-02).
+CHAMPION_TESTS = ("each", "record")
+#: task c's tests are deferred and batched: the champions collected over this many
+#: generations are grid-tested in one rollout, the ≥ 200 ones 100,000-step-checked in one more
+#: (the outcome does not depend on it: a run's first passing candidate, in generation order,
+#: is its solver, and its counters are restored to that generation)
+FLUSH_GENERATIONS = 25
+_SNAPSHOT = ("generations", "evaluations_used", "env_steps", "best_steps_seen")
+
+
+def _flush(policy, task: str, pending: list, it: int) -> None:
+    """Test the champions ``pending`` (a list of (run, snapshot, params, t)) in generation order:
+    one batched 625-grid rollout, one batched 100,000-step check of those with ≥ 200. A run's
+    first passing candidate makes it solved, with its counters and time restored to that
+    candidate's generation (as if it had been tested at once); its later candidates are dropped."""
+    if not pending:
+        return
+    t0 = time.perf_counter()
+    scores = grid_score(policy, task, torch.stack([c[2] for c in pending]), derive_seed(77, it)).tolist()
+    t1 = time.perf_counter()
+    passed = [i for i, g in enumerate(scores) if g >= GRID_MIN]
+    steps = {}
+    if passed:
+        n = long_check(policy, task, torch.stack([pending[i][2] for i in passed]), derive_seed(4242, it)).tolist()
+        steps = dict(zip(passed, n))
+    t2 = time.perf_counter()
+    grid_dt, long_dt = (t1 - t0) / len(pending), (t2 - t1) / max(1, len(passed))
+    here = {}  # per run: cost of its tests in this flush so far
+    for i, (u, snap, best, t) in enumerate(pending):
+        row = u["row"]
+        if u["done"]:   # solved by an earlier candidate of this flush
+            continue
+        row["grid_checks"] += 1
+        row["grid_check_s"] += grid_dt
+        u["t_tests"] += grid_dt
+        here[id(u)] = here.get(id(u), 0.0) + grid_dt
+        g = int(scores[i])
+        row["best_grid_seen"] = max(row["best_grid_seen"] or 0, g)
+        if i not in steps:
+            continue
+        row["long_checks"] += 1
+        row["long_check_s"] += long_dt
+        u["t_tests"] += long_dt
+        here[id(u)] += long_dt
+        if steps[i] >= LONG_STEPS:
+            row.update(snap)
+            u["t"] = t + here[id(u)]   # the rollouts up to this generation, every test up to this one
+            row["candidate_at"], row["candidate"], row["generalization"] = \
+                row["evaluations_used"], best.tolist(), g
+            row["long_ok"] = u["done"] = True
+        else:
+            row["long_fails"] += 1
+            # kept for pole_failures.py: why a controller that generalises falls later
+            row["failed"].append({"evaluations": snap["evaluations_used"], "generalization": g,
+                                  "steps": int(steps[i]), "params": best.tolist()})
+    pending.clear()
+
+
 def run_group(job) -> list[dict]:
     """Task c: the runs of ``job`` in lock-step — every generation, all runs' populations go
-    into ONE batched rollout (the torch env's cost per step hardly depends on the batch), and
-    all grid tests of that generation into one more. Per run: in every generation whose best
-    member (highest damping fitness among members that reached 1000 steps) beats every member
-    it tested before, that member is tested on the 625 grid starts; one with ≥ 200 is checked
-    for 100,000 steps (all of the generation's in one batched rollout); the first that passes
-    is the solver and stops its run, the others are counted in ``long_fails``."""
-    task, members, deadline = job
+    into ONE batched rollout (the torch env's cost per step hardly depends on the batch).
+    Per run, the generation's champion (``champions="each"``: its best member by damping
+    fitness; ``"record"``: only one beating every member that run tested before) is tested
+    if its trial reached 1000 steps (one that did not cannot balance 100,000 steps from the
+    same start): on the 625 grid starts, and if ≥ 200, for 100,000 steps. The first that
+    passes is the solver and ends its run; the others are counted in ``long_fails`` and kept
+    in ``failed``. The tests are batched over :data:`FLUSH_GENERATIONS` generations
+    (:func:`_flush`), which changes no result."""
+    task, members, deadline = job[:3]
+    champions = job[3] if len(job) > 3 else "each"
+    flush_every = job[4] if len(job) > 4 else FLUSH_GENERATIONS
+    if champions not in CHAMPION_TESTS:
+        raise ValueError(f"champion test must be one of {CHAMPION_TESTS}, got {champions!r}")
     torch.set_num_threads(1)
     spec = TASKS[task]
     env = CartPole(max_steps=1000, start="standard", **spec["env"])
@@ -195,15 +267,17 @@ def run_group(job) -> list[dict]:
     runs = []
     for method, seed, cap in members:
         runs.append({"row": _row(task, method, seed, cap, policy), "s": make_searcher(method, task, policy, seed),
-                     "best_tested": -float("inf"), "t": 0.0, "done": False})
-    it = 0
+                     "best_tested": -float("inf"), "t": 0.0, "t_tests": 0.0, "done": False})
+    it, pending = 0, []
     while True:
         active = [u for u in runs if not u["done"] and u["row"]["evaluations_used"] < u["row"]["cap"]]
         if not active:
             break
         if deadline is not None and time.time() > deadline:
+            _flush(policy, task, pending, it)
             for u in active:
-                u["row"]["cut_by_deadline"] = True
+                if not u["done"]:
+                    u["row"]["cut_by_deadline"] = True
             break
         t0 = time.perf_counter()
         asks = [u["s"].ask() for u in active]
@@ -212,58 +286,39 @@ def run_group(job) -> list[dict]:
         it += 1
         if it % 100 == 0:
             print(f"  [{task}] lock-step generation {it}: {len(active)} runs active, "
-                  f"{sum(u['done'] for u in runs)} candidates", flush=True)
+                  f"{sum(u['done'] for u in runs)} solved", flush=True)
         fits = res.fitness().double().cpu().split(sizes)
         oks = res.success[:, 0].cpu().split(sizes)
         lens = res.lengths[:, 0].cpu().split(sizes)
-        tests = []
+        dt = (time.perf_counter() - t0) / len(active)
         for u, a, fit, ok, ln in zip(active, asks, fits, oks, lens):
             row = u["row"]
             u["s"].tell(fit.to(a.dtype))
+            u["t"] += dt
             row["generations"] += 1
             row["evaluations_used"] += a.shape[0]
             row["env_steps"] += int(ln.sum())
             row["best_steps_seen"] = max(row["best_steps_seen"], int(ln.max()))
-            if not bool(ok.any()):
-                continue
-            masked = torch.where(ok, fit, torch.full_like(fit, -float("inf")))
-            if float(masked.max()) <= u["best_tested"]:
-                continue
-            u["best_tested"] = float(masked.max())
-            tests.append((u, a[int(masked.argmax())].detach().clone()))
-        dt = (time.perf_counter() - t0) / len(active)
-        for u in active:
-            u["t"] += dt
-        passed = []
-        if tests:
-            t1 = time.perf_counter()
-            scores = grid_score(policy, task, torch.stack([b for _, b in tests]), derive_seed(77, it)).tolist()
-            dt = (time.perf_counter() - t1) / len(tests)
-            for (u, best), g in zip(tests, scores):
-                row = u["row"]
-                row["grid_checks"] += 1
-                row["grid_check_s"] += dt
-                u["t"] += dt
-                row["best_grid_seen"] = max(row["best_grid_seen"] or 0, int(g))
-                if g >= GRID_MIN:
-                    passed.append((u, best, int(g)))
-        if passed:
-            t2 = time.perf_counter()
-            oks = long_check(policy, task, torch.stack([b for _, b, _ in passed]), derive_seed(4242, it)).tolist()
-            dt = (time.perf_counter() - t2) / len(passed)
-            for (u, best, g), ok in zip(passed, oks):
-                row = u["row"]
-                row["long_checks"] += 1
-                row["long_check_s"] += dt
-                u["t"] += dt
-                if ok:
-                    row["candidate_at"], row["candidate"], row["generalization"] = \
-                        row["evaluations_used"], best.tolist(), g
-                    row["long_ok"] = u["done"] = True
-                else:
-                    row["long_fails"] += 1
+            if champions == "each":
+                k = int(fit.argmax())
+                if not bool(ok[k]):
+                    continue
+            else:
+                if not bool(ok.any()):
+                    continue
+                masked = torch.where(ok, fit, torch.full_like(fit, -float("inf")))
+                if float(masked.max()) <= u["best_tested"]:
+                    continue
+                u["best_tested"] = float(masked.max())
+                k = int(masked.argmax())
+            pending.append((u, {f: row[f] for f in _SNAPSHOT}, a[k].detach().clone(), u["t"] + u["t_tests"]))
+        if it % flush_every == 0 or not any(u["row"]["evaluations_used"] < u["row"]["cap"] for u in active):
+            _flush(policy, task, pending, it)
+    _flush(policy, task, pending, it)
     out = []
     for u in runs:
+        if not u["done"]:
+            u["t"] += u["t_tests"]
         u["row"]["wall_s"] = round(u["t"], 2)
         u["row"]["grid_check_s"] = round(u["row"]["grid_check_s"], 2)
         u["row"]["long_check_s"] = round(u["row"]["long_check_s"], 2)
@@ -301,7 +356,7 @@ def posthoc(rows: list[dict]) -> dict:
             for r, g in zip(sel, gs.tolist()):
                 r["generalization"] = int(g)
         t1 = time.perf_counter()
-        ok = long_check(policy, task, X, 4242).tolist()
+        ok = (long_check(policy, task, X, 4242) >= LONG_STEPS).tolist()
         for r, o in zip(sel, ok):
             if task == "c":
                 r["long_ok"] = bool(o)
@@ -361,16 +416,21 @@ def fmt(x, nd=0):
 
 def write(rows, summary, cost, args, wall, argv):
     OUT.mkdir(parents=True, exist_ok=True)
+    champions = getattr(args, "test_champions", "each")
     meta = {"argv": argv, "seed_list": args.seed_list, "jobs": args.jobs, "wall": wall, "skipped": args.skipped,
-            "cost": cost, "methods": METHODS}
+            "cost": cost, "methods": METHODS, "test_champions": champions}
     (OUT / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
-    cols = [k for k in rows[0] if k != "candidate"]
+    cols = [k for k in rows[0] if k not in ("candidate", "failed")]
     with open(OUT / "runs.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
         w.writeheader()
         w.writerows(rows)
     with open(OUT / "candidates.json", "w") as f:
         json.dump([{k: r[k] for k in ("task", "method", "seed", "candidate")} for r in rows], f)
+    failed = [dict({k: r[k] for k in ("task", "method", "seed", "policy")}, **c) for r in rows for c in r.get("failed") or ()]
+    if failed:
+        with open(OUT / "failed_candidates.json", "w") as f:
+            json.dump(failed, f)
     with open(OUT / "summary.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(summary[0]))
         w.writeheader()
@@ -391,7 +451,10 @@ def write(rows, summary, cost, args, wall, argv):
             continue
         pub = PUBLISHED[task]
         L += [f"## ({task}) {spec['title']}", "",
-              f"Policy `{spec['policy']}` ({srows[0]['num_params']} parameters); cap {spec['cap']:,} evaluations per run.", "",
+              f"Policy `{spec['policy']}` ({srows[0]['num_params']} parameters); cap {spec['cap']:,} evaluations per run."
+              + ("" if task != "c" else " Champion tests (`--test-champions " + champions + "`): " +
+                 ("the best member of every generation, as published." if champions == "each" else
+                  "only a best member that beats every member the run tested before.")), "",
               "Published (mean evaluations): " + ", ".join(f"{c} {v:,}" for c, v in zip(PUBLISHED_COLS, pub)), "",
               "| method | options | solved / runs | median evals | IQR | mean | median generalisation (of 625) | 625-tests (s) | wall s (all runs) |",
               "|---|---|---|---|---|---|---|---|---|"]
@@ -413,7 +476,10 @@ def write(rows, summary, cost, args, wall, argv):
                   f"{cost[task]['torch_disagrees']} (counted unsolved)."]
         L.append("")
     L += [f"Published generalisation: {GENERALISATION_PUBLISHED}.", "",
-          "Per-run rows: `runs.csv`; per-(task, method): `summary.csv`; solver weights: `candidates.json`."]
+          "Per-run rows: `runs.csv`; per-(task, method): `summary.csv`; solver weights: `candidates.json`"
+          + ("; the candidates that failed the 100,000-step check (weights, evaluations, steps balanced): "
+             "`failed_candidates.json` (`experiments/pole_failures.py` replays them)"
+             if any(r.get("failed") for r in rows) else "") + "."]
     (OUT / "results.md").write_text("\n".join(L) + "\n")
 
 
@@ -436,8 +502,14 @@ def load_rows(out: Path):
         rows = [{k: (v if k in ("task", "method", "policy") else typed(v)) for k, v in r.items()}
                 for r in csv.DictReader(f)]
     cands = {(c["task"], c["method"], c["seed"]): c["candidate"] for c in json.loads((out / "candidates.json").read_text())}
+    failed = {}
+    if (out / "failed_candidates.json").exists():  # written since 2026-12-02 (third session)
+        for c in json.loads((out / "failed_candidates.json").read_text()):
+            failed.setdefault((c["task"], c["method"], c["seed"]), []).append(
+                {k: c[k] for k in ("evaluations", "generalization", "steps", "params")})
     for r in rows:
         r["candidate"] = cands[(r["task"], r["method"], r["seed"])]
+        r["failed"] = failed.get((r["task"], r["method"], r["seed"]), [])
     return rows, json.loads((out / "meta.json").read_text())
 
 
@@ -473,6 +545,9 @@ def main(argv=None):
                    help="override a task's policy spec, e.g. c=lstm:hidden=2,input_scale=10")
     p.add_argument("--set", nargs="*", default=[], metavar="METHOD.TASK.KEY=VALUE",
                    help="override a searcher option, e.g. cmaes.c.sigma0=1.0 (VALUE read as JSON)")
+    p.add_argument("--test-champions", default="each", choices=CHAMPION_TESTS,
+                   help="task c: test the best member of each generation (each, as published) or only "
+                        "one that beats every member tested before (record, the tables before 2026-12-02)")
     p.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
     p.add_argument("--deadline", type=float, default=None,
                    help="minutes after which runs not yet started are skipped and running ones stop "
@@ -486,6 +561,7 @@ def main(argv=None):
         rows, meta = load_rows(OUT)
         for k in ("seed_list", "jobs", "skipped"):
             setattr(args, k, meta[k])
+        args.test_champions = meta.get("test_champions", "record")  # runs before the option: record
         for r in rows:
             TASKS[r["task"]]["policy"] = r["policy"]
             TASKS[r["task"]]["cap"] = r["cap"]
@@ -516,7 +592,8 @@ def main(argv=None):
             for t in args.tasks if t != "c" for s in range(k0, k0 + nseeds[t]) for m in args.methods]
     if "c" in args.tasks:   # lock-step groups, one per process
         members = [(m, s, TASKS["c"]["cap"]) for s in range(k0, k0 + nseeds["c"]) for m in args.methods]
-        jobs = [("group", ("c", members[i::args.jobs], deadline)) for i in range(min(args.jobs, len(members)))] + jobs
+        jobs = [("group", ("c", members[i::args.jobs], deadline, args.test_champions))
+                for i in range(min(args.jobs, len(members)))] + jobs
     t0 = time.perf_counter()
     rows, skipped = [], 0
     with get_context("fork").Pool(args.jobs) as pool:
