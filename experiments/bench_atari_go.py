@@ -6,7 +6,8 @@ reference, in the same run.
 Matches L0 vs L0 (random) and L2 vs L2 (killer) at N = 5, 9, 19 (``--sizes``); batched on
 the CPU (and CUDA when available) with finished games dropped from the batch, on each
 engine that can play the match: ``bits`` (:mod:`dps.envs.atari_go.bitboard`, N ≤ 7, L0–L2;
-what ``play_match`` uses there) and ``boards`` (:class:`dps.envs.atari_go.rules.Boards`,
+what ``play_match`` uses there; L0 vs L0 evaluates every ply at once, ``play_random_games``,
+and ``bits, ply loop`` is the same match one ply at a time) and ``boards`` (:class:`dps.envs.atari_go.rules.Boards`,
 any N and level). The reference plays games one after another (its time is measured on
 enough games for ~2 s). Median of the repeats; ratio = batched / reference.
 """
@@ -19,18 +20,26 @@ import time
 
 import torch
 
+from dps.envs.atari_go.bitboard import play_match_bits
 from dps.envs.atari_go.opponents import match_engine, play_match
 from dps.envs.atari_go.reference import play_reference_game
 
 
+def _match(level, N, games, seed, device, engine):
+    if engine == "bits, ply loop":  # L0 vs L0 on bitboards, one ply at a time (the former default)
+        gen = torch.Generator(device=device).manual_seed(seed)
+        return play_match_bits(level, level, N, games, (gen, gen), device, all_plies=False)
+    return play_match(level, level, N, games, seed=seed, device=device, engine=engine)
+
+
 def rate_batched(level, N, games, repeats, device, engine):
-    play_match(level, level, N, min(games, 256), seed=0, device=device, engine=engine)  # warm-up
+    _match(level, N, min(games, 256), 0, device, engine)  # warm-up
     out = []
     for r in range(repeats):
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         t = time.perf_counter()
-        play_match(level, level, N, games, seed=r + 1, device=device, engine=engine)
+        _match(level, N, games, r + 1, device, engine)
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         out.append(games / (time.perf_counter() - t))
@@ -66,6 +75,8 @@ def main(argv=None):
             ref = rate_reference(level, N, args.repeats)
             G = max(256, args.games // (1 if N <= 5 else 4 if N <= 9 else 16))
             engines = ["bits", "boards"] if match_engine(level, level, N) == "bits" else ["boards"]
+            if level == "L0" and "bits" in engines:
+                engines.insert(1, "bits, ply loop")
             for dev in devices:
                 Gd = G if dev == "cpu" else G * 8
                 for engine in engines:

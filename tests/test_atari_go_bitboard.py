@@ -230,3 +230,27 @@ def test_players_only_play_legal_moves_to_the_end(N):
             b.play((pb if color == 1 else pw).move(b))
             color = 3 - color
         assert int(b.plies.max()) <= N * N
+
+
+@pytest.mark.parametrize("N", [2, 3, 4, 5, 7])
+def test_random_games_all_plies_at_once_equal_the_ply_loop(N, monkeypatch):
+    """L0 vs L0 evaluated for every ply at once gives the games of the ply-by-ply loop (same
+    orders: same generator, no compaction), move for move — also across blocks."""
+    import dps.envs.atari_go.bitboard as bb
+
+    monkeypatch.setattr(bb, "RANDOM_GAMES_BLOCK", 700)
+    G = 2000
+    loop = play_match_bits("L0", "L0", N, G, (torch.Generator().manual_seed(N),) * 2, compact=False,
+                           all_plies=False)
+    once = play_match_bits("L0", "L0", N, G, (torch.Generator().manual_seed(N),) * 2)
+    for k in ("winner", "plies", "reason"):
+        assert torch.equal(loop[k], once[k]), k
+    assert set(once["reason"].tolist()) == {1, 2} or N == 2   # captures and suicides both occur
+    assert int(once["plies"].max()) <= N * N
+
+
+def test_random_orders_of_values_permute_the_same_way():
+    a = random_orders(500, 9, torch.Generator().manual_seed(4), "cpu")
+    vals = torch.tensor([1 << (3 * i) for i in range(9)])
+    b = random_orders(500, 9, torch.Generator().manual_seed(4), "cpu", values=vals)
+    assert torch.equal(vals[a], b)

@@ -41,8 +41,8 @@ from typing import Iterable, Optional
 import torch
 
 from ...errors import UserError
-from .rules import (BLACK, WHITE, Boards, check_size, live_moves, play_out, record_outcome,
-                    refuse_occupied)
+from .rules import (BLACK, CAPTURE, SUICIDE, WHITE, Boards, check_size, live_moves, play_out,
+                    record_outcome, refuse_occupied)
 
 MAX_BITS_N = 7  # 7 rows × 8 bits = 56 bits (+8 for the last shift) fit a signed int64
 
@@ -399,10 +399,15 @@ def _fisher_yates(flat: torch.Tensor, G: int, M: int, start: int, stop: int,
         flat.index_copy_(0, j, a)
 
 
-def random_orders(G: int, M: int, generator: torch.Generator, device) -> torch.Tensor:
+def random_orders(G: int, M: int, generator: torch.Generator, device,
+                  values: Optional[torch.Tensor] = None) -> torch.Tensor:
     """``(M, G)`` long: an independent uniform permutation of ``0..M-1`` in each column
-    (Fisher–Yates, one vectorised swap per position; cheaper than sorting random keys)."""
-    perm = torch.arange(M, device=device).repeat_interleave(G)      # flat (M, G)
+    (Fisher–Yates, one vectorised swap per position; cheaper than sorting random keys).
+    ``values`` (M,): permute these instead of ``0..M-1`` (the same permutations for the same
+    generator state: ``values[random_orders(...)]``)."""
+    if values is None:
+        values = torch.arange(M, device=device)
+    perm = values.repeat_interleave(G)                               # flat (M, G)
     _fisher_yates(perm, G, M, 0, M - 1, generator)
     return perm.view(M, G)
 
@@ -417,11 +422,92 @@ def uniform_point(mask: torch.Tensor, bitpos: torch.Tensor, generator: torch.Gen
     return (csum > k.unsqueeze(-1)).to(torch.int8).argmax(-1)
 
 
+#: games per block of :func:`play_random_games` (bounds its memory: ~30 (N², block) words)
+RANDOM_GAMES_BLOCK = 16384
+
+
+def play_random_games(N: int, games: int, generator: torch.Generator, device="cpu") -> dict:
+    """L0 against L0: every ply of every game at once.
+
+    Two L0 players sharing one uniform order per game play that order's points in turn
+    (:func:`play_match_bits`), so a game is fixed by its order and ends at the first ply
+    whose move captures or is suicide. Since no stone leaves the board before then, the
+    position after ply k is the first k + 1 points of the order, split by parity; this
+    evaluates the move of every ply k in every game in one batch, ``(N², G)`` words:
+
+    * settled at one look (most plies): the stone has an empty neighbour and every opponent
+      stone next to it has one — nothing can be captured or suicided;
+    * the rest: the five groups around the move flood-filled (as :meth:`BitBoards.play`).
+
+    The first ending ply gives ``plies``, the winner and the reason. With the orders that
+    :class:`BitPlayer` draws (same generator, every game kept) the games are those of the
+    ply-by-ply loop, move for move (tested). Returns the arrays of
+    :func:`.opponents.play_match` (``winner``, ``plies``, ``reason``)."""
+    proto = BitBoards(N, 1, device)
+    M, W, dt = proto.M, proto.W, proto.dtype
+    stones = random_orders(games, M, generator, device, values=proto.bit)   # (M, G) bit of ply k
+    out = [_random_games_block(proto, stones[:, i : i + RANDOM_GAMES_BLOCK])
+           for i in range(0, games, RANDOM_GAMES_BLOCK)]
+    return {k: torch.cat([o[k] for o in out]) for k in ("winner", "plies", "reason")}
+
+
+def _random_games_block(b: "BitBoards", m: torch.Tensor) -> dict:
+    """:func:`play_random_games` on one block: ``m`` (M, G) the stone (bit) of every ply."""
+    M, G, W = b.M, m.shape[1], b.W
+    dev = m.device
+    m = m.contiguous()
+    # own[k]: the mover's stones after ply k (its own earlier plies k-2, k-4, ...); the
+    # opponent's are own[k-1]
+    own = torch.empty_like(m)
+    opp = torch.zeros_like(m)
+    own[0], own[1] = m[0], m[1]
+    for k in range(2, M):
+        torch.bitwise_or(own[k - 2], m[k], out=own[k])
+    opp[1:] = own[:-1]
+    empty = b.full & ~(own | opp)
+    near = b._nbrs(m)
+    unsettled = ((near & empty) == 0) | ((near & opp & ~b._nbrs(empty)) != 0)
+    # the unsettled plies, a few plies at a time, on the games that have not ended before them
+    # (most unsettled plies come after the end, on crowded boards). Every game ends by ply
+    # M - 1: on the full board the last stone has no liberty (always unsettled).
+    first = torch.full((G,), M, dtype=torch.long, device=dev)
+    cap_first = torch.zeros(G, dtype=torch.bool, device=dev)
+    live = torch.ones(G, dtype=torch.bool, device=dev)
+    step = max(1, M // 8)
+    for lo in range(0, M, step):
+        k, g = (unsettled[lo : lo + step] & live).nonzero().unbind(1)
+        if k.numel() == 0:
+            continue
+        k = k + lo
+        mk, ok, pk, ek = m[k, g], own[k, g], opp[k, g], empty[k, g]
+        # the stones of each colour joined to a liberty: flood from the stones next to an
+        # empty point (2 channels, and most stones are a step or two from a liberty)
+        masks = torch.stack((ok, pk))                                  # (2, n) channel-major
+        alive, _ = b._fill(masks & b._nbrs(ek), masks)
+        capture = (b._nbrs(mk) & pk & ~alive[1]) != 0
+        end = (capture | ((mk & ~alive[0]) != 0)).nonzero()[:, 0]
+        if end.numel() == 0:
+            continue
+        ke, ge = k[end], g[end]
+        first.scatter_reduce_(0, ge, ke, "amin")                       # the first ending ply per game
+        at = (ke == first[ge]).nonzero()[:, 0]
+        cap_first[ge[at]] = capture[end[at]]
+        live[ge] = False
+        if not _any(live):
+            break
+    mover = torch.where(first % 2 == 0, BLACK, WHITE).to(torch.int8)
+    return dict(winner=torch.where(cap_first, mover, 3 - mover).to(torch.int8), plies=first + 1,
+                reason=torch.where(cap_first, CAPTURE, SUICIDE).to(torch.int8))
+
+
 def play_match_bits(black, white, N: int, games: int, generators, device="cpu",
-                    compact: bool = True) -> dict:
+                    compact: bool = True, all_plies: bool = True) -> dict:
     """``games`` games between two bitboard players (levels in :data:`BIT_LEVELS`) on N×N,
     N ≤ 7, with the given ``generators`` ``(black's, white's)``; returns the arrays of
-    :func:`.opponents.play_match` (``winner``, ``plies``, ``reason``)."""
+    :func:`.opponents.play_match` (``winner``, ``plies``, ``reason``). L0 against L0 goes
+    through :func:`play_random_games` (``all_plies=False``: the ply-by-ply loop)."""
+    if black == white == "L0" and all_plies:
+        return play_random_games(N, games, generators[0], device)
     b = BitBoards(N, games, device)
     b.track_atari = not (black == white == "L0")
     players = {BLACK: BitPlayer(black, generators[0], b)}
