@@ -437,15 +437,16 @@ def play_random_games(N: int, games: int, generator: torch.Generator, device="cp
 
     * settled at one look (most plies): the stone has an empty neighbour and every opponent
       stone next to it has one — nothing can be captured or suicided;
-    * the rest: the five groups around the move flood-filled (as :meth:`BitBoards.play`).
+    * the rest, a few plies at a time and only on games still live: each colour flood-filled
+      from its stones next to an empty point; a stone not reached belongs to a group with no
+      liberty (a capture if it is the opponent's next to the move, else a suicide).
 
     The first ending ply gives ``plies``, the winner and the reason. With the orders that
     :class:`BitPlayer` draws (same generator, every game kept) the games are those of the
     ply-by-ply loop, move for move (tested). Returns the arrays of
     :func:`.opponents.play_match` (``winner``, ``plies``, ``reason``)."""
     proto = BitBoards(N, 1, device)
-    M, W, dt = proto.M, proto.W, proto.dtype
-    stones = random_orders(games, M, generator, device, values=proto.bit)   # (M, G) bit of ply k
+    stones = random_orders(games, proto.M, generator, device, values=proto.bit)   # (M, G) bit of ply k
     out = [_random_games_block(proto, stones[:, i : i + RANDOM_GAMES_BLOCK])
            for i in range(0, games, RANDOM_GAMES_BLOCK)]
     return {k: torch.cat([o[k] for o in out]) for k in ("winner", "plies", "reason")}
