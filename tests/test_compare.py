@@ -29,7 +29,27 @@ def test_full_preset_covers_the_issue_grid():
     lengths = {c.task.length for c in cells if c.task.group == "tmaze"}
     assert lengths == {10, 20, 50, 100, 200, 500}
     assert {c.task.length for c in cells if c.task.group == "class-query"} == {20, 50, 100, 200}
-    assert len({c.seed for c in cells}) >= 5
+    seeds = {}
+    for c in cells:
+        seeds.setdefault((c.learner.name, c.task.name), set()).add(c.seed)
+    # >= 5 seeds per cell, 10 where cheap
+    assert all(len(v) >= 5 for v in seeds.values())
+    cheap = {t for (_, t), v in seeds.items() if len(v) == 10}
+    assert cheap == {"class-query-20", "class-query-50", "class-query-100", "tmaze-10"}
+    assert all(v == set(range(5)) for (_, t), v in seeds.items() if t not in cheap)
+    assert [c.seed for c in cells] == sorted(c.seed for c in cells)   # still seed-major
+    # --seeds replaces every task's seeds
+    assert {c.seed for c in build_grid("full", tasks=["tmaze-10", "tmaze-500"], seeds=[7])} == {7}
+    assert {c.task.name for c in build_grid("full", tasks=["tmaze-10", "tmaze-500"], seeds=[7])} == {"tmaze-10",
+                                                                                                      "tmaze-500"}
+
+
+def test_seeds_text_groups_tasks_by_their_seeds():
+    from dps.compare.report import seeds_text
+    assert seeds_text(build_grid("quick")) == "0, 1"
+    text = seeds_text(build_grid("full"))
+    assert text == "0–4 (0–9 on class-query-20, class-query-50, class-query-100, tmaze-10)"
+    assert seeds_text(build_grid("full", tasks=["tmaze-10"], seeds=[0, 2])) == "0, 2"
 
 
 @pytest.mark.parametrize("kw, match", [

@@ -77,7 +77,9 @@ def _list() -> None:
               + (", continuous actions" if t.continuous else ""))
     print("presets:")
     for name, pr in PRESETS.items():
-        print(f"  {name:<6} {len(pr.learners)} learners × {len(pr.tasks)} tasks × {len(pr.seeds)} seeds — {pr.note}")
+        more = {len(v) for v in pr.task_seeds.values()}
+        extra = f" ({'/'.join(map(str, sorted(more)))} on {len(pr.task_seeds)} tasks)" if more else ""
+        print(f"  {name:<6} {len(pr.learners)} learners × {len(pr.tasks)} tasks × {len(pr.seeds)} seeds{extra} — {pr.note}")
 
 
 def report_cells(cells: list, out: Path, a) -> list:
@@ -85,7 +87,7 @@ def report_cells(cells: list, out: Path, a) -> list:
     (same budget scale and policy) already in ``out``, so a restricted call such as
     ``--learners rpg --tasks tmaze-10`` does not drop the rest of the folder's grid."""
     selected = {c.name for c in cells}
-    seeds = sorted(set(PRESETS[a.preset].seeds) | {c.seed for c in cells})
+    seeds = sorted(set(PRESETS[a.preset].all_seeds) | {c.seed for c in cells})
     everything = build_grid(a.preset, None, None, seeds, a.budget_scale, a.policy)
     ordered = [c for c in everything if c.name in selected or cell_dir(out, c).exists()]
     shown = {c.name for c in ordered}

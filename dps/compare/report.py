@@ -388,6 +388,25 @@ def wall_time(log: list[dict]) -> float:
     return total
 
 
+def seeds_text(cells: list) -> str:
+    """The seeds of a grid, per group of tasks when tasks have different seeds
+    ("0, 1, 2, 3, 4; 0-9 on tmaze-10, class-query-20")."""
+    per_task: dict = {}
+    for c in cells:
+        per_task.setdefault(c.task.name, set()).add(c.seed)
+    groups: dict = {}
+    for task, seeds in per_task.items():
+        groups.setdefault(tuple(sorted(seeds)), []).append(task)
+
+    def fmt(seeds):
+        run = seeds == tuple(range(seeds[0], seeds[-1] + 1)) and len(seeds) > 2
+        return f"{seeds[0]}–{seeds[-1]}" if run else ", ".join(map(str, seeds))
+    ordered = sorted(groups.items(), key=lambda kv: -len(kv[1]))
+    if len(ordered) == 1:
+        return fmt(ordered[0][0])
+    return fmt(ordered[0][0]) + " (" + "; ".join(f"{fmt(s)} on {', '.join(ts)}" for s, ts in ordered[1:]) + ")"
+
+
 def write_report(out: Path, cells: list[Cell], *, preset: str, command: str,
                  skipped: list[tuple[str, str, str]]) -> Path:
     """Collect every cell and write the CSVs, the figures and REPORT.md; returns its path."""
@@ -402,7 +421,7 @@ def write_report(out: Path, cells: list[Cell], *, preset: str, command: str,
     figs = [p for p in (plot_success_vs_length(out, rows, tasks, learners),
                         plot_episodes_to_solve(out, table, tasks, learners)) if p is not None]
     curve_figs = [p for p in (plot_curves(out, t, learners, curves) for t in tasks) if p is not None]
-    seeds = sorted({c.seed for c in cells})
+    seeds = seeds_text(cells)
     status = {}
     for r in rows:
         status[r["status"]] = status.get(r["status"], 0) + 1
@@ -415,7 +434,7 @@ def write_report(out: Path, cells: list[Cell], *, preset: str, command: str,
     total = wall_time(log)
     L += ["## Setup", "",
           f"* this report: `{command}`",
-          f"* seeds: {', '.join(map(str, seeds))}; cells: {len(cells)} "
+          f"* seeds: {seeds}; cells: {len(cells)} "
           f"({', '.join(f'{v} {k}' for k, v in sorted(status.items()))})",
           f"* machine: {log[-1]['machine'] if log else machine()}",
           f"* wall time of the grid: {total / 60:.1f} min over {len(log)} execution(s) (`{LOG}`: "
