@@ -174,11 +174,15 @@ def test_convergence_sphere(cls, cfg, gens, threshold):
     (PastDescentES, dict(popsize=40, sigma=0.02, lr=0.02, shaping="centered"), 1000, 1.0),
 ])
 def test_convergence_rosenbrock(cls, cfg, gens, threshold):
-    """30-D Rosenbrock from 0 (f = 29): into the curved valley within the budget."""
+    """30-D Rosenbrock from 0 (f = 29): into the curved valley within the budget — the
+    median over seeds 0-2. One seed's end value is chaotic in the floating-point path:
+    GuidedES seed 0 ended below 3 on earlier machines and CI, and at 3.30 on a 2.6 GHz Xeon,
+    so a single-seed threshold tested the CPU's rounding, not the searcher (2026-12-02, seeds 0-5: GuidedES
+    1.1-3.3, OpenES 2.9-6.3, PastDescentES 0.17-0.45)."""
     x0 = torch.zeros(D_CONV)
     assert float(rosenbrock(x0)) == D_CONV - 1
-    s = cls(x0, cls.Config(**cfg), seed=0)
-    assert run(s, rosenbrock, gens) < threshold
+    ends = [run(cls(x0, cls.Config(**cfg), seed=seed), rosenbrock, gens) for seed in range(3)]
+    assert sorted(ends)[1] < threshold, ends
 
 
 # ----------------------------------------------------------------------- errors ----
