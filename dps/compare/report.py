@@ -390,7 +390,7 @@ def wall_time(log: list[dict]) -> float:
 
 def seeds_text(cells: list) -> str:
     """The seeds of a grid, per group of tasks when tasks have different seeds
-    ("0, 1, 2, 3, 4; 0-9 on tmaze-10, class-query-20")."""
+    (``"0–4 (0–9 on tmaze-10, class-query-20)"``; two seeds or a gap: ``"0, 2"``)."""
     per_task: dict = {}
     for c in cells:
         per_task.setdefault(c.task.name, set()).add(c.seed)
