@@ -79,7 +79,8 @@ def _list() -> None:
     for name, pr in PRESETS.items():
         more = {len(v) for v in pr.task_seeds.values()}
         extra = f" ({'/'.join(map(str, sorted(more)))} on {len(pr.task_seeds)} tasks)" if more else ""
-        print(f"  {name:<6} {len(pr.learners)} learners × {len(pr.tasks)} tasks × {len(pr.seeds)} seeds{extra} — {pr.note}")
+        print(f"  {name:<6} {len(pr.learners)} learners × {len(pr.tasks)} tasks × {len(pr.seeds)} seeds{extra}"
+              f" — {pr.note}")
 
 
 def report_cells(cells: list, out: Path, a) -> list:
