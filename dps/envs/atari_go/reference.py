@@ -148,10 +148,13 @@ class RefGame:
         raise ValueError("no empty point: the game is over")
 
 
-def play_reference_game(N: int, black: str, white: str, rng: random.Random) -> RefGame:
+def play_reference_game(N: int, black: str, white: str, rng: random.Random,
+                        game_cls: type = RefGame) -> RefGame:
     """One game between reference players ``"L0"`` … ``"L5"`` (``L0`` / ``L2`` by the
-    benchmark's plain :meth:`RefGame.random_move` / :meth:`RefGame.killer_move`)."""
-    game = RefGame(N)
+    benchmark's plain :meth:`RefGame.random_move` / :meth:`RefGame.killer_move`).
+    ``game_cls``: a :class:`RefGame` subclass whose ``level_classes`` adds levels (for
+    probing variants of the ladder)."""
+    game = game_cls(N)
     players = {BLACK: black, WHITE: white}
     while not game.done:
         kind = players[game.to_move]
@@ -165,14 +168,16 @@ def play_reference_game(N: int, black: str, white: str, rng: random.Random) -> R
     return game
 
 
-def reference_win_rate(a: str, b: str, N: int, games: int, seed: int = 0) -> dict:
+def reference_win_rate(a: str, b: str, N: int, games: int, seed: int = 0,
+                       game_cls: type = RefGame) -> dict:
     """:func:`.opponents.win_rate` on this engine: ``a`` against ``b``, colours alternating
-    (``b`` Black in game 1), one game at a time with Python's ``random``."""
+    (``b`` Black in game 1), one game at a time with Python's ``random``; ``game_cls`` as
+    in :func:`play_reference_game`."""
     rng = random.Random(seed)
     wins = plies = black_games = black_wins = 0
     for i in range(games):
         a_black = i % 2 == 1
-        g = play_reference_game(N, a if a_black else b, b if a_black else a, rng)
+        g = play_reference_game(N, a if a_black else b, b if a_black else a, rng, game_cls)
         won = g.winner == (BLACK if a_black else WHITE)
         wins += won
         plies += g.plies

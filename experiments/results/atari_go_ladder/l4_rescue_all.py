@@ -1,47 +1,38 @@
 """L4 variant probe (2026-12-02, sixth session): the reference L4 with one extra class,
 rescues after which no own group is left in atari, ranked above the other rescues.
-Usage: python experiments/results/atari_go_ladder/l4_rescue_all.py N GAMES (seed 0, vs L2).
-Output of N = 9, 5, 7 with 10000 games: l4_rescue_all.txt."""
-import random, sys, time
-from dps.envs.atari_go.reference import RefGame, BLACK, WHITE
 
-class Var(RefGame):
-    variant = "rescue_all"
+Usage: python experiments/results/atari_go_ladder/l4_rescue_all.py N GAMES
+(level "L4v" against L2, seed 0). Output of N = 9, 5, 7 with 10000 games: l4_rescue_all.txt.
+"""
+import sys
+import time
+
+from dps.envs.atari_go.reference import RefGame, reference_win_rate
+
+
+class RescueAll(RefGame):
     def level_classes(self, level):
         if level != "L4v":
             return super().level_classes(level)
-        f = self.move_classes()
-        legal = f["legal"]; ok = legal - f["suicide"]; quiet = ok - f["self_atari"]
-        color = self.to_move
-        if self.variant == "rescue_all":
-            # moves after which no own group is in atari
-            best = set()
-            for p in f["rescue"]:
-                after = list(self.board); after[p] = color
-                seen=set(); good=True
-                for q,v in enumerate(after):
-                    if v==color and q not in seen:
-                        g=self.group(q,after); seen|=g
-                        if len(self.liberties(g,after))==1: good=False;break
-                if good: best.add(p)
-            return [f["capture"], best, f["rescue"], quiet, ok, legal]
-        raise ValueError
+        capture, rescue, *rest = super().level_classes("L4")
+        return [capture, {p for p in rescue if not self.leaves_own_atari(p)}, rescue, *rest]
 
-def play(N, black, white, rng):
-    g = Var(N); players={BLACK:black, WHITE:white}
-    while not g.done:
-        k = players[g.to_move]
-        p = g.killer_move(rng) if k=="L2" else g.level_move(k, rng)
-        g.play(p)
-    return g
+    def leaves_own_atari(self, p: int) -> bool:
+        """Whether some own group has one liberty after playing ``p`` (a non-capture)."""
+        after = list(self.board)
+        after[p] = self.to_move
+        seen = set()
+        for q, v in enumerate(after):
+            if v == self.to_move and q not in seen:
+                g = self.group(q, after)
+                seen |= g
+                if len(self.liberties(g, after)) == 1:
+                    return True
+        return False
 
-def wr(a,b,N,games,seed=0):
-    rng=random.Random(seed); wins=0
-    for i in range(games):
-        ab = i%2==1
-        g=play(N, a if ab else b, b if ab else a, rng)
-        wins += g.winner == (BLACK if ab else WHITE)
-    p=wins/games; return p, (p*(1-p)/games)**.5
 
-N=int(sys.argv[1]); games=int(sys.argv[2]); lvl=sys.argv[3] if len(sys.argv)>3 else "L4v"
-t=time.time(); print(N, lvl, wr(lvl,"L2",N,games), f"{time.time()-t:.0f}s", flush=True)
+if __name__ == "__main__":
+    N, games = int(sys.argv[1]), int(sys.argv[2])
+    t = time.time()
+    r = reference_win_rate("L4v", "L2", N, games, seed=0, game_cls=RescueAll)
+    print(N, "L4v", (r["win_rate"], r["stderr"]), f"{time.time() - t:.0f}s", flush=True)
