@@ -26,6 +26,20 @@ REFERENCE = {("L2", "L0"): {5: 0.865, 7: 0.906, 9: 0.934},
              ("L5", "L2"): {5: 0.94, 7: 0.97, 9: 0.98}}
 
 
+def rounding_halfwidth(value: float) -> float:
+    """Half a unit in the last printed digit of a reference (0.005 for 0.79, 0.0005 for
+    0.865): the true value the table rounded lies within that of the printed one."""
+    return 0.5 * 10.0 ** -len(repr(value).split(".")[1])
+
+
+def z_rounded(measured: float, stderr: float, value: float) -> float:
+    """Signed distance in standard errors ``stderr`` from ``measured`` to the interval of
+    values that print as ``value`` (0 inside it)."""
+    h = rounding_halfwidth(value)
+    gap = measured - (value + h) if measured > value + h else min(0.0, measured - (value - h))
+    return gap / max(stderr, 1e-9)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--games", type=int, default=10000)
@@ -55,9 +69,11 @@ def main(argv=None):
     where = f"device {args.device}" if args.engine == "batched" else "one-game BFS reference engine"
     print(f"{args.games} games per cell, colours alternating, {where}, seed {args.seed}")
     print("z: (measured − reference) / our s.e.; z₂: the same over the s.e. of the difference, "
-          f"counting the reference's own sampling error at {REF_GAMES} games")
-    print(f"| match | N | measured ± s.e. | reference | z | z₂ | as Black | as White | plies | s |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          f"counting the reference's own sampling error at {REF_GAMES} games; zᵣ: the distance to "
+          "the interval of values that round to the reference as printed (0.79: 0.785-0.795) "
+          "over that same s.e. of the difference")
+    print(f"| match | N | measured ± s.e. | reference | z | z₂ | zᵣ | as Black | as White | plies | s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for (a, b), ref in cells.items():
         for N in sizes:
             t = time.perf_counter()
@@ -68,10 +84,11 @@ def main(argv=None):
             dt = time.perf_counter() - t
             rv = ref.get(N)
             z = f"{(r['win_rate'] - rv) / max(r['stderr'], 1e-9):+.1f}" if rv is not None else ""
-            z2 = "" if rv is None else \
-                f"{(r['win_rate'] - rv) / max((r['stderr'] ** 2 + rv * (1 - rv) / REF_GAMES) ** 0.5, 1e-9):+.1f}"
+            se2 = None if rv is None else (r["stderr"] ** 2 + rv * (1 - rv) / REF_GAMES) ** 0.5
+            z2 = "" if rv is None else f"{(r['win_rate'] - rv) / max(se2, 1e-9):+.1f}"
+            zr = "" if rv is None else f"{z_rounded(r['win_rate'], se2, rv):+.1f}"
             print(f"| {a} vs {b} | {N} | {r['win_rate']:.4f} ± {r['stderr']:.4f} | "
-                  f"{'' if rv is None else rv} | {z} | {z2} | {r['as_black']:.3f} | {r['as_white']:.3f} "
+                  f"{'' if rv is None else rv} | {z} | {z2} | {zr} | {r['as_black']:.3f} | {r['as_white']:.3f} "
                   f"| {r['mean_plies']:.1f} | {dt:.0f} |", flush=True)
 
 

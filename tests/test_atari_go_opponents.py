@@ -152,3 +152,21 @@ def test_non_compacted_match_agrees():
     b = play_match("L1", "L2", 4, 200, seed=2, compact=False)
     assert a["winner"].shape == b["winner"].shape == (200,)
     assert set(a["winner"].tolist()) <= {1, 2} and set(b["winner"].tolist()) <= {1, 2}
+
+
+def test_ladder_script_rounding_interval():
+    """experiments/ladder_atari_go.py's zᵣ: distance in s.e. to the values that print as the
+    reference (a 2-digit 0.79 stands for 0.785-0.795, a 3-digit 0.865 for 0.8645-0.8655)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "experiments" / "ladder_atari_go.py"
+    spec = importlib.util.spec_from_file_location("ladder_atari_go", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.rounding_halfwidth(0.79) == pytest.approx(0.005)
+    assert mod.rounding_halfwidth(0.865) == pytest.approx(0.0005)
+    assert mod.z_rounded(0.792, 0.004, 0.79) == 0.0             # inside 0.785-0.795
+    assert mod.z_rounded(0.801, 0.004, 0.79) == pytest.approx(1.5)   # 0.006 above 0.795
+    assert mod.z_rounded(0.860, 0.002, 0.88) == pytest.approx(-7.5)  # 0.015 below 0.875
+    assert mod.z_rounded(0.8630, 0.001, 0.865) == pytest.approx(-1.5)
