@@ -28,7 +28,7 @@ REFERENCE = {("L2", "L0"): {5: 0.865, 7: 0.906, 9: 0.934},
 
 def rounding_halfwidth(value: float) -> float:
     """Half a unit in the last printed digit of a reference (0.005 for 0.79, 0.0005 for
-    0.865): the true value the table rounded lies within that of the printed one."""
+    0.865): the value the table rounded lies within this distance of the printed one."""
     return 0.5 * 10.0 ** -len(repr(value).split(".")[1])
 
 
