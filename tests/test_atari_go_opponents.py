@@ -170,3 +170,18 @@ def test_ladder_script_rounding_interval():
     assert mod.z_rounded(0.801, 0.004, 0.79) == pytest.approx(1.5)   # 0.006 above 0.795
     assert mod.z_rounded(0.860, 0.002, 0.88) == pytest.approx(-7.5)  # 0.015 below 0.875
     assert mod.z_rounded(0.8630, 0.001, 0.865) == pytest.approx(-1.5)
+
+
+def test_reference_groups_in_atari_hand_worked():
+    """RefGame.groups_in_atari on a hand-made 5×5 position, (row, col): Black (0,0) beside
+    White (0,1) and Black (4,4) beside White (3,4) have one liberty each; Black (2,2) has
+    four; White's two stones have two each. White on (1,0) leaves (0,0) with none."""
+    from dps.envs.atari_go.reference import BLACK, WHITE
+    g = RefGame(5)
+    for (r, c), colour in {(0, 0): BLACK, (0, 1): WHITE, (4, 4): BLACK, (3, 4): WHITE,
+                           (2, 2): BLACK}.items():
+        g.board[r * 5 + c] = colour
+    assert g.groups_in_atari(BLACK) == 2 and g.groups_in_atari(WHITE) == 0
+    after = list(g.board)
+    after[1 * 5 + 0] = WHITE                       # (0,0) has no liberty, (4,4) still one
+    assert g.groups_in_atari(BLACK, after) == 1 and g.groups_in_atari(BLACK) == 2

@@ -51,6 +51,17 @@ class RefGame:
         board = self.board if board is None else board
         return {y for x in stones for y in self.nbrs[x] if board[y] == 0}
 
+    def groups_in_atari(self, color: int, board=None) -> int:
+        """How many groups of ``color`` have exactly one liberty."""
+        board = self.board if board is None else board
+        seen, count = set(), 0
+        for q, v in enumerate(board):
+            if v == color and q not in seen:
+                g = self.group(q, board)
+                seen |= g
+                count += len(self.liberties(g, board)) == 1
+        return count
+
     def outcome(self, p: int, color: Optional[int] = None) -> str:
         """What playing ``p`` would do: ``"capture"``, ``"suicide"`` or ``"stay"``."""
         color = self.to_move if color is None else color

@@ -17,19 +17,9 @@ import sys
 from dps.envs.atari_go.reference import BLACK, WHITE, RefGame
 
 
-def own_groups_in_atari(g: RefGame) -> int:
-    seen, count = set(), 0
-    for q, v in enumerate(g.board):
-        if v == g.to_move and q not in seen:
-            group = g.group(q)
-            seen |= group
-            count += len(g.liberties(group)) == 1
-    return count
-
-
 def situation(g: RefGame) -> str:
     f = g.move_classes()
-    in_atari = own_groups_in_atari(g)
+    in_atari = g.groups_in_atari(g.to_move)
     ok = f["legal"] - f["suicide"]
     if f["capture"]:
         return "capture"

@@ -21,14 +21,7 @@ class RescueAll(RefGame):
         """Whether some own group has one liberty after playing ``p`` (a non-capture)."""
         after = list(self.board)
         after[p] = self.to_move
-        seen = set()
-        for q, v in enumerate(after):
-            if v == self.to_move and q not in seen:
-                g = self.group(q, after)
-                seen |= g
-                if len(self.liberties(g, after)) == 1:
-                    return True
-        return False
+        return self.groups_in_atari(self.to_move, after) > 0
 
 
 if __name__ == "__main__":
