@@ -1,0 +1,71 @@
+"""Short runs whose numbers are recorded in ``tests/data/fingerprints.json``.
+
+Each run is an ordinary CLI call with a fixed seed; :func:`collect` reads the numbers of
+its run directory (every metrics.csv column except wall-clock times, and summary.json's
+evaluation). ``python tests/fingerprints.py OUT.json`` records them; ``test_fingerprints``
+checks that the current code gives the same numbers, so a refactoring that changes what a
+seed produces fails the suite.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+#: name -> CLI arguments after ``python -m dps.run``
+RUNS = {
+    "pgpe_tmaze": ["pgpe", "--env", "tmaze:length=10", "--generations", "6", "--eval-episodes", "50"],
+    "cmaes_cartpole": ["cmaes", "--env", "cartpole:velocities=false", "--generations", "5",
+                       "--eval-episodes", "20"],
+    "rpg_classquery": ["rpg", "--env", "class-query:length=10", "--generations", "6",
+                       "--eval-episodes", "50"],
+    "evolino_sines": ["evolino", "--task", "sines:n=2", "--generations", "3"],
+    "pgpe_atari_go": ["pgpe", "--env", "atari-go:size=5,opponent=L2", "--generations", "2",
+                      "--popsize", "4", "--episodes", "6", "--eval-episodes", "200"],
+}
+
+_TIME_KEYS = {"wall_seconds", "eval_seconds", "seconds", "time", "wall_s"}
+
+
+def _number(text: str):
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def collect(run_dir: Path) -> dict:
+    """The seed-determined numbers of a finished run directory."""
+    with open(run_dir / "metrics.csv", newline="") as f:
+        rows = [{k: _number(v) for k, v in r.items() if k not in _TIME_KEYS and v != ""}
+                for r in csv.DictReader(f)]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    return {"metrics": rows, "eval": _strip(summary.get("eval", {})), "report": summary.get("report")}
+
+
+def _strip(value):
+    """``value`` without wall-clock entries, at any depth."""
+    if isinstance(value, dict):
+        return {k: _strip(v) for k, v in value.items() if k not in _TIME_KEYS}
+    return value
+
+
+def run(name: str, out: Path) -> dict:
+    args = RUNS[name] + ["--out", str(out), "--quiet"]
+    subprocess.run([sys.executable, "-m", "dps.run", *args], check=True, stdout=subprocess.DEVNULL)
+    return collect(out)
+
+
+def main(path: str) -> None:
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in RUNS:
+            results[name] = run(name, Path(tmp) / name)
+    Path(path).write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,31 @@
+"""Same seed ⇒ same numbers: short CLI runs against the numbers recorded in
+tests/data/fingerprints.json (see tests/fingerprints.py for the runs and how to re-record)."""
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from fingerprints import RUNS, run
+
+RECORDED = json.loads((Path(__file__).parent / "data" / "fingerprints.json").read_text())
+
+
+def _same(a, b, where=""):
+    if isinstance(a, dict) and isinstance(b, dict):
+        assert set(a) == set(b), f"{where}: keys {sorted(a)} != {sorted(b)}"
+        for k in a:
+            _same(a[k], b[k], f"{where}.{k}")
+    elif isinstance(a, list) and isinstance(b, list):
+        assert len(a) == len(b), f"{where}: {len(a)} rows != {len(b)}"
+        for i, (x, y) in enumerate(zip(a, b)):
+            _same(x, y, f"{where}[{i}]")
+    elif isinstance(a, float) or isinstance(b, float):
+        assert math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12), f"{where}: {a} != {b}"
+    else:
+        assert a == b, f"{where}: {a!r} != {b!r}"
+
+
+@pytest.mark.parametrize("name", sorted(RUNS))
+def test_same_numbers_as_recorded(name, tmp_path):
+    _same(run(name, tmp_path / name), RECORDED[name], name)
