@@ -7,12 +7,15 @@ Public API (see README.md)::
     policy = dps.make_policy("lstm:hidden=8", env.observation_shape, env.action_space.out_size)
     res = dps.rollout(policy, env, params, episodes=16, seed=0)
 """
-from .envs.base import BatchedEnv, Box, Discrete
+from .envs.base import BatchedEnv
+from .spaces import Box, Discrete
 from .envs.registry import ENVS, make_env
 from .errors import UserError
 from .policies import LSTMPolicy, LinearPolicy, MLPPolicy, Policy, make_head, make_policy
-from .problem import RolloutProblem, SearchLearner, derive_seed
 from .rollout import RolloutResult, rollout
+from .seeding import derive_seed
+from .evaluation import RolloutProblem, run_episodes
+from .algorithms.learner import SearchLearner
 from .algorithms import ALGORITHMS, Adam, CenteredRanks, ClipUp, SGD, Searcher, get_algorithm
 
 __version__ = "0.1.0"
@@ -20,6 +23,6 @@ __version__ = "0.1.0"
 __all__ = [
     "BatchedEnv", "Box", "Discrete", "ENVS", "make_env", "UserError", "Policy", "LSTMPolicy",
     "MLPPolicy", "LinearPolicy", "make_head", "make_policy", "RolloutProblem", "SearchLearner",
-    "derive_seed", "RolloutResult", "rollout", "ALGORITHMS", "Searcher", "get_algorithm",
+    "derive_seed", "RolloutResult", "rollout", "run_episodes", "ALGORITHMS", "Searcher", "get_algorithm",
     "Adam", "ClipUp", "SGD", "CenteredRanks",
 ]

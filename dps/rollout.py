@@ -38,6 +38,7 @@ import torch
 
 from .errors import UserError
 from .policies.heads import DiscreteHead, make_head
+from .seeding import make_generator
 
 #: kept row counts are ≡ P (mod ROW_ALIGN): a multiple of every CPU kernel's unroll width
 ROW_ALIGN = 64
@@ -60,12 +61,6 @@ class RolloutResult:
     def fitness(self) -> torch.Tensor:
         """Mean return over each member's episodes, ``(P,)``."""
         return self.returns.mean(1)
-
-
-def make_generator(seed: int, device) -> torch.Generator:
-    g = torch.Generator(device=torch.device(device))
-    g.manual_seed(int(seed) & 0xFFFF_FFFF_FFFF)
-    return g
 
 
 @torch.no_grad()
@@ -94,10 +89,6 @@ def rollout(policy, env, params: torch.Tensor, episodes: int, seed: int,
         intra-op thread); False: off. True is treated like None (never forced where it
         could change the result).
     """
-    if act is None and not record and not grad and hasattr(env, "parallel_rollout") \
-            and getattr(env, "workers", 1) > 1:
-        # CPU-stepped envs (gymnasium) run whole chunks of slots in worker processes
-        return env.parallel_rollout(policy, params, episodes, seed, max_steps)
     fn = _rollout if grad else _no_grad_rollout
     return fn(policy, env, params, episodes, seed, act, record, max_steps, compact)
 

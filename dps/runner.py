@@ -32,8 +32,9 @@ from .checkpoint import FORMAT_VERSION, load_checkpoint, save_atomic, write_json
 from .envs.registry import env_options, get_env_entry, make_env
 from .errors import UserError
 from .policies import make_policy
-from .problem import CENTER_EVAL, EVAL, INIT, RolloutProblem, RunContext, SearchLearner, derive_seed
-from .rollout import make_generator, rollout
+from .algorithms.learner import RunContext, SearchLearner
+from .evaluation import RolloutProblem, greedy_evaluation, run_episodes
+from .seeding import CENTER_EVAL, EVAL, INIT, derive_seed
 from .spec import parse_spec
 
 BASE_COLUMNS = ["generation", "episodes", "env_steps", "wall_seconds", "best", "mean",
@@ -154,7 +155,7 @@ class Run:
         self.env = None
         self.policy = None
         if cfg.env is not None:
-            self.env = make_env(cfg.env, device=self.device, workers=cfg.workers)
+            self.env = make_env(cfg.env, device=self.device)
             self.policy = make_policy(cfg.policy, self.env.observation_shape, self.env.action_space.out_size)
         cls = entry.load()
         if entry.kind == "searcher":
@@ -162,7 +163,7 @@ class Run:
             scale = getattr(self.algo_config, "init_scale", 1.0)
             center = self.policy.init_params(g, scale=scale)
             searcher = cls(center=center, config=self.algo_config, seed=derive_seed(cfg.seed, 0))
-            self.learner = SearchLearner(searcher, RolloutProblem(self.policy, self.env, cfg.episodes), cfg.seed)
+            self.learner = SearchLearner(searcher, RolloutProblem(self.policy, self.env, cfg.episodes, cfg.workers), cfg.seed)
         else:
             ctx = RunContext(env=self.env, env_spec=cfg.env, policy=self.policy, config=self.algo_config,
                              seed=cfg.seed, device=self.device, popsize=cfg.popsize, episodes=cfg.episodes,
@@ -205,15 +206,7 @@ class Run:
         learner = self.learner
         if hasattr(learner, "final_evaluation") and self.env is None:
             return learner.final_evaluation(self.dir)
-        center = learner.center.detach()
-        res = rollout(learner.policy, self.eval_env, center[None], episodes, seed)
-        out = {"episodes": res.episodes, "mean_return": float(res.returns.mean()),
-               "std_return": float(res.returns.std(unbiased=False)),
-               "mean_length": float(res.lengths.float().mean()),
-               "success_rate": float(res.success.float().mean()) if res.success is not None else None,
-               "seed": seed}
-        out.update(self.eval_env.extra_evaluation(learner.policy, center, seed))
-        return out
+        return greedy_evaluation(learner.policy, self.eval_env, learner.center, episodes, seed, self.cfg.workers)
 
 
 def make_run_dir(cfg: RunConfig) -> Path:
@@ -330,8 +323,8 @@ def train(cfg: RunConfig, resume: Optional[str] = None, quiet: bool = False,
             due = (g + 1) % cfg.eval_every == 0 or g + 1 == cfg.generations or budget_spent() or (
                 every is not None and run.totals["episodes"] // every > episodes_before // every)
             if run.env is not None and due:
-                res = rollout(run.learner.policy, run.eval_env, run.learner.center.detach()[None],
-                              cfg.center_episodes, derive_seed(cfg.seed, CENTER_EVAL, g))
+                res = run_episodes(run.learner.policy, run.eval_env, run.learner.center.detach()[None],
+                                   cfg.center_episodes, derive_seed(cfg.seed, CENTER_EVAL, g), cfg.workers)
                 center_return = float(res.returns.mean())
                 if res.success is not None:
                     center_success = float(res.success.float().mean())

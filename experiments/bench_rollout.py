@@ -49,6 +49,7 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import dps  # noqa: E402
+from dps.evaluation import run_episodes  # noqa: E402
 from dps.rollout import rollout  # noqa: E402
 
 HIDDEN = 16
@@ -122,13 +123,13 @@ def bench_dps(spec: str, P: int, B: int, regime: str, args, workers: int = 1, fa
     if T is not None:
         spec = f"{spec},max_steps={T}"
     device = "cpu" if spec.startswith("gym:") else args.device
-    env = dps.make_env(spec, device=device, workers=workers)
+    env = dps.make_env(spec, device=device)
     policy = dps.LSTMPolicy(env.observation_shape, env.action_space.out_size, hidden=HIDDEN,
                             fast_tanh=fast_tanh)
     params = population(dps_controller(policy), P, regime, args.seed).to(env.device)
 
     def run(r):
-        return rollout(policy, env, params, B, seed=args.seed + r).env_steps
+        return run_episodes(policy, env, params, B, seed=args.seed + r, workers=workers).env_steps
 
     out = timed(run, args.repeats)
     env.close()

@@ -10,14 +10,14 @@ ENV, POLICY, EPISODES = "catch", "mlp:hidden=8", 3
 
 
 def local_reference(params, seed):
-    from dps.distributed import build, evaluate_members
+    from dps.evaluation.distributed import build, evaluate_members
 
     env, policy = build(ENV, POLICY)
     return evaluate_members(env, policy, params, EPISODES, seed)[0]
 
 
 def test_in_process_problem_matches_reference_and_seed_matters():
-    from dps.distributed import RolloutProblem, RayEvaluator
+    from dps.evaluation.distributed import RolloutProblem, RayEvaluator
 
     problem = RolloutProblem(ENV, POLICY, episodes=EPISODES, num_actors=0)
     ev = RayEvaluator(problem)
@@ -35,7 +35,7 @@ def test_in_process_problem_matches_reference_and_seed_matters():
 @pytest.mark.slow
 def test_ray_two_actors_match_in_process_evaluation():
     ray = pytest.importorskip("ray")
-    from dps.distributed import make_ray_evaluator
+    from dps.evaluation.distributed import make_ray_evaluator
 
     started = not ray.is_initialized()
     if started:

@@ -6,7 +6,7 @@
 * ``integrator=gym`` against gymnasium's own CartPole-v1, side by side, step by step;
 * hand-worked failure conditions, observation scaling, discrete actions, masking;
 * the damping fitness against a hand computation on the reference trajectory;
-* the 625 grid start states, ``extra_evaluation``, determinism, rollouts, CPU vs CUDA.
+* the 625 grid start states, ``cartpole_checks``, determinism, rollouts, CPU vs CUDA.
 """
 import math
 
@@ -19,6 +19,7 @@ from dps.envs.cartpole import CartPole, grid_start_states
 from dps.envs.registry import make_env
 from dps.errors import UserError
 from dps.policies import LinearPolicy, LSTMPolicy
+from dps.evaluation.cartpole import cartpole_checks
 from dps.rollout import make_generator, rollout
 
 
@@ -283,18 +284,18 @@ def _lqr_linear_policy(env):
     return pol, w
 
 
-def test_extra_evaluation_with_a_balancing_controller():
+def test_cartpole_checks_with_a_balancing_controller():
     env = CartPole(poles=2)
     pol, w = _lqr_linear_policy(env)
     env.solve_steps = 1500  # a short stand-in for the 100,000-step test (runtime)
-    ev = env.extra_evaluation(pol, w, seed=0)
+    ev = cartpole_checks(pol, env, w, seed=0)
     assert ev["success_rate"] == 1.0
     assert 5 < ev["generalization"] <= 625
     # zero force balances exactly the five grid states that are equilibria
     # (v = 0.5 for x', t1, t1' gives exactly 0; x takes its five values)
-    zero = env.extra_evaluation(pol, torch.zeros_like(w), seed=0)
+    zero = cartpole_checks(pol, env, torch.zeros_like(w), seed=0)
     assert zero == {"generalization": 5, "success_rate": 0.0}
-    assert CartPole(integrator="gym").extra_evaluation(pol, w, 0) == {}
+    assert cartpole_checks(pol, CartPole(integrator="gym"), w, 0) == {}
 
 
 def test_rollout_with_lstm_is_deterministic():

@@ -9,7 +9,8 @@ import torch
 
 import dps
 from dps.envs.base import Box, Discrete
-from dps.envs.gymnasium import GymEnv, GymWorkerError
+from dps.envs.gymnasium import GymEnv
+from dps.evaluation import WorkerError, run_episodes
 from dps.rollout import make_generator, rollout
 
 
@@ -106,12 +107,11 @@ def test_lstm_rollout_matches_manual_loop():
                                       ("gym:Pendulum-v1,velocities=false", 3, 2)])
 def test_workers_give_identical_results(spec, P, B):
     one = dps.make_env(spec)
-    two = dps.make_env(spec, workers=2)
     policy = dps.LSTMPolicy(one.observation_shape, one.action_space.out_size, hidden=4)
     params = torch.randn(P, policy.num_params, generator=torch.Generator().manual_seed(0)) * 0.5
     params[0] = 0  # all outputs equal: greedy ties are broken by the seeded generator
     a = rollout(policy, one, params, B, seed=3, max_steps=60)
-    b = rollout(policy, two, params, B, seed=3, max_steps=60)
+    b = run_episodes(policy, one, params, B, seed=3, workers=2, max_steps=60)
     assert torch.equal(a.returns, b.returns) and torch.equal(a.lengths, b.lengths)
     assert a.env_steps == b.env_steps
     assert (a.success is None) == (b.success is None)
@@ -125,10 +125,10 @@ class _CrashingPolicy(dps.LSTMPolicy):
 
 
 def test_crashed_worker_raises_clear_error():
-    env = dps.make_env("gym:CartPole-v1", workers=2)
+    env = dps.make_env("gym:CartPole-v1")
     policy = _CrashingPolicy((4,), 2, hidden=2)
-    with pytest.raises(GymWorkerError, match="CartPole-v1"):
-        rollout(policy, env, torch.zeros(2, policy.num_params), 1, seed=0)
+    with pytest.raises(WorkerError, match="CartPole-v1"):
+        run_episodes(policy, env, torch.zeros(2, policy.num_params), 1, seed=0, workers=2)
 
 
 def test_user_errors():

@@ -9,7 +9,7 @@ from dps.algorithms.evolino import (Config, Evolino, cell_indices, closed_loop, 
                                     fit_readout, recurrent_indices)
 from dps.errors import UserError
 from dps.policies import make_policy, reset_where
-from dps.problem import RunContext
+from dps.algorithms.learner import RunContext
 from dps.tasks import make_task
 
 

@@ -8,7 +8,7 @@ from dps.algorithms.rpg import RPG, Config
 from dps.envs.memory import ClassQuery
 from dps.envs.tmaze import TMaze
 from dps.policies import LSTMPolicy
-from dps.problem import RunContext
+from dps.algorithms.learner import RunContext
 from dps.rollout import rollout
 
 

@@ -58,7 +58,7 @@ def test_same_seed_same_run_different_seed_differs(tmp_path):
 
 
 def test_interrupt_keeps_a_resumable_checkpoint(tmp_path, monkeypatch):
-    from dps import problem
+    from dps.algorithms import learner as problem
     from dps.runner import Interrupted
 
     calls = {"n": 0}
@@ -84,7 +84,7 @@ def test_interrupt_keeps_a_resumable_checkpoint(tmp_path, monkeypatch):
 
 
 def test_crash_keeps_checkpoint(tmp_path, monkeypatch):
-    from dps import problem
+    from dps.algorithms import learner as problem
     from dps.runner import RunFailed
 
     orig = problem.SearchLearner.step

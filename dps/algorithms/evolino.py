@@ -33,7 +33,8 @@ import torch
 
 from ..errors import UserError
 from ..policies.lstm import LSTMPolicy
-from ..problem import INIT, Learner, derive_seed
+from ..seeding import INIT, derive_seed
+from .learner import Learner
 from .base import opt
 from .esp import ESP
 
@@ -268,7 +269,7 @@ class Evolino(Learner):
 
     @classmethod
     def from_run(cls, ctx) -> "Evolino":
-        """Build from the runner's :class:`~dps.problem.RunContext` (``extras["task"]`` = the
+        """Build from the runner's :class:`~dps.algorithms.learner.RunContext` (``extras["task"]`` = the
         task spec, ``extras["policy_spec"]`` optional; ``popsize`` → subpop / λ)."""
         from ..policies import make_policy
         from ..tasks import make_task

@@ -40,11 +40,12 @@ from typing import Optional
 
 import torch
 
-from ..envs.base import BatchedEnv, Discrete
+from ..envs.base import BatchedEnv
 from ..errors import UserError
 from ..policies.heads import BoxHead, make_head
-from ..problem import INIT, TRAIN, Learner, RunContext, derive_seed
-from ..rollout import make_generator
+from ..seeding import INIT, TRAIN, derive_seed, make_generator
+from ..spaces import Discrete
+from .learner import Learner, RunContext
 from .base import opt
 from .rpg_baselines import BASELINES, ValueNet, bootstrap_returns, returns_to_go, time_baseline
 from .sde import draw_theta, sde_action, sde_entropy, sde_log_prob

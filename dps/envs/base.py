@@ -33,38 +33,11 @@ Contract (the rollout engine relies on exactly this):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Optional
 
 import torch
 
-
-@dataclass(frozen=True)
-class Discrete:
-    """``n`` actions, indices 0..n-1."""
-
-    n: int
-
-    @property
-    def out_size(self) -> int:
-        return self.n
-
-
-@dataclass(frozen=True)
-class Box:
-    """A continuous action vector of ``dim`` components in ``[low, high]`` (per component)."""
-
-    dim: int
-    low: tuple[float, ...]
-    high: tuple[float, ...]
-
-    @staticmethod
-    def uniform(dim: int, low: float, high: float) -> "Box":
-        return Box(dim, (float(low),) * dim, (float(high),) * dim)
-
-    @property
-    def out_size(self) -> int:
-        return self.dim
+from ..spaces import Box, Discrete
 
 
 class BatchedEnv:
@@ -108,8 +81,5 @@ class BatchedEnv:
     def close(self) -> None:
         """Release resources (worker processes); a no-op for pure-torch envs."""
 
-    # ---- optional hooks used by the runner -------------------------------------------
-    def extra_evaluation(self, policy, params: torch.Tensor, seed: int) -> dict:
-        """Env-specific evaluation of one parameter vector for ``summary.json``'s ``eval``
-        (e.g. the 625-start generalisation test of the double pole). Default: nothing."""
-        return {}
+
+__all__ = ["BatchedEnv", "Box", "Discrete"]

@@ -44,7 +44,7 @@ Rewards (``fitness``):
   so that a cart resting exactly at the equilibrium keeps a finite return.
 
 ``success``: the episode reached ``max_steps`` without failing. Done slots stay frozen
-(reward 0, ``done`` True). :meth:`extra_evaluation` gives the generalisation score over
+(reward 0, ``done`` True). :func:`dps.evaluation.cartpole.cartpole_checks` gives the generalisation score over
 the 625 grid start states (balanced for 1000 steps) and, for the double pole, whether
 the standard start is balanced for 100,000 steps (the §8 definition of "solved").
 """
@@ -109,7 +109,7 @@ class CartPole(BatchedEnv):
     has_success = True
     supports_select_rows = True
     gamma = 0.99
-    #: steps the standard start must be balanced for in :meth:`extra_evaluation` (§8)
+    #: steps the standard start must be balanced for in :func:`dps.evaluation.cartpole.cartpole_checks` (§8)
     solve_steps = 100_000
 
     def __init__(self, poles: int = 1, velocities: bool = True, max_steps: Optional[int] = None,
@@ -314,25 +314,3 @@ class CartPole(BatchedEnv):
         success = live & ~failed if time_up else torch.zeros_like(live)
         self.over = done
         return self._obs(), reward, done, {"success": success}
-
-    # ---- evaluation ---------------------------------------------------------------------
-    def extra_evaluation(self, policy, params: torch.Tensor, seed: int) -> dict:
-        """For ``integrator=rk4``: ``generalization`` = how many of the 625 grid start states
-        the policy balances for 1000 steps (one batched rollout); for poles=2 also
-        ``success_rate`` = 1.0 if the standard start is balanced for ``solve_steps``
-        (100,000) steps, else 0.0. Together these are §8's definition of solving the double pole."""
-        if self.integrator != "rk4":
-            return {}
-        from ..rollout import rollout
-
-        row = params.reshape(1, -1)
-        common = dict(poles=self.poles, velocities=self.velocities, fitness="steps",
-                      discrete=self.discrete, device=self.device, dtype=self.dtype)
-        grid_env = CartPole(max_steps=1000, start="grid", **common)
-        res = rollout(policy, grid_env, row, episodes=625, seed=seed)
-        out = {"generalization": int(res.success.sum())}
-        if self.poles == 2:
-            long_env = CartPole(max_steps=self.solve_steps, start="standard", **common)
-            res = rollout(policy, long_env, row, episodes=1, seed=seed)
-            out["success_rate"] = float(res.success.float().mean())
-        return out

@@ -12,16 +12,9 @@ Seeding. ``reset(P, B, generator)`` draws one integer per slot from ``generator`
 ``env.reset(seed=that integer)``. The episodes therefore depend only on the generator's
 state and the slot index, never on how slots are grouped.
 
-Worker processes. With ``workers > 1``, :func:`dps.rollout.rollout` delegates to
-:meth:`GymEnv.parallel_rollout`, which cuts the P×B slots into rectangles (member rows,
-and episode columns when P < workers), runs each rectangle's whole lock-step rollout in a
-joblib (loky) worker with an in-process ``GymEnv(workers=1)``, and concatenates the
-results. The worker receives the slot seeds of its rectangle and reproduces the
-generator's draws for greedy tie-breaking over the *full* ``(P, B, n)`` shape, so the
-returns are bit-identical to ``workers=1`` for the same seed. Only picklable things cross
-the process boundary: the policy (plain Python), CPU parameter rows, integer seeds.
-A worker process that dies (segfault, out of memory) raises :class:`GymWorkerError`,
-which names the env and the rows; exceptions raised inside a worker propagate as is.
+Worker processes are not this module's business: :mod:`dps.evaluation.workers` rebuilds
+the env in each worker from :meth:`GymEnv.worker_config` and hands it the slot seeds of
+its rectangle (``_preset_seeds``), so the episodes do not depend on how slots are split.
 
 Options:
 
@@ -70,10 +63,6 @@ SUCCESS: dict[str, str] = {
 }
 
 
-class GymWorkerError(RuntimeError):
-    """A worker process running gymnasium rollouts died (the rollout is lost, not retried)."""
-
-
 def _gym():
     try:
         import gymnasium
@@ -94,24 +83,20 @@ def _check_id(env_id: str) -> None:
 
 class GymEnv(BatchedEnv):
     def __init__(self, id: str, hide: tuple[int, ...] = (), velocities: bool = True,
-                 max_steps: Optional[int] = None, workers: int = 1, device="cpu"):
+                 max_steps: Optional[int] = None, device="cpu"):
         """
         :param id: a registered gymnasium id, e.g. ``CartPole-v1``
         :param hide: flattened observation indices to remove, e.g. ``hide=1+3``
         :param velocities: False hides the known velocity components (see module doc)
         :param max_steps: episode limit; default the env's own TimeLimit
-        :param workers: processes for :meth:`parallel_rollout` (supplied by the runner)
         """
         super().__init__(device)
         if torch.device(device).type != "cpu":
             raise UserError(f"the gym env steps on the CPU only; got device {str(device)!r}")
         _check_id(id)
-        if workers < 1:
-            raise UserError(f"workers must be >= 1, got {workers}")
         if max_steps is not None and max_steps < 1:
             raise UserError(f"max_steps must be >= 1, got {max_steps}")
         self.id = id
-        self.workers = int(workers)
         self.velocities = bool(velocities)
         self._max_steps_option = max_steps
         hidden = set(int(i) for i in hide)
@@ -256,88 +241,7 @@ class GymEnv(BatchedEnv):
             e.close()
         self._envs = []
 
-    # ---- worker processes ---------------------------------------------------------------
-    def _config(self) -> tuple:
-        return (self.id, self.hide, self._max_steps_option)
-
-    def parallel_rollout(self, policy, params: torch.Tensor, episodes: int, seed: int,
-                         max_steps: Optional[int] = None):
-        """:func:`dps.rollout.rollout` for ``workers > 1``: the P×B slots are cut into
-        rectangles (rows; episode columns too when P < workers), each evaluated by a joblib
-        (loky) worker with an in-process ``GymEnv``; same ``seed`` ⇒ same result as
-        ``workers=1``."""
-        from joblib import Parallel, delayed
-        from joblib.externals.loky.process_executor import BrokenProcessPool, TerminatedWorkerError
-
-        from ..rollout import RolloutResult, make_generator
-
-        if params.dim() != 2 or params.shape[1] != policy.num_params:
-            raise UserError(f"params must have shape (P, {policy.num_params}), got {tuple(params.shape)}")
-        params = params.detach().to("cpu")
-        P, B = params.shape[0], int(episodes)
-        seeds = self.draw_seeds(P, B, make_generator(seed, "cpu"))
-        chunks = _rectangles(P, B, self.workers)
-        jobs = [delayed(_worker_rollout)(self._config(), policy, params[r0:r1].clone(), (P, B),
-                                         (r0, r1, c0, c1), seeds[r0:r1, c0:c1].copy(), int(seed), max_steps)
-                for r0, r1, c0, c1 in chunks]
-        try:
-            parts = Parallel(n_jobs=min(self.workers, len(jobs)), backend="loky")(jobs)
-        except (TerminatedWorkerError, BrokenProcessPool) as exc:
-            raise GymWorkerError(
-                f"a worker process running gym:{self.id} rollouts ({P}x{B} slots over "
-                f"{self.workers} workers, seed {seed}) died: {exc}") from exc
-        returns = torch.zeros(P, B, dtype=params.dtype)
-        lengths = torch.zeros(P, B, dtype=torch.long)
-        success = torch.zeros(P, B, dtype=torch.bool) if self.has_success else None
-        steps = 0
-        for (r0, r1, c0, c1), (ret, length, succ, n) in zip(chunks, parts):
-            returns[r0:r1, c0:c1] = ret
-            lengths[r0:r1, c0:c1] = length
-            if success is not None:
-                success[r0:r1, c0:c1] = succ
-            steps += n
-        return RolloutResult(returns=returns, lengths=lengths, success=success, env_steps=steps)
-
-
-def _rectangles(P: int, B: int, workers: int) -> list[tuple[int, int, int, int]]:
-    """Cut the P×B grid into about ``workers`` rectangles ``(r0, r1, c0, c1)``."""
-    rows = min(P, workers)
-    cols = min(B, -(-workers // rows))
-    rb = np.linspace(0, P, rows + 1).round().astype(int)
-    cb = np.linspace(0, B, cols + 1).round().astype(int)
-    return [(int(rb[i]), int(rb[i + 1]), int(cb[j]), int(cb[j + 1]))
-            for i in range(rows) for j in range(cols)]
-
-
-#: per-process cache of in-process envs (loky workers are reused between calls)
-_WORKER_ENVS: dict = {}
-
-
-def _worker_rollout(config, policy, params, full_shape, rect, seeds, seed, max_steps):
-    """One rectangle's lock-step rollout, run in a worker process."""
-    from ..policies.heads import DiscreteHead, make_head
-    from ..rollout import make_generator, rollout
-
-    torch.set_num_threads(1)
-    env = _WORKER_ENVS.get(config)
-    if env is None:
-        env_id, hide, max_steps_option = config
-        env = _WORKER_ENVS[config] = GymEnv(env_id, hide=hide, max_steps=max_steps_option, workers=1)
-    P, B = full_shape
-    r0, r1, c0, c1 = rect
-    head = make_head(env.action_space)
-    act = None
-    if isinstance(head, DiscreteHead):
-        # Replay the full rollout's generator: the slot seeds were drawn for (P, B), then each
-        # step draws greedy tie-breaking noise of shape (P, B, n); embed and slice our rows.
-        gen = make_generator(seed, "cpu")
-        GymEnv.draw_seeds(P, B, gen)
-
-        def act(out, mask, _generator):
-            full = out.new_zeros(P, B, out.shape[-1])
-            full[r0:r1, c0:c1] = out
-            return head.greedy(full, None, gen)[r0:r1, c0:c1]
-
-    env._preset_seeds = seeds
-    res = rollout(policy, env, params, c1 - c0, seed, act=act, max_steps=max_steps)
-    return res.returns, res.lengths, res.success, res.env_steps
+    def worker_config(self) -> dict:
+        """Keyword arguments that rebuild this env in another process (the worker pool of
+        :mod:`dps.evaluation.workers`)."""
+        return {"id": self.id, "hide": self.hide, "max_steps": self._max_steps_option}

@@ -16,7 +16,7 @@ from typing import Optional
 
 import torch
 
-from ..envs.base import Box, Discrete
+from ..spaces import Box, Discrete
 
 NEG_INF = -1e30
 

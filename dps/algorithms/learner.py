@@ -1,13 +1,9 @@
-"""Fitness problems and the learner contract the runner drives.
+"""The learner contract the runner drives.
 
-* :class:`RolloutProblem` — fitness of parameter rows = mean return of ``episodes``
-  rollouts each (or the env's own score), evaluated in one batched rollout.
 * :class:`Learner` — what the runner drives: ``step() -> metrics`` (must contain
   ``episodes``, ``env_steps``, ``best``, ``mean``), ``center`` (the current policy's flat
   vector), ``policy``, ``state_dict()`` / ``load_state_dict()``. Ask/tell searchers are
   wrapped by :class:`SearchLearner`; RPG and Evolino implement it directly.
-* :func:`derive_seed` — per-generation / per-evaluation integer seeds from the root seed,
-  so a resumed run re-derives exactly the same seeds (seeds are data, not generators).
 """
 from __future__ import annotations
 
@@ -16,43 +12,8 @@ from typing import Any, Optional
 
 import torch
 
-from .rollout import RolloutResult, rollout
-
-_MASK64 = (1 << 64) - 1
-
-
-def derive_seed(root: int, *keys: int) -> int:
-    """SplitMix64 over ``root`` and ``keys``: a well-mixed 48-bit integer seed."""
-    x = int(root) & _MASK64
-    for k in keys:
-        x = (x ^ (int(k) & _MASK64)) & _MASK64
-        x = (x + 0x9E3779B97F4A7C15) & _MASK64
-        z = x
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
-        x = z ^ (z >> 31)
-    return x & 0xFFFF_FFFF_FFFF
-
-
-# stream tags for derive_seed
-TRAIN, EVAL, CENTER_EVAL, INIT = 1, 2, 3, 4
-
-
-class RolloutProblem:
-    """Fitness of a population on a batched env with a given policy.
-
-    :param policy: the shared policy
-    :param env: a batched env (torch or gymnasium adapter)
-    :param episodes: episodes per member (B)
-    """
-
-    def __init__(self, policy, env, episodes: int):
-        self.policy, self.env, self.episodes = policy, env, int(episodes)
-
-    def evaluate(self, params: torch.Tensor, seed: int, episodes: Optional[int] = None):
-        """``(fitness (P,), RolloutResult)``."""
-        res = rollout(self.policy, self.env, params, episodes or self.episodes, seed)
-        return res.fitness().to(params.dtype).cpu(), res
+from ..evaluation import RolloutProblem
+from ..seeding import TRAIN, derive_seed
 
 
 class Learner:
@@ -87,7 +48,7 @@ class SearchLearner(Learner):
 
     def step(self) -> dict:
         params = self.searcher.ask()
-        fitness, res = self.problem.evaluate(params, derive_seed(self.seed, TRAIN, self.searcher.generation))
+        fitness, res = self.problem.fitness(params, derive_seed(self.seed, TRAIN, self.searcher.generation))
         stats = self.searcher.tell(fitness)
         out = {"episodes": res.episodes, "env_steps": res.env_steps, **stats}
         if res.success is not None:

@@ -33,7 +33,7 @@ from typing import Optional
 
 import torch
 
-from .rollout import rollout
+from ..rollout import rollout
 
 _BUILT: dict = {}
 
@@ -42,8 +42,8 @@ def build(env_spec: str, policy_spec: str, max_steps: Optional[int] = None):
     """``(env, policy)`` built from spec strings, cached per process."""
     key = (env_spec, policy_spec, max_steps)
     if key not in _BUILT:
-        from .envs.registry import make_env
-        from .policies import make_policy
+        from ..envs.registry import make_env
+        from ..policies import make_policy
 
         env = make_env(env_spec, device="cpu")
         policy = make_policy(policy_spec, env.observation_shape, env.action_space.out_size)
@@ -119,7 +119,7 @@ def _problem_class():
 
 
 def __getattr__(name):
-    # ``dps.distributed.RolloutProblem`` without importing evotorch at ``import dps``
+    # ``dps.evaluation.distributed.RolloutProblem`` without importing evotorch at ``import dps``
     if name == "RolloutProblem":
         cls = _problem_class()
         globals()["RolloutProblem"] = cls
@@ -140,7 +140,7 @@ class RayEvaluator:
 
         params = torch.as_tensor(params)
         if params.dim() != 2 or params.shape[1] != self.problem.solution_length:
-            from .errors import UserError
+            from ..errors import UserError
 
             raise UserError(f"params must have shape (P, {self.problem.solution_length}), "
                             f"got {tuple(params.shape)}")

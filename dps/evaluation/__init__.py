@@ -1,0 +1,11 @@
+"""Everything that *drives* episodes on an env, above the one episode engine
+(:mod:`dps.rollout`): population fitness, greedy evaluation, the env's own checks (the
+pole-balancing generalisation test), worker processes for CPU-stepped envs, Ray actors
+(:mod:`.distributed`) and the Atari-Go report (:mod:`.atari_go`). Envs know nothing of
+this layer.
+"""
+from .episodes import CHECKS, RolloutProblem, env_checks, greedy_evaluation, run_episodes
+from .workers import WorkerError, rollout_in_workers
+
+__all__ = ["CHECKS", "RolloutProblem", "WorkerError", "env_checks", "greedy_evaluation", "rollout_in_workers",
+           "run_episodes"]

@@ -1,0 +1,71 @@
+"""Driving episodes on an env: population fitness, greedy evaluation, env-specific checks.
+
+* :func:`run_episodes` — :func:`dps.rollout.rollout`, or the same computation spread over
+  worker processes for CPU-stepped envs (:mod:`.workers`); same seed ⇒ same result.
+* :class:`RolloutProblem` — fitness of parameter rows = mean return of their episodes.
+* :func:`greedy_evaluation` — the ``eval`` dict of summary.json for one parameter vector:
+  return, length and success statistics on fresh episodes, plus the env's own checks
+  (:data:`CHECKS`: the pole-balancing generalisation test).
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import torch
+
+from ..envs.cartpole import CartPole
+from ..rollout import RolloutResult, rollout
+from .cartpole import cartpole_checks
+from .workers import rollout_in_workers, supports_workers
+
+
+def run_episodes(policy, env, params: torch.Tensor, episodes: int, seed: int, workers: int = 1,
+                 max_steps: Optional[int] = None) -> RolloutResult:
+    """Greedy episodes of every row of ``params`` (see :func:`dps.rollout.rollout`); with
+    ``workers > 1`` and an env that can be rebuilt in a worker, in worker processes."""
+    if workers > 1 and supports_workers(env):
+        return rollout_in_workers(policy, env, params, episodes, seed, workers, max_steps)
+    return rollout(policy, env, params, episodes, seed, max_steps=max_steps)
+
+
+class RolloutProblem:
+    """Fitness of a population on a batched env with a given policy.
+
+    :param policy: the shared policy
+    :param env: a batched env (torch or gymnasium adapter)
+    :param episodes: episodes per member (B)
+    :param workers: worker processes for envs that step on the CPU (gymnasium)
+    """
+
+    def __init__(self, policy, env, episodes: int, workers: int = 1):
+        self.policy, self.env, self.episodes, self.workers = policy, env, int(episodes), int(workers)
+
+    def fitness(self, params: torch.Tensor, seed: int) -> tuple[torch.Tensor, RolloutResult]:
+        """``(fitness (P,), RolloutResult)``: each row's mean return over its episodes."""
+        res = run_episodes(self.policy, self.env, params, self.episodes, seed, self.workers)
+        return res.fitness().to(params.dtype).cpu(), res
+
+
+#: env class -> ``check(policy, env, params (D,), seed) -> dict`` added to a greedy evaluation
+CHECKS: dict[type, Callable[..., dict]] = {CartPole: cartpole_checks}
+
+
+def env_checks(policy, env, params: torch.Tensor, seed: int) -> dict:
+    """The env's own tests of one parameter vector (:data:`CHECKS`), or ``{}``."""
+    for cls, check in CHECKS.items():
+        if isinstance(env, cls):
+            return check(policy, env, params, seed)
+    return {}
+
+
+def greedy_evaluation(policy, env, params: torch.Tensor, episodes: int, seed: int, workers: int = 1) -> dict:
+    """Greedy evaluation of one parameter vector on fresh episodes (summary.json's ``eval``)."""
+    params = params.detach().reshape(-1)
+    res = run_episodes(policy, env, params[None], episodes, seed, workers)
+    out = {"episodes": res.episodes, "mean_return": float(res.returns.mean()),
+           "std_return": float(res.returns.std(unbiased=False)),
+           "mean_length": float(res.lengths.float().mean()),
+           "success_rate": float(res.success.float().mean()) if res.success is not None else None,
+           "seed": seed}
+    out.update(env_checks(policy, env, params, seed))
+    return out

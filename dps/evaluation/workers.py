@@ -1,0 +1,113 @@
+"""Episodes of CPU-stepped envs (gymnasium) in joblib worker processes.
+
+Stepping worker processes once per time step would cost a round trip per step; instead
+:func:`rollout_in_workers` cuts the P×B slots into rectangles (member rows, and episode
+columns when P < workers), runs each rectangle's whole lock-step :func:`dps.rollout.rollout`
+in a joblib (loky) worker with an in-process copy of the env (rebuilt from
+``env.worker_config()``), and concatenates the results. The worker receives the slot seeds
+of its rectangle and reproduces the generator's draws for greedy tie-breaking over the
+*full* ``(P, B, n)`` shape, so the returns are bit-identical to one process for the same
+seed. Only picklable things cross the process boundary: the policy (plain Python), CPU
+parameter rows, integer seeds, the env's keyword arguments.
+
+A worker process that dies (segfault, out of memory) raises :class:`WorkerError`, which
+names the env and the slots; exceptions raised inside a worker propagate as they are.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import torch
+
+from ..errors import UserError
+from ..policies.heads import DiscreteHead, make_head
+from ..rollout import RolloutResult, rollout
+from ..seeding import make_generator
+
+
+class WorkerError(RuntimeError):
+    """A worker process running rollouts died (the rollout is lost, not retried)."""
+
+
+def supports_workers(env) -> bool:
+    """Whether ``env`` can be rebuilt in a worker (it offers ``worker_config`` and
+    ``draw_seeds``)."""
+    return hasattr(env, "worker_config") and hasattr(env, "draw_seeds")
+
+
+def rectangles(P: int, B: int, workers: int) -> list[tuple[int, int, int, int]]:
+    """Cut the P×B grid into about ``workers`` rectangles ``(r0, r1, c0, c1)``."""
+    rows = min(P, workers)
+    cols = min(B, -(-workers // rows))
+    rb = np.linspace(0, P, rows + 1).round().astype(int)
+    cb = np.linspace(0, B, cols + 1).round().astype(int)
+    return [(int(rb[i]), int(rb[i + 1]), int(cb[j]), int(cb[j + 1]))
+            for i in range(rows) for j in range(cols)]
+
+
+def rollout_in_workers(policy, env, params: torch.Tensor, episodes: int, seed: int, workers: int,
+                       max_steps: Optional[int] = None) -> RolloutResult:
+    """:func:`dps.rollout.rollout` of ``env`` spread over ``workers`` processes; same
+    ``seed`` ⇒ the same result as one process (module docstring)."""
+    from joblib import Parallel, delayed
+    from joblib.externals.loky.process_executor import BrokenProcessPool, TerminatedWorkerError
+
+    if params.dim() != 2 or params.shape[1] != policy.num_params:
+        raise UserError(f"params must have shape (P, {policy.num_params}), got {tuple(params.shape)}")
+    params = params.detach().to("cpu")
+    P, B = params.shape[0], int(episodes)
+    seeds = env.draw_seeds(P, B, make_generator(seed, "cpu"))
+    chunks = rectangles(P, B, workers)
+    config = (type(env), tuple(sorted(env.worker_config().items())))
+    jobs = [delayed(_worker_rollout)(config, policy, params[r0:r1].clone(), (P, B), (r0, r1, c0, c1),
+                                     seeds[r0:r1, c0:c1].copy(), int(seed), max_steps)
+            for r0, r1, c0, c1 in chunks]
+    try:
+        parts = Parallel(n_jobs=min(workers, len(jobs)), backend="loky")(jobs)
+    except (TerminatedWorkerError, BrokenProcessPool) as exc:
+        name = env.describe() if hasattr(env, "describe") else type(env).__name__
+        raise WorkerError(f"a worker process running {name} rollouts ({P}x{B} slots over {workers} "
+                          f"workers, seed {seed}) died: {exc}") from exc
+    returns = torch.zeros(P, B, dtype=params.dtype)
+    lengths = torch.zeros(P, B, dtype=torch.long)
+    success = torch.zeros(P, B, dtype=torch.bool) if env.has_success else None
+    steps = 0
+    for (r0, r1, c0, c1), (ret, length, succ, n) in zip(chunks, parts):
+        returns[r0:r1, c0:c1] = ret
+        lengths[r0:r1, c0:c1] = length
+        if success is not None:
+            success[r0:r1, c0:c1] = succ
+        steps += n
+    return RolloutResult(returns=returns, lengths=lengths, success=success, env_steps=steps)
+
+
+#: per-process cache of in-process envs (loky workers are reused between calls)
+_WORKER_ENVS: dict = {}
+
+
+def _worker_rollout(config, policy, params, full_shape, rect, seeds, seed, max_steps):
+    """One rectangle's lock-step rollout, run in a worker process."""
+    torch.set_num_threads(1)
+    env = _WORKER_ENVS.get(config)
+    if env is None:
+        cls, kwargs = config
+        env = _WORKER_ENVS[config] = cls(**dict(kwargs))
+    P, B = full_shape
+    r0, r1, c0, c1 = rect
+    head = make_head(env.action_space)
+    act = None
+    if isinstance(head, DiscreteHead):
+        # Replay the full rollout's generator: the slot seeds were drawn for (P, B), then each
+        # step draws greedy tie-breaking noise of shape (P, B, n); embed and slice our rows.
+        gen = make_generator(seed, "cpu")
+        env.draw_seeds(P, B, gen)
+
+        def act(out, mask, _generator):
+            full = out.new_zeros(P, B, out.shape[-1])
+            full[r0:r1, c0:c1] = out
+            return head.greedy(full, None, gen)[r0:r1, c0:c1]
+
+    env._preset_seeds = seeds
+    res = rollout(policy, env, params, c1 - c0, seed, act=act, max_steps=max_steps)
+    return res.returns, res.lengths, res.success, res.env_steps
