@@ -34,6 +34,7 @@ import torch
 from ..errors import UserError
 from ..policies.lstm import LSTMPolicy
 from ..seeding import INIT, derive_seed
+from ..tasks.readout import fit_readout
 from .learner import Learner
 from .base import opt
 from .esp import ESP
@@ -105,26 +106,6 @@ def closed_loop(policy, params: torch.Tensor, state, first: torch.Tensor, steps:
         u = policy.readout(params, h)
         outs.append(u)
     return torch.stack(outs, 2)
-
-
-def fit_readout(feats: torch.Tensor, targets: torch.Tensor, ridge: float = 0.0):
-    """Least-squares readout for every row at once: ``(W (P, H, k), b (P, k))``.
-
-    ``feats (P, N, H)``, ``targets (N, k)`` or ``(P, N, k)``. With Φ = [feats, 1] the solution
-    is ``pinv(Φ) D`` (NC 2007, eq. 3; the minimum-norm least-squares solution), or with
-    ``ridge`` ρ > 0 ``(ΦᵀΦ + ρ I)⁻¹ Φᵀ D`` (the bias column is regularised too).
-    """
-    P, N, H = feats.shape
-    Phi = torch.cat([feats, torch.ones(P, N, 1, dtype=feats.dtype, device=feats.device)], -1)
-    D = targets.to(feats.dtype)
-    if D.dim() == 2:
-        D = D.unsqueeze(0).expand(P, *D.shape)
-    if ridge > 0:
-        A = Phi.transpose(1, 2) @ Phi + ridge * torch.eye(H + 1, dtype=feats.dtype, device=feats.device)
-        Wb = torch.linalg.solve(A, Phi.transpose(1, 2) @ D)
-    else:
-        Wb = torch.linalg.pinv(Phi) @ D
-    return Wb[:, :H], Wb[:, H]
 
 
 def cell_indices(policy: LSTMPolicy) -> torch.Tensor:

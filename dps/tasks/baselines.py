@@ -3,7 +3,7 @@
 * :class:`EchoStateNetwork` — Jaeger (GMD Report 148, 2001; Jaeger & Haas, Science 2004):
   a fixed random tanh reservoir ``x_t = tanh(W_in u_t + W x_{t−1})`` whose recurrent matrix
   is rescaled to a given spectral radius, and the same least-squares readout as Evolino
-  (:func:`dps.algorithms.evolino.fit_readout` on ``[x_t, 1]``), fitted teacher forced on the
+  (:func:`dps.tasks.readout.fit_readout` on ``[x_t, 1]``), fitted teacher forced on the
   whole training window after the washout.
 * :class:`GradientLSTM` — ``torch.nn.LSTM`` + linear output trained by BPTT with Adam on the
   teacher-forced one-step-ahead MSE (the gradient-trained LSTM "G-LSTM" of Schmidhuber et
@@ -19,7 +19,7 @@ from typing import Optional
 
 import torch
 
-from ..algorithms.evolino import fit_readout
+from .readout import fit_readout
 from . import SequenceTask, TaskData
 
 
