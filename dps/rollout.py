@@ -12,6 +12,21 @@ Returns per-episode ``returns (P, B)``, ``lengths (P, B)``, ``success (P, B)`` (
 the env has no success notion) and the number of env steps actually taken by live slots.
 Same ``seed`` ⇒ same result (all randomness comes from one ``torch.Generator``).
 
+This is the package's one episode loop. Greedy evaluation uses the head's greedy action;
+an ``act(out, mask, generator)`` hook replaces that mapping; an :class:`Actor` replaces the
+whole step from observation to action (stochastic policies: RPG's Categorical / Gaussian /
+state-dependent exploration). ``record=True`` keeps a :class:`Trajectory` — observations,
+the actor's recorded actions, legal-action masks, alive masks and rewards per step —
+which is what the policy-gradient learners replay through the policy with autograd.
+
+**NaN outputs.** A live slot whose policy output holds a NaN ends on that step with a NaN
+return and ``success`` False (the env is stepped with whatever action the head gave, as
+for any slot, and the slot is masked from then on): a policy that does not compute
+numbers is never scored as a success, and its fitness is not a number (searchers rank
+non-finite fitness last). An infinite output is still an ordering of the actions (argmax)
+or a saturated Box action (tanh), so it acts; envs end a slot whose state becomes
+non-finite. Rollouts without NaN outputs are unchanged.
+
 Two shortcuts keep the result bit-identical to the plain lock-step loop; both need an env
 that implements :meth:`~dps.envs.base.BatchedEnv.select_rows` (which promises that its
 ``step`` draws nothing from the generator):
@@ -45,14 +60,25 @@ ROW_ALIGN = 64
 
 
 @dataclass
+class Trajectory:
+    """Per-step records of a rollout, time-major; ``alive[t]`` = the slot's episode was
+    running at step t (records of dead slots are left as the loop produced them)."""
+
+    obs: torch.Tensor                  # (T, P, B, *observation_shape) observations before each step
+    actions: torch.Tensor              # (T, P, B) long or (T, P, B, A): what the actor recorded
+    alive: torch.Tensor                # (T, P, B) bool
+    rewards: torch.Tensor              # (T, P, B), zero where not alive
+    masks: Optional[torch.Tensor]      # (T, P, B, n) legal actions, or None
+
+
+@dataclass
 class RolloutResult:
     returns: torch.Tensor            # (P, B) float
     lengths: torch.Tensor            # (P, B) long
     success: Optional[torch.Tensor]  # (P, B) bool, or None
     env_steps: int
-    #: per-step records when ``record=True``: rewards/alive (T, P, B)
-    rewards: Optional[torch.Tensor] = None
-    alive: Optional[torch.Tensor] = None
+    #: per-step records when ``record=True``
+    trajectory: Optional[Trajectory] = None
 
     @property
     def episodes(self) -> int:
@@ -63,15 +89,26 @@ class RolloutResult:
         return self.returns.mean(1)
 
 
+class Actor:
+    """The step from observation to action, for rollouts that do not act greedily.
+
+    :meth:`begin` runs once per rollout after the env's reset and the policy's initial
+    state (per-episode draws, e.g. SDE's exploration matrices); :meth:`__call__` maps
+    ``(params, obs, state, mask, generator)`` to ``(action for the env, action to record,
+    new state)``.
+    """
+
+    def begin(self, P: int, B: int, generator: torch.Generator) -> None:
+        """Per-rollout draws (default: none)."""
+
+    def __call__(self, params, obs, state, mask, generator):
+        raise NotImplementedError
+
+
 @torch.no_grad()
-def _no_grad_rollout(*args, **kwargs):
-    return _rollout(*args, **kwargs)
-
-
 def rollout(policy, env, params: torch.Tensor, episodes: int, seed: int,
-            act: Optional[Callable] = None, record: bool = False,
-            max_steps: Optional[int] = None, grad: bool = False,
-            compact: Optional[bool] = None) -> RolloutResult:
+            act: Optional[Callable] = None, actor: Optional[Actor] = None, record: bool = False,
+            max_steps: Optional[int] = None, compact: Optional[bool] = None) -> RolloutResult:
     """Run ``episodes`` episodes for each row of ``params`` in lock-step.
 
     :param policy: a :class:`~dps.policies.base.Policy`
@@ -81,16 +118,110 @@ def rollout(policy, env, params: torch.Tensor, episodes: int, seed: int,
     :param seed: integer seed of this evaluation (env randomness and tie-breaking)
     :param act: ``act(out, mask, generator) -> action``; default: the head's greedy action
         with uniform random tie-breaking
-    :param record: keep per-step rewards and alive masks ``(T, P, B)``
+    :param actor: an :class:`Actor` that replaces the policy step and ``act``
+    :param record: keep the per-step :class:`Trajectory`
     :param max_steps: cap below the env's own ``max_steps``
-    :param grad: keep the autograd graph (for callers that differentiate through ``act``)
     :param compact: row compaction (module docstring); None: on where it is bit-identical
-        (env with ``select_rows``, default ``act``, no ``record``/``grad``, CPU with one
+        (env with ``select_rows``, default ``act``, no actor, no ``record``, CPU with one
         intra-op thread); False: off. True is treated like None (never forced where it
         could change the result).
     """
-    fn = _rollout if grad else _no_grad_rollout
-    return fn(policy, env, params, episodes, seed, act, record, max_steps, compact)
+    if act is not None and actor is not None:
+        raise UserError("rollout takes act or actor, not both")
+    if params.dim() != 2 or params.shape[1] != policy.num_params:
+        raise UserError(f"params must have shape (P, {policy.num_params}), got {tuple(params.shape)}")
+    device = env.device
+    params = params.to(device)
+    P, B = params.shape[0], int(episodes)
+    gen = make_generator(seed, device)
+    head = make_head(env.action_space)
+    no_step_draws = getattr(env, "supports_select_rows", False)
+    lazy = None
+    if act is None and actor is None and no_step_draws and isinstance(head, DiscreteHead) \
+            and not env.has_action_mask and device.type == "cpu":
+        lazy = _LazyGreedy(head, gen, (P, B, head.n))
+    if act is None:
+        act = head.greedy
+    compact = (compact is not False and no_step_draws and lazy is not None and not record
+               and device.type == "cpu" and torch.get_num_threads() == 1 and P > ROW_ALIGN)
+    rows = None  # original indices of the current rows once compacted
+    full = None  # (returns, lengths, success) of all P rows once compacted
+    obs = env.reset(P, B, gen)
+    state = policy.initial_state(P, B, device=device, dtype=params.dtype)
+    if actor is not None:
+        actor.begin(P, B, gen)
+    returns = torch.zeros(P, B, device=device, dtype=params.dtype)
+    lengths = torch.zeros(P, B, device=device, dtype=torch.long)
+    alive = torch.ones(P, B, device=device, dtype=torch.bool)
+    success = torch.zeros(P, B, device=device, dtype=torch.bool) if env.has_success else None
+    nan = torch.tensor(float("nan"), device=device, dtype=params.dtype)
+    rec = {"obs": [], "actions": [], "alive": [], "rewards": [], "masks": []}
+    T = env.max_steps if max_steps is None else min(max_steps, env.max_steps)
+    sync_every = 1 if device.type == "cpu" or record else 8
+    for t in range(T):
+        mask = env.action_mask() if env.has_action_mask and lazy is None else None
+        broken = None  # slots whose policy output is NaN
+        if actor is not None:
+            action, recorded, state = actor(params, obs, state, mask, gen)
+        else:
+            out, state = policy.step(params, obs, state)
+            if lazy is not None:
+                action, broken = lazy(out, rows)
+                recorded = action
+            else:
+                action = recorded = act(out, mask, gen)
+                broken = out.isnan().any(-1)
+        if record:
+            rec["obs"].append(obs)
+            rec["actions"].append(recorded)
+            rec["masks"].append(mask)
+        obs, reward, done, info = env.step(action)
+        live = alive.to(returns.dtype)
+        step_reward = reward.to(returns.dtype) * live
+        returns = returns + step_reward
+        lengths = lengths + alive  # long + bool -> long
+        if record:
+            rec["rewards"].append(step_reward)
+            rec["alive"].append(alive)
+        if broken is not None:
+            broken = broken & alive
+            returns = torch.where(broken, nan, returns)
+            done = done | broken
+        ended = alive & done
+        if success is not None:
+            ended_ok = ended if broken is None else ended & ~broken
+            success = success | (ended_ok & info["success"])
+        alive = alive & ~done
+        if compact:
+            row_alive = alive.any(1)
+            n_alive = int(row_alive.sum())
+            if n_alive == 0:
+                break
+            keep = _keep_rows(row_alive, P) if 2 * n_alive <= row_alive.shape[0] else None
+            if keep is not None:
+                if full is None:
+                    full = (returns.clone(), lengths.clone(), None if success is None else success.clone())
+                    rows = torch.arange(P, device=device)
+                else:  # rows dropped now keep their final values
+                    _write_back(full, rows, returns, lengths, success)
+                rows = rows.index_select(0, keep)
+                env.select_rows(keep)
+                params, obs = params.index_select(0, keep), obs.index_select(0, keep)
+                state = tuple(s.index_select(0, keep) for s in state)
+                returns, lengths, alive = (x.index_select(0, keep) for x in (returns, lengths, alive))
+                if success is not None:
+                    success = success.index_select(0, keep)
+        elif t % sync_every == sync_every - 1 and not bool(alive.any()):
+            break
+    if full is not None:
+        returns, lengths, success = _write_back(full, rows, returns, lengths, success)
+    trajectory = None
+    if record:
+        trajectory = Trajectory(obs=torch.stack(rec["obs"]), actions=torch.stack(rec["actions"]),
+                                alive=torch.stack(rec["alive"]), rewards=torch.stack(rec["rewards"]),
+                                masks=torch.stack(rec["masks"]) if env.has_action_mask else None)
+    return RolloutResult(returns=returns, lengths=lengths, success=success,
+                         env_steps=int(lengths.sum()), trajectory=trajectory)
 
 
 class _LazyGreedy:
@@ -100,7 +231,10 @@ class _LazyGreedy:
         self.head, self.gen, self.full_shape = head, gen, tuple(full_shape)
         self.pending = 0  # numbers the plain loop would have drawn so far and we have not
 
-    def __call__(self, out: torch.Tensor, rows: Optional[torch.Tensor]) -> torch.Tensor:
+    def __call__(self, out: torch.Tensor, rows: Optional[torch.Tensor]):
+        """``(action, broken)``: ``broken`` marks slots with a NaN output, or is None when
+        no output is NaN (a NaN never compares greater, so it only occurs on steps that are
+        not clear)."""
         n_full = 1
         for d in self.full_shape:
             n_full *= d
@@ -116,9 +250,9 @@ class _LazyGreedy:
             first, second = top.unbind(-1)
             clear = bool((first > second).all())
             action = idx[..., 0]
-        if clear:
+        if clear:  # every slot has a strict maximum, so no output is NaN
             self.pending += n_full
-            return action
+            return action, None
         # a tie (or NaN) somewhere: reproduce the plain loop's draw for this step
         u = torch.rand(self.pending + n_full, generator=self.gen, device=out.device, dtype=out.dtype)
         self.pending = 0
@@ -127,7 +261,8 @@ class _LazyGreedy:
             noise = noise.index_select(0, rows)
         best = out.max(-1, keepdim=True).values
         ties = out >= best
-        return torch.where(ties, noise, torch.full_like(noise, -1.0)).argmax(-1)
+        action = torch.where(ties, noise, torch.full_like(noise, -1.0)).argmax(-1)
+        return action, out.isnan().any(-1)
 
 
 def _keep_rows(row_alive: torch.Tensor, P0: int) -> Optional[torch.Tensor]:
@@ -153,81 +288,3 @@ def _keep_rows(row_alive: torch.Tensor, P0: int) -> Optional[torch.Tensor]:
 def _write_back(full, rows, returns, lengths, success):
     out = (full[0].index_copy_(0, rows, returns), full[1].index_copy_(0, rows, lengths))
     return out + (None if success is None else full[2].index_copy_(0, rows, success),)
-
-
-def _rollout(policy, env, params, episodes, seed, act, record, max_steps, compact=None):
-    if params.dim() != 2 or params.shape[1] != policy.num_params:
-        raise UserError(f"params must have shape (P, {policy.num_params}), got {tuple(params.shape)}")
-    device = env.device
-    params = params.to(device)
-    P, B = params.shape[0], int(episodes)
-    gen = make_generator(seed, device)
-    head = make_head(env.action_space)
-    no_step_draws = getattr(env, "supports_select_rows", False)
-    lazy = None
-    if act is None and no_step_draws and isinstance(head, DiscreteHead) and not env.has_action_mask \
-            and device.type == "cpu":
-        lazy = _LazyGreedy(head, gen, (P, B, head.n))
-    if act is None:
-        act = head.greedy
-    compact = (compact is not False and no_step_draws and lazy is not None and not record
-               and not torch.is_grad_enabled() and device.type == "cpu"
-               and torch.get_num_threads() == 1 and P > ROW_ALIGN)
-    rows = None  # original indices of the current rows once compacted
-    full = None  # (returns, lengths, success) of all P rows once compacted
-    obs = env.reset(P, B, gen)
-    state = policy.initial_state(P, B, device=device, dtype=params.dtype)
-    returns = torch.zeros(P, B, device=device, dtype=params.dtype)
-    lengths = torch.zeros(P, B, device=device, dtype=torch.long)
-    alive = torch.ones(P, B, device=device, dtype=torch.bool)
-    success = torch.zeros(P, B, device=device, dtype=torch.bool) if env.has_success else None
-    rec_r, rec_alive = [], []
-    T = env.max_steps if max_steps is None else min(max_steps, env.max_steps)
-    sync_every = 1 if device.type == "cpu" else 8
-    for t in range(T):
-        out, state = policy.step(params, obs, state)
-        if lazy is not None:
-            action = lazy(out, rows)
-        else:
-            mask = env.action_mask() if env.has_action_mask else None
-            action = act(out, mask, gen)
-        obs, reward, done, info = env.step(action)
-        live = alive.to(returns.dtype)
-        returns = returns + reward.to(returns.dtype) * live
-        lengths = lengths + alive  # long + bool -> long
-        if record:
-            rec_r.append(reward.to(returns.dtype) * live)
-            rec_alive.append(alive)
-        ended = alive & done
-        if success is not None:
-            success = success | (ended & info["success"])
-        alive = alive & ~done
-        if compact:
-            row_alive = alive.any(1)
-            n_alive = int(row_alive.sum())
-            if n_alive == 0:
-                break
-            keep = _keep_rows(row_alive, P) if 2 * n_alive <= row_alive.shape[0] else None
-            if keep is not None:
-                if full is None:
-                    full = (returns.clone(), lengths.clone(), None if success is None else success.clone())
-                    rows = torch.arange(P, device=device)
-                else:  # rows dropped now keep their final values
-                    _write_back(full, rows, returns, lengths, success)
-                rows = rows.index_select(0, keep)
-                env.select_rows(keep)
-                params, obs = params.index_select(0, keep), obs.index_select(0, keep)
-                state = tuple(s.index_select(0, keep) for s in state)
-                returns, lengths, alive = (x.index_select(0, keep) for x in (returns, lengths, alive))
-                if success is not None:
-                    success = success.index_select(0, keep)
-        elif t % sync_every == sync_every - 1 and not bool(alive.any()):
-            break
-    if full is not None:
-        returns, lengths, success = _write_back(full, rows, returns, lengths, success)
-    return RolloutResult(
-        returns=returns, lengths=lengths, success=success,
-        env_steps=int(lengths.sum()),
-        rewards=torch.stack(rec_r) if record else None,
-        alive=torch.stack(rec_alive) if record else None,
-    )

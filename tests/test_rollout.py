@@ -52,9 +52,11 @@ def test_record_and_custom_act():
     r1 = rollout(pol, env, params, 4, seed=3, act=act, record=True)
     r2 = rollout(pol, env, params, 4, seed=3, act=act, record=True)
     assert torch.equal(r1.returns, r2.returns)  # same seed ⇒ same result
-    assert r1.rewards.shape[1:] == (1, 4)
-    assert torch.allclose(r1.rewards.sum(0), r1.returns)
-    assert torch.equal(r1.alive.sum(0), r1.lengths)
+    tr = r1.trajectory
+    assert tr.rewards.shape[1:] == (1, 4) and tr.obs.shape[1:] == (1, 4, 1)
+    assert torch.allclose(tr.rewards.sum(0), r1.returns)
+    assert torch.equal(tr.alive.sum(0), r1.lengths)
+    assert torch.equal(tr.actions, r2.trajectory.actions) and tr.masks is None
 
 
 # ---- shortcuts (lazy tie-breaking draws, row compaction) are bit-identical -----------------
@@ -117,7 +119,12 @@ def test_lazy_greedy_with_nan_outputs_matches_plain(spec):
     for params in (nan_all, nan_one, inf_ties):   # apart: one tie anywhere sends a step to the draw
         ref = rollout(pol, env, params, 2, seed=9, act=_plain_act(env))
         res = rollout(pol, env, params, 2, seed=9)
-        assert torch.equal(res.returns, ref.returns) and torch.equal(res.lengths, ref.lengths)
+        torch.testing.assert_close(res.returns, ref.returns, rtol=0, atol=0, equal_nan=True)
+        assert torch.equal(res.lengths, ref.lengths)
+    # a NaN output ends the slot on its first step: NaN return, no success
+    res = rollout(pol, env, nan_all, 2, seed=9)
+    assert res.returns[3].isnan().all() and (res.lengths[3] == 1).all()
+    assert not res.success[3].any() and not res.returns[:3].isnan().any()
 
 
 def test_compaction_happens_and_matches():
@@ -133,3 +140,17 @@ def test_compaction_happens_and_matches():
     ref = rollout(pol, env, params, 1, seed=3, act=_plain_act(env))
     assert torch.equal(res.returns, ref.returns) and torch.equal(res.lengths, ref.lengths)
     assert torch.equal(res.success, ref.success)
+
+
+def test_nan_output_is_never_a_success():
+    """A policy whose output is NaN would take the greedy tie-break's action; on CountEnv
+    a lucky action 1 is a success. The engine ends such slots as failures instead."""
+    env, pol = CountEnv(), LinearPolicy((1,), 2)
+    params = torch.full((3, pol.num_params), float("nan"))
+    params[2] = 0.0
+    params[2, pol.layout["b_out"][0].start + 1] = 1.0   # a finite member that succeeds
+    for act in (None, _plain_act(env)):
+        res = rollout(pol, env, params, episodes=8, seed=1, act=act)
+        assert not res.success[:2].any() and res.returns[:2].isnan().all()
+        assert torch.equal(res.lengths[:2], torch.ones(2, 8, dtype=torch.long))
+        assert res.success[2].all() and torch.equal(res.returns[2], torch.ones(8))

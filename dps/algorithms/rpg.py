@@ -12,12 +12,12 @@ through time (2010, eq. 8)::
 
 One :meth:`RPG.step`:
 
-1. run M episodes in parallel (P = 1, B = M) with stochastic actions — Categorical over
-   ``softmax(out)`` for ``Discrete`` spaces; for ``Box`` a Gaussian on the pre-squash
-   value u ~ N(out, diag σ²) with a learned, state-independent log σ (or SDE, see
-   :mod:`dps.algorithms.sde`), squashed into the box by ``tanh`` (the squash's Jacobian
-   does not depend on θ, so the likelihood ratio of u is the one of the action);
-   episodes are masked after they end exactly like :func:`dps.rollout.rollout`;
+1. run M episodes in parallel (P = 1, B = M) through :func:`dps.rollout.rollout` with
+   stochastic actions (:class:`Sampler`) — Categorical over ``softmax(out)`` for
+   ``Discrete`` spaces; for ``Box`` a Gaussian on the pre-squash value u ~ N(out, diag σ²)
+   with a learned, state-independent log σ (or SDE, see :mod:`dps.algorithms.sde`),
+   squashed into the box by ``tanh`` (the squash's Jacobian does not depend on θ, so the
+   likelihood ratio of u is the one of the action), recording the trajectory;
 2. replay the recorded observations through the policy with autograd (full BPTT, or
    truncated every ``tbptt`` steps by detaching the recurrent state) to get log π(a_t|h_t);
 3. subtract a baseline (:mod:`dps.algorithms.rpg_baselines`), form the surrogate
@@ -43,6 +43,7 @@ import torch
 from ..envs.base import BatchedEnv
 from ..errors import UserError
 from ..policies.heads import BoxHead, make_head
+from ..rollout import Actor, rollout
 from ..seeding import INIT, TRAIN, derive_seed, make_generator
 from ..spaces import Discrete
 from .learner import Learner, RunContext
@@ -135,6 +136,34 @@ class Batch:
     success: Optional[torch.Tensor]      # (M,) bool, or None
 
 
+class Sampler(Actor):
+    """The stochastic policy of one RPG update, as an :class:`~dps.rollout.Actor`:
+    Categorical over ``softmax(out)`` for Discrete actions, a Gaussian on the pre-squash
+    value for Box actions, or SDE's per-episode exploration matrix Θ̂ (drawn in
+    :meth:`begin`, after the env's reset). Records the sampled index, or the pre-squash u."""
+
+    def __init__(self, learner: "RPG"):
+        self.policy, self.head = learner.policy, learner.head
+        self.log_std, self.log_sigma = learner.log_std, learner.log_sigma
+        self.theta_hat: Optional[torch.Tensor] = None
+
+    def begin(self, P, B, generator):
+        if self.log_sigma is not None:
+            self.theta_hat = draw_theta(self.log_sigma, B, generator)
+
+    def __call__(self, params, obs, state, mask, generator):
+        if self.theta_hat is not None:
+            feats, state = self.policy.features(params, obs, state)
+            u = sde_action(self.policy.readout(params, feats), feats, self.theta_hat)
+            return self.head.squash(u), u, state
+        out, state = self.policy.step(params, obs, state)
+        if isinstance(self.head, BoxHead):
+            action, u, _ = self.head.sample(out, self.log_std, generator)
+            return action, u, state
+        action, _ = self.head.sample(out, mask, generator)
+        return action, action, state
+
+
 class RPG(Learner):
     """Recurrent policy gradients; see the module docstring.
 
@@ -204,49 +233,17 @@ class RPG(Learner):
         return self.theta.detach()
 
     # ---------------------------------------------------------------- episodes ----
-    @torch.no_grad()
     def collect(self, seed: int) -> Batch:
-        """Run M episodes with stochastic actions (all randomness from ``seed``)."""
-        c, env, head = self.config, self.env, self.head
-        M = c.episodes
-        gen = make_generator(seed, self.device)
-        params = self.theta.detach().unsqueeze(0)
-        obs = env.reset(1, M, gen)
-        state = self.policy.initial_state(1, M, device=self.device, dtype=params.dtype)
-        theta_hat = draw_theta(self.log_sigma, M, gen) if self.log_sigma is not None else None
-        alive = torch.ones(M, dtype=torch.bool, device=self.device)
-        success = torch.zeros(M, dtype=torch.bool, device=self.device) if env.has_success else None
-        rec = {"obs": [], "actions": [], "alive": [], "rewards": [], "masks": []}
-        T = env.max_steps if c.max_steps is None else min(c.max_steps, env.max_steps)
-        for t in range(T):
-            mask = env.action_mask() if env.has_action_mask else None
-            if theta_hat is not None:
-                feats, state = self.policy.features(params, obs, state)
-                u = sde_action(self.policy.readout(params, feats), feats, theta_hat)
-                action, a_rec = head.squash(u), u
-            elif isinstance(head, BoxHead):
-                out, state = self.policy.step(params, obs, state)
-                action, a_rec, _ = head.sample(out, self.log_std, gen)
-            else:
-                out, state = self.policy.step(params, obs, state)
-                action, _ = head.sample(out, mask, gen)
-                a_rec = action
-            rec["obs"].append(obs[0])
-            rec["actions"].append(a_rec[0])
-            rec["masks"].append(None if mask is None else mask[0])
-            obs, reward, done, info = env.step(action)
-            rec["alive"].append(alive)
-            rec["rewards"].append(reward[0].float() * alive)
-            ended = alive & done[0]
-            if success is not None:
-                success = success | (ended & info["success"][0])
-            alive = alive & ~done[0]
-            if not bool(alive.any()):
-                break
-        return Batch(obs=torch.stack(rec["obs"]), actions=torch.stack(rec["actions"]),
-                     alive=torch.stack(rec["alive"]), rewards=torch.stack(rec["rewards"]),
-                     masks=None if mask is None else torch.stack(rec["masks"]),
-                     theta_hat=theta_hat, success=success)
+        """Run M episodes with stochastic actions through the package's one episode loop
+        (:func:`dps.rollout.rollout` with a :class:`Sampler` and ``record=True``); all
+        randomness comes from ``seed``."""
+        sampler = Sampler(self)
+        res = rollout(self.policy, self.env, self.theta.detach().unsqueeze(0), self.config.episodes, seed,
+                      actor=sampler, record=True, max_steps=self.config.max_steps)
+        tr = res.trajectory
+        return Batch(obs=tr.obs[:, 0], actions=tr.actions[:, 0], alive=tr.alive[:, 0], rewards=tr.rewards[:, 0],
+                     masks=None if tr.masks is None else tr.masks[:, 0], theta_hat=sampler.theta_hat,
+                     success=None if res.success is None else res.success[0])
 
     def log_probs(self, obs: torch.Tensor, actions: torch.Tensor, episode_start: Optional[torch.Tensor] = None,
                   masks: Optional[torch.Tensor] = None, params: Optional[torch.Tensor] = None):
