@@ -16,13 +16,13 @@ from .rollout import RolloutResult, rollout
 from .seeding import derive_seed
 from .evaluation import RolloutProblem, run_episodes
 from .algorithms.learner import SearchLearner
-from .algorithms import ALGORITHMS, Adam, CenteredRanks, ClipUp, SGD, Searcher, get_algorithm
+from .algorithms import ALGORITHMS, Adam, CenteredRanks, ClipUp, SGD, Searcher
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BatchedEnv", "Box", "Discrete", "ENVS", "make_env", "UserError", "Policy", "LSTMPolicy",
     "MLPPolicy", "LinearPolicy", "make_head", "make_policy", "RolloutProblem", "SearchLearner",
-    "derive_seed", "RolloutResult", "rollout", "run_episodes", "ALGORITHMS", "Searcher", "get_algorithm",
+    "derive_seed", "RolloutResult", "rollout", "run_episodes", "ALGORITHMS", "Searcher",
     "Adam", "ClipUp", "SGD", "CenteredRanks",
 ]

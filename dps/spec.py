@@ -150,11 +150,3 @@ def bind_spec(spec: Spec, fn: Callable, kind: str) -> dict[str, Any]:
     if missing:
         raise UserError(f"{kind} {spec.name!r} needs {', '.join(missing)} (e.g. {spec.name}:VALUE)")
     return kwargs
-
-
-def describe_options(fn: Callable) -> str:
-    """``length=10 velocities=True`` — the options and their defaults, for ``--list``."""
-    parts = []
-    for name, p in signature_options(fn).items():
-        parts.append(name if p.default is inspect.Parameter.empty else f"{name}={p.default}")
-    return " ".join(parts)

@@ -65,7 +65,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dps.algorithms import get_algorithm  # noqa: E402
+from dps.algorithms import ALGORITHMS  # noqa: E402
 from dps.algorithms.base import config_from_dict  # noqa: E402
 from dps.envs.cartpole import CartPole  # noqa: E402
 from dps.envs.cartpole_fast import linear_balance_steps  # noqa: E402
@@ -111,7 +111,7 @@ LONG_STEPS = CartPole.solve_steps
 
 def make_searcher(method: str, task: str, policy, seed: int):
     opts = dict(METHODS[method][task])
-    cls = get_algorithm(method).load()
+    cls = ALGORITHMS[method].load()
     names = set(cls.Config.__dataclass_fields__)
     scale = opts.get("init_scale", 1.0)
     if "init_scale" not in names:

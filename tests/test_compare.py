@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from dps.compare import LEARNERS, TASKS, build_grid, cell_dir, cell_status, run_grid, write_report
+from dps.compare import LEARNERS, GRID_TASKS, build_grid, cell_dir, cell_status, run_grid, write_report
 from dps.compare.__main__ import main
 from dps.compare.report import quartiles, read_cell, step_at
 from dps.errors import UserError
@@ -20,7 +20,7 @@ def test_quick_preset_grid_is_seed_major_and_sde_only_on_continuous_tasks():
     # the quick preset's smaller budgets, rescaled on request
     t = {c.task.name: c.task.budget for c in build_grid("quick", budget_scale=0.5)}
     assert t["tmaze-10"] == 5_000 and t["pole1-novel"] == 1_500
-    assert {c.task.budget for c in build_grid("full", tasks=["tmaze-500"])} == {TASKS["tmaze-500"].budget}
+    assert {c.task.budget for c in build_grid("full", tasks=["tmaze-500"])} == {GRID_TASKS["tmaze-500"].budget}
 
 
 def test_full_preset_covers_the_issue_grid():
@@ -165,10 +165,10 @@ def test_tiny_grid_runs_resumes_and_reports(tmp_path):
     with pytest.raises(UserError, match="budget"):
         run_grid(other, out, jobs=1, log=lambda *_: None)
     # ... and so is one whose dps defaults changed since its runs (here RPG's T-maze entropy bonus)
-    from dps.envs.registry import ENVS
-    rpg_defaults = ENVS["tmaze"].algo_defaults["rpg"]
+    from dps.runner import defaults
+    table = list(defaults.TUNED)
     try:
-        ENVS["tmaze"].algo_defaults["rpg"] = {**rpg_defaults, "entropy": 0.5}
+        defaults.TUNED.append(defaults.Tuned("rpg", "tmaze", dict(entropy=0.5)))
         with pytest.raises(UserError, match="resolved.algo_options"):
             run_grid(cells, out, jobs=1, log=lambda *_: None)
         write_report(out, cells, preset="quick", command="test", skipped=[])
@@ -180,7 +180,7 @@ def test_tiny_grid_runs_resumes_and_reports(tmp_path):
         kept = list((out / "stale").iterdir())
         assert len(kept) == 1 and kept[0].name.startswith(cells[1].name) and (kept[0] / "summary.json").exists()
     finally:
-        ENVS["tmaze"].algo_defaults["rpg"] = rpg_defaults
+        defaults.TUNED[:] = table
     # the report can be rebuilt from the runs alone
     path = write_report(out, cells, preset="quick", command="test", skipped=[])
     text = path.read_text()

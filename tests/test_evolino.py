@@ -162,12 +162,12 @@ def test_resume_is_bit_identical(outer):
 
 
 def test_from_run_builds_task_and_policy():
-    ctx = RunContext(env=None, env_spec="", policy=None, config=Config(subpop=4, trials=1), seed=1,
-                     device=torch.device("cpu"), popsize=5, extras={"task": "anbncn:train_max=3"})
+    ctx = RunContext(env=None, policy=None, config=Config(subpop=4, trials=1), seed=1,
+                     device=torch.device("cpu"), popsize=5, task="anbncn:train_max=3")
     ev = Evolino.from_run(ctx)
     assert ev.esp.n == 5 and ev.policy.obs_size == 4 and ev.policy.out_size == 4
     m = ev.step()
     assert m["episodes"] == 5 and m["best"] <= 0
     with pytest.raises(UserError, match="--task"):
-        Evolino.from_run(RunContext(env=None, env_spec="", policy=None, config=None, seed=0,
+        Evolino.from_run(RunContext(env=None, policy=None, config=None, seed=0,
                                     device=torch.device("cpu")))

@@ -106,10 +106,12 @@ def test_step_metrics_and_center():
 
 def test_history_inputs_via_from_run():
     env = TMaze(length=3)
-    ctx = RunContext(env=env, env_spec="tmaze:length=3", policy=LSTMPolicy(3, 4, hidden=4),
-                     config=Config(episodes=3, prev_action=True, prev_reward=True), seed=0,
-                     device=torch.device("cpu"), extras={"policy_spec": "lstm:hidden=4"})
+    config = Config(episodes=3, prev_action=True, prev_reward=True)
+    wrapped = RPG.wrap_env(env, config)
+    ctx = RunContext(env=wrapped, policy=LSTMPolicy(wrapped.observation_shape, 4, hidden=4), config=config,
+                     seed=0, device=torch.device("cpu"))
     learner = RPG.from_run(ctx)
+    assert learner.env is wrapped and learner.policy is ctx.policy
     assert learner.env.observation_shape == (3 + 4 + 1,)
     assert learner.policy.obs_size == 8
     g = torch.Generator().manual_seed(0)
@@ -143,12 +145,13 @@ def test_converges_on_short_memory_task(name, make_env, budget):
 
 
 def test_tmaze_20_registry_default_converges():
-    """The registry's rpg default for the T-maze (skip path + closed input gates,
+    """The tuned rpg default for the T-maze (skip path + closed input gates,
     docs/RPG.md) solves N = 20 with seed 0 (the CLI run stops after 250 updates, ~25 s)."""
-    from dps.envs.registry import get_env_entry
     from dps.policies import make_policy
+    from dps.runner.defaults import tuned
 
-    entry = get_env_entry("tmaze").algo_defaults["rpg"]
+    run, options = tuned("rpg", "tmaze", {"length": 20})
+    entry = {**run, **options}
     env = TMaze(length=20)
     policy = make_policy(entry["policy"], env.observation_shape, env.action_space.n)
     config = Config(episodes=entry["episodes"], lr=entry["lr"], entropy=entry["entropy"], baseline=entry["baseline"])

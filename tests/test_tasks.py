@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from dps.errors import UserError
-from dps.tasks import describe_tasks, make_task
+from dps.tasks import TASKS, make_task
 from dps.tasks.anbncn import AnBnCn, string
 from dps.tasks.mackey_glass import integrate, mackey_glass_series
 from dps.tasks.sines import sines
@@ -96,4 +96,4 @@ def test_registry_errors_are_clear():
         make_task("sines:m=2")
     with pytest.raises(ValueError, match="n must be in 1..5"):
         make_task("sines:n=7")
-    assert any(line.startswith("mackey-glass") for line in describe_tasks())
+    assert any(line.startswith("mackey-glass") for line in TASKS.describe())

@@ -250,18 +250,18 @@ class Evolino(Learner):
 
     @classmethod
     def from_run(cls, ctx) -> "Evolino":
-        """Build from the runner's :class:`~dps.algorithms.learner.RunContext` (``extras["task"]`` = the
-        task spec, ``extras["policy_spec"]`` optional; ``popsize`` → subpop / λ)."""
+        """Build from the runner's :class:`~dps.algorithms.learner.RunContext` (``task`` = the
+        task spec, ``policy_spec`` optional; ``popsize`` → subpop / λ)."""
         from ..policies import make_policy
         from ..tasks import make_task
-        if not ctx.extras.get("task"):
+        if not ctx.task:
             raise UserError("evolino learns supervised sequence tasks: give --task (e.g. sines:n=3); "
                             "see docs/EVOLINO.md for why it does not run on RL envs")
-        task = make_task(ctx.extras["task"])
+        task = make_task(ctx.task)
         policy = ctx.policy
         if not (isinstance(policy, LSTMPolicy) and policy.obs_size == task.in_size
                 and policy.out_size == task.out_size):
-            policy = make_policy(ctx.extras.get("policy_spec") or DEFAULT_POLICY, (task.in_size,), task.out_size)
+            policy = make_policy(ctx.policy_spec or DEFAULT_POLICY, (task.in_size,), task.out_size)
         config = ctx.config if ctx.config is not None else Config()
         if ctx.popsize:
             config = replace(config, **({"subpop": ctx.popsize} if config.outer == "esp"

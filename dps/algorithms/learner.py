@@ -7,7 +7,7 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Optional
 
 import torch
@@ -64,10 +64,11 @@ class SearchLearner(Learner):
 
 @dataclass
 class RunContext:
-    """What the runner hands to ``Learner.from_run`` (RPG, Evolino, …)."""
+    """What the runner hands to ``Learner.from_run`` (RPG, Evolino, …): the env (already
+    wrapped by the learner class's ``wrap_env`` where it has one) and the policy built for
+    it, or, for supervised tasks, the task spec and the policy spec."""
 
     env: Any
-    env_spec: str
     policy: Any
     config: Any              # the algorithm's Config instance
     seed: int
@@ -75,4 +76,5 @@ class RunContext:
     popsize: Optional[int] = None
     episodes: int = 1
     workers: int = 1
-    extras: dict = field(default_factory=dict)
+    task: Optional[str] = None
+    policy_spec: Optional[str] = None

@@ -28,10 +28,10 @@ All sampling of update k comes from one generator seeded with ``derive_seed(seed
 k)``; the checkpoint holds the policy, exploration parameters, optimiser and value-net
 states and the update counter, so a resumed run continues bit-identically on the CPU.
 
-Optional extra inputs (the usual RPG input convention, REFERENCES §1): the previous action
+Optional extra inputs (the usual RPG input convention, docs/RPG.md): the previous action
 (one-hot, or the Box action) and the previous reward are appended to the observation by
-:class:`HistoryInputs`; the learner then exposes that wrapped env as ``learner.env`` and a
-policy built for the wider input as ``learner.policy`` — greedy evaluation must use both.
+:class:`HistoryInputs`. :meth:`RPG.wrap_env` wraps the env before the runner builds the
+policy, so training and greedy evaluation use the same env and the same policy.
 """
 from __future__ import annotations
 
@@ -215,18 +215,18 @@ class RPG(Learner):
         self.moving: Optional[torch.Tensor] = None                            # moving-average b
         self.updates = 0                                                       # update counter k
 
+    @staticmethod
+    def wrap_env(env: BatchedEnv, config: Optional[Config]) -> BatchedEnv:
+        """The env RPG's policy sees: with ``prev_action`` / ``prev_reward`` the observation
+        is extended by :class:`HistoryInputs` (the runner builds the policy for this env)."""
+        c = config if config is not None else Config()
+        if c.prev_action or c.prev_reward:
+            return HistoryInputs(env, c.prev_action, c.prev_reward)
+        return env
+
     @classmethod
     def from_run(cls, ctx: RunContext) -> "RPG":
-        c = ctx.config if ctx.config is not None else Config()
-        env, policy = ctx.env, ctx.policy
-        if c.prev_action or c.prev_reward:
-            spec = ctx.extras.get("policy_spec")
-            if spec is None:
-                raise UserError("prev_action/prev_reward need the policy spec (ctx.extras['policy_spec'])")
-            from ..policies import make_policy
-            env = HistoryInputs(env, c.prev_action, c.prev_reward)
-            policy = make_policy(spec, env.observation_shape, make_head(env.action_space).out_size)
-        return cls(policy, env, c, ctx.seed)
+        return cls(ctx.policy, ctx.env, ctx.config if ctx.config is not None else Config(), ctx.seed)
 
     @property
     def center(self) -> torch.Tensor:

@@ -10,8 +10,8 @@ into tidy CSVs, figures and ``REPORT.md`` (:mod:`dps.compare.report`)::
     write_report("out", cells, preset="quick", command="(python)", skipped=[])
 """
 from .execute import cell_dir, cell_status, run_cell, run_grid
-from .grid import LEARNERS, PRESETS, TASKS, Cell, LearnerDef, TaskDef, build_grid, skipped_pairs
+from .grid import LEARNERS, PRESETS, GRID_TASKS, Cell, LearnerDef, TaskDef, build_grid, skipped_pairs
 from .report import collect, write_report
 
-__all__ = ["LEARNERS", "PRESETS", "TASKS", "Cell", "LearnerDef", "TaskDef", "build_grid", "skipped_pairs",
+__all__ = ["LEARNERS", "PRESETS", "GRID_TASKS", "Cell", "LearnerDef", "TaskDef", "build_grid", "skipped_pairs",
            "run_cell", "run_grid", "cell_dir", "cell_status", "collect", "write_report"]

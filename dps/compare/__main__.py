@@ -24,7 +24,7 @@ from pathlib import Path
 from ..errors import UserError
 from ..runner import writable_dir
 from .execute import cell_dir, run_grid
-from .grid import LEARNERS, PRESETS, TASKS, build_grid, skipped_pairs
+from .grid import LEARNERS, PRESETS, GRID_TASKS, build_grid, skipped_pairs
 from .report import append_log, machine, write_report
 
 DEFAULT_OUT = "experiments/results/compare"
@@ -72,7 +72,7 @@ def _list() -> None:
         opts = ", ".join(f"{k}={v}" for k, v in lr.options.items()) or "dps defaults"
         print(f"  {lr.name:<12} {lr.family:<9} {lr.algo} ({opts}) — {lr.description}")
     print("tasks:")
-    for t in TASKS.values():
+    for t in GRID_TASKS.values():
         print(f"  {t.name:<19} {t.env:<36} budget {t.budget:>7,} episodes, target {t.target}"
               + (", continuous actions" if t.continuous else ""))
     print("presets:")

@@ -24,7 +24,6 @@ Equal terms:
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -118,7 +117,7 @@ def _cq(n: int, budget: int) -> TaskDef:
 
 
 #: every task of the full grid, by name
-TASKS: dict[str, TaskDef] = {t.name: t for t in [
+GRID_TASKS: dict[str, TaskDef] = {t.name: t for t in [
     *[_tmaze(n, 50_000) for n in (10, 20, 50, 100, 200, 500)],
     *[_cq(n, 50_000) for n in (20, 50, 100, 200)],
     # single pole without velocities (continuous force): deterministic standard start
@@ -177,8 +176,8 @@ PRESETS: dict[str, Preset] = {
         seeds=(0, 1, 2, 3, 4),
         # "10 seeds where cheap": the tasks whose every cell took <= 5 min at seeds 0-4 (2 cores)
         task_seeds={t: tuple(range(10)) for t in CHEAP_TASKS},
-        note="the whole grid of issue 7: 5 seeds per cell (10 on the cheap tasks: "
-             + ", ".join(CHEAP_TASKS) + "), budgets as in dps.compare.grid.TASKS"),
+        note="the whole grid: 5 seeds per cell (10 on the cheap tasks: "
+             + ", ".join(CHEAP_TASKS) + "), budgets as in dps.compare.grid.GRID_TASKS"),
 }
 
 
@@ -196,9 +195,6 @@ class Cell:
         """What defines the cell's run (stored in its folder; a resumed grid must match)."""
         return {"learner": self.learner.name, **self.learner.key(), "task": self.task.name, **self.task.key(),
                 "seed": self.seed}
-
-    def key_json(self) -> str:
-        return json.dumps(self.key(), sort_keys=True)
 
 
 def _pick(names: Optional[list[str]], table: dict, kind: str, default: tuple) -> list:
@@ -223,15 +219,13 @@ def build_grid(preset: str = "quick", learners: Optional[list[str]] = None, task
         raise UserError(f"--budget-scale must be > 0, got {budget_scale!r}")
     p = PRESETS[preset]
     learner_defs = _pick(learners, LEARNERS, "learner", p.learners)
-    task_defs = _pick(tasks, TASKS, "task", p.tasks)
+    task_defs = _pick(tasks, GRID_TASKS, "task", p.tasks)
     seed_list = None if not seeds else [int(s) for s in seeds]   # None: each task's preset seeds
     if seed_list is not None and any(s < 0 for s in seed_list):
         raise UserError(f"seeds must be >= 0, got {seed_list}")
     if policy is not None:  # names and options checked now, not in every cell
-        from ..policies import _load
-        from ..spec import bind_spec, parse_spec
-        spec = parse_spec(policy, "policy")
-        bind_spec(spec, _load(spec.name), "policy")
+        from ..policies import POLICIES
+        POLICIES.options(policy)
     resolved = []
     for t in task_defs:
         budget = max(1, int(round(p.budgets.get(t.name, t.budget) * budget_scale)))

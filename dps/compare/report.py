@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Optional
 
 from .execute import cell_definition, cell_dir, cell_status, cli_command
-from .grid import TASKS, Cell
+from .grid import GRID_TASKS, Cell
 
 RESULT_COLUMNS = ["learner", "family", "algo", "task", "group", "length", "seed", "status", "budget",
                   "episodes", "env_steps", "wall_seconds", "solved", "episodes_to_solve", "env_steps_to_solve",
@@ -412,7 +412,7 @@ def write_report(out: Path, cells: list[Cell], *, preset: str, command: str,
     """Collect every cell and write the CSVs, the figures and REPORT.md; returns its path."""
     out = Path(out)
     learners = list({c.learner.name: c.learner for c in cells}.values())
-    order = {name: i for i, name in enumerate(TASKS)}
+    order = {name: i for i, name in enumerate(GRID_TASKS)}
     tasks = sorted({c.task.name: c.task for c in cells}.values(), key=lambda t: order.get(t.name, len(order)))
     rows, curves = collect(out, cells)
     write_csv(out / "results.csv", rows, RESULT_COLUMNS)

@@ -69,3 +69,12 @@ def greedy_evaluation(policy, env, params: torch.Tensor, episodes: int, seed: in
            "seed": seed}
     out.update(env_checks(policy, env, params, seed))
     return out
+
+
+def env_report(policy, env, params: torch.Tensor, run_dir, seed: int) -> Optional[dict]:
+    """The env's own report of a trained parameter vector, written into ``run_dir``
+    (Atari-Go: win rates on every board size against the ladder), and its compact dict for
+    summary.json; None for envs without one."""
+    if hasattr(env, "final_report"):
+        return env.final_report(policy, params, run_dir, seed)
+    return None

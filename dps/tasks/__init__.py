@@ -15,18 +15,17 @@ Tasks::
     mackey-glass        Mackey-Glass τ = 17, NRMSE at 84 steps (Jaeger & Haas 2004), generative
     anbncn              aⁿbⁿcⁿ next-symbol prediction (Gers & Schmidhuber 2001), driven
 
-``make_task("sines:n=3")`` parses the spec with :func:`dps.spec.bind_spec`.
+``make_task("sines:n=3")`` builds one through the :data:`TASKS` registry.
 """
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from typing import Optional
 
 import torch
 
-from ..errors import unknown
-from ..spec import Spec, bind_spec, describe_options, parse_spec
+from ..registry import Registry
+from ..spec import Spec
 
 
 @dataclass
@@ -104,35 +103,16 @@ def save_prediction_plot(curves: dict, path) -> None:
     plt.close(fig)
 
 
-#: name -> ("module:Class", summary)
-TASKS = {
-    "sines": ("dps.tasks.sines:SuperimposedSines",
-              "n superimposed sines, λ = 0.2, 0.311, 0.42, 0.51, 0.74; free-running test MSE"),
-    "mackey-glass": ("dps.tasks.mackey_glass:MackeyGlass",
-                     "Mackey-Glass τ = 17 (RK4), NRMSE 84 steps ahead"),
-    "anbncn": ("dps.tasks.anbncn:AnBnCn",
-               "aⁿbⁿcⁿ next-symbol prediction, train n ≤ 10, largest n generalised"),
-}
-
-
-def _load(name: str):
-    if name not in TASKS:
-        raise unknown("task", name, TASKS)
-    module, _, attr = TASKS[name][0].partition(":")
-    return getattr(importlib.import_module(module), attr)
+TASKS = Registry("task")
+TASKS.add("sines", "dps.tasks.sines:SuperimposedSines",
+          "n superimposed sines, λ = 0.2, 0.311, 0.42, 0.51, 0.74; free-running test MSE")
+TASKS.add("mackey-glass", "dps.tasks.mackey_glass:MackeyGlass", "Mackey-Glass τ = 17 (RK4), NRMSE 84 steps ahead")
+TASKS.add("anbncn", "dps.tasks.anbncn:AnBnCn", "aⁿbⁿcⁿ next-symbol prediction, train n ≤ 10, largest n generalised")
 
 
 def make_task(spec: "str | Spec") -> SequenceTask:
     """Build a task from a spec such as ``"sines:n=3"`` (clear error on a bad one)."""
-    if isinstance(spec, str):
-        spec = parse_spec(spec, "task")
-    cls = _load(spec.name)
-    return cls(**bind_spec(spec, cls, "task"))
+    return TASKS.build(spec)
 
 
-def describe_tasks() -> list[str]:
-    return [f"{name:<13} {summary}  options: {describe_options(_load(name))}"
-            for name, (_, summary) in TASKS.items()]
-
-
-__all__ = ["SequenceTask", "TaskData", "TASKS", "make_task", "describe_tasks", "save_prediction_plot"]
+__all__ = ["TASKS", "SequenceTask", "TaskData", "make_task", "save_prediction_plot"]

@@ -1,0 +1,132 @@
+"""One registry type for everything a user names: algorithms, environments, policies, tasks.
+
+An :class:`Entry` is a name, a ``"module:attr"`` target imported lazily (a missing optional
+backend never breaks ``import dps``), a one-line summary and a kind. Its *options* are
+read from the target itself — the fields of its ``Config`` dataclass (algorithms: typed,
+with defaults and help text) or else the keyword parameters of its constructor (envs,
+policies, tasks: typed, with defaults) — so the same description feeds ``--list``,
+``--help``, spec parsing (``name:key=value``) and validation, and a new entry needs no
+other bookkeeping::
+
+    ENVS = Registry("env")
+    ENVS.add("tmaze", "dps.envs.tmaze:TMaze", "Bakker's T-maze ...")
+    env = ENVS.build("tmaze:length=50", device="cpu")
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import inspect
+import typing
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from .errors import unknown
+from .spec import Spec, bind_spec, parse_spec, signature_options
+
+
+@dataclass(frozen=True)
+class Option:
+    """One user-settable option: name, type annotation, default (``inspect.Parameter.empty``
+    when required) and help text."""
+
+    name: str
+    annotation: Any
+    default: Any
+    help: str = ""
+
+    @property
+    def required(self) -> bool:
+        return self.default is inspect.Parameter.empty
+
+    def __str__(self) -> str:
+        return self.name if self.required else f"{self.name}={self.default}"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A registered name; see the module docstring."""
+
+    name: str
+    target: str
+    summary: str
+    kind: str = ""
+
+    def load(self):
+        module, _, attr = self.target.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+    def options(self) -> list[Option]:
+        """The target's options: its ``Config`` dataclass fields, else its signature."""
+        obj = self.load()
+        config = getattr(obj, "Config", None)
+        if config is not None and dataclasses.is_dataclass(config):
+            hints = typing.get_type_hints(config)
+            return [Option(f.name, hints.get(f.name, str), f.default, f.metadata.get("help", ""))
+                    for f in dataclasses.fields(config)]
+        return [Option(name, p.annotation, p.default) for name, p in signature_options(obj).items()]
+
+    def describe(self, width: int = 12) -> str:
+        """``name  summary  options: a=1 b=2`` (one line of ``--list``)."""
+        try:
+            opts = " ".join(map(str, self.options()))
+        except Exception as exc:  # an entry whose optional backend is missing is still listed
+            opts = f"(unavailable: {exc})"
+        return f"{self.name:<{width}} {self.summary}  options: {opts or '(none)'}"
+
+
+class Registry:
+    """Names of one kind (``"env"``, ``"policy"`` …) → :class:`Entry`.
+
+    :param kind: the word used in error messages (``unknown env 'foo'; accepted: …``)
+    """
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self._entries: dict[str, Entry] = {}
+
+    def add(self, name: str, target: str, summary: str, kind: str = "") -> Entry:
+        """Register ``name`` (a later call with the same name replaces it)."""
+        entry = Entry(name, target, summary, kind)
+        self._entries[name] = entry
+        return entry
+
+    def __getitem__(self, name: str) -> Entry:
+        if name not in self._entries:
+            raise unknown(self.kind, name, self._entries)
+        return self._entries[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def items(self):
+        return self._entries.items()
+
+    def spec(self, text: "str | Spec") -> Spec:
+        """Parse ``text`` and check that its name is registered."""
+        spec = parse_spec(text, self.kind) if isinstance(text, str) else text
+        self[spec.name]
+        return spec
+
+    def options(self, text: "str | Spec") -> dict:
+        """The converted options a spec sets (defaults not filled in)."""
+        spec = self.spec(text)
+        return bind_spec(spec, self[spec.name].load(), self.kind)
+
+    def build(self, text: "str | Spec", *args, **supplied):
+        """``cls(*args, **options, **supplied)`` for the spec's entry; ``supplied`` are the
+        arguments the caller owns (device, observation shape …), never spec options."""
+        spec = self.spec(text)
+        cls = self[spec.name].load()
+        return cls(*args, **bind_spec(spec, cls, self.kind), **supplied)
+
+    def describe(self) -> list[str]:
+        """One ``--list`` line per entry."""
+        width = max((len(n) for n in self._entries), default=0) + 1
+        return [e.describe(width) for e in self._entries.values()]

@@ -1,0 +1,168 @@
+"""The typed run configuration: one dataclass whose fields are the command line's flags
+and config.json's ``run`` object (two views of the same thing), resolved once against the
+tuned defaults (:mod:`.defaults`) and validated in one place (:func:`check`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import torch
+
+from ..algorithms import ALGORITHMS
+from ..algorithms.base import config_from_dict
+from ..envs.registry import ENVS
+from ..errors import UserError
+from ..spec import parse_spec
+from ..tasks import TASKS
+from .defaults import tuned
+
+
+def _flag(help: str, low=None, high=None, default=None):
+    """A field that is also a command-line flag; ``low``/``high`` bound numbers (inclusive)."""
+    return field(default=default, metadata={"help": help, "low": low, "high": high})
+
+
+#: an upper bound where a larger value would only exhaust memory or time
+_HUGE = 10 ** 9
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines a run (config.json's ``run``; the CLI's flags)."""
+
+    algo: str = field(default="", metadata={"help": "algorithm name (see --list)"})
+    env: Optional[str] = _flag("environment spec NAME[:key=value,...] (see --list)")
+    task: Optional[str] = _flag("supervised sequence task spec (evolino), e.g. sines:n=3")
+    policy: Optional[str] = _flag("policy spec, e.g. lstm:hidden=16 (default: per env)")
+    generations: Optional[int] = _flag("generations / updates to run (default: per env)", 1, _HUGE)
+    popsize: Optional[int] = _flag("population size (default: per env)", 1, 10 ** 7)
+    episodes: Optional[int] = _flag("episodes per member per generation (default: per env)", 1, 10 ** 7)
+    seed: int = _flag("root seed; every generation's seeds are derived from it", 0, 2 ** 63 - 1, default=0)
+    device: str = _flag("auto | cpu | cuda | cuda:N", default="auto")
+    workers: int = _flag("worker processes for envs stepped on the CPU (gym:)", 1, 256, default=1)
+    out: Optional[str] = _flag("run directory (default runs/ALGO_ENV_sSEED_TIME)")
+    eval_episodes: Optional[int] = _flag("greedy evaluation episodes at the end (default 100)", 1, 10 ** 7)
+    eval_every: Optional[int] = _flag("evaluate the centre every N generations (default G/50)", 1, _HUGE)
+    center_episodes: Optional[int] = _flag("episodes of each periodic centre evaluation (default: per env)",
+                                           1, 10 ** 7)
+    stop_success: Optional[float] = _flag("stop once the centre's greedy success rate reaches this "
+                                          "(default: per env; tmaze 1.0)", 0.0, 1.0)
+    max_episodes: Optional[int] = _flag("budget in training episodes: stop after the generation that reaches it",
+                                        1, 10 ** 15)
+    eval_every_episodes: Optional[int] = _flag("also evaluate the centre each time the episode count crosses a "
+                                               "multiple of this", 1, 10 ** 15)
+    tensorboard: bool = _flag("also write TensorBoard event files to RUN_DIR/tensorboard", default=False)
+    algo_options: dict = field(default_factory=dict, metadata={"help": "the algorithm's own options"})
+
+    @classmethod
+    def flags(cls) -> list[dataclasses.Field]:
+        """The fields that are command-line flags (all but ``algo`` and ``algo_options``)."""
+        return [f for f in dataclasses.fields(cls) if f.name not in ("algo", "algo_options")]
+
+    @classmethod
+    def from_dict(cls, values: dict, what: str = "config.json") -> "RunConfig":
+        """A checked config from a dict (config.json's ``run``): unknown keys and values of
+        the wrong type or range are one clear error."""
+        if not isinstance(values, dict):
+            raise UserError(f"{what}: 'run' must be an object, got {type(values).__name__}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        extra = sorted(set(values) - names)
+        if extra:
+            raise UserError(f"{what}: unknown setting(s) {', '.join(extra)}; accepted: {', '.join(sorted(names))}")
+        cfg = cls(**values)
+        check(cfg, what)
+        return cfg
+
+
+def _type_ok(value: Any, annotation: Any) -> bool:
+    inner = [a for a in typing.get_args(annotation) if a is not type(None)] or [annotation]
+    if value is None:
+        return type(None) in typing.get_args(annotation)
+    target = inner[0]
+    if target is bool:
+        return isinstance(value, bool)
+    if target is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if target is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, target)
+
+
+def check(cfg: RunConfig, what: str = "setting") -> None:
+    """Every field's type and range (finite numbers only); one error naming the value."""
+    hints = typing.get_type_hints(RunConfig)
+    for f in dataclasses.fields(RunConfig):
+        value = getattr(cfg, f.name)
+        flag = "--" + f.name.replace("_", "-")
+        if not _type_ok(value, hints[f.name]):
+            raise UserError(f"{what}: {flag} has the wrong type: {value!r}")
+        low, high = f.metadata.get("low"), f.metadata.get("high")
+        if value is None or isinstance(value, (bool, str, dict)):
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UserError(f"{flag} must be a finite number, got {value!r}")
+        if (low is not None and value < low) or (high is not None and value > high):
+            kind = "an integer" if isinstance(value, int) else "a number"
+            raise UserError(f"{flag} must be {kind} in [{low}, {high}], got {value!r}")
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
+        raise UserError(f"bad device {name!r}; accepted: auto, cpu, cuda, cuda:N")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"device {name!r} requested but CUDA is not available; use --device cpu")
+    return torch.device(name)
+
+
+def resolve(cfg: RunConfig) -> RunConfig:
+    """Fill unset fields from the tuned defaults (:mod:`.defaults`); validate names and values."""
+    entry = ALGORITHMS[cfg.algo]
+    if (cfg.env is None) == (cfg.task is None):
+        if cfg.env is None:
+            raise UserError("missing --env SPEC (or --task SPEC for evolino); see python -m dps.run --list")
+        raise UserError("give either --env or --task, not both")
+    if cfg.env is not None:
+        spec = ENVS.spec(cfg.env)
+        defaults, algo_opts = tuned(cfg.algo, spec.name, ENVS.options(spec))
+    else:
+        if entry.name != "evolino":
+            raise UserError(f"--task is only for evolino; algorithm {cfg.algo!r} needs --env")
+        TASKS.spec(cfg.task)
+        defaults, algo_opts = tuned(cfg.algo, "*", {})
+        defaults["policy"] = None  # the learner's own default (Evolino: LSTM with peepholes)
+    out = dataclasses.replace(cfg)
+    for k in ("policy", "popsize", "episodes", "generations", "eval_episodes", "stop_success"):
+        if getattr(out, k) is None:
+            setattr(out, k, defaults.get(k))
+    if out.eval_every is None:
+        out.eval_every = defaults.get("eval_every", max(1, int(out.generations) // 50))
+    if out.center_episodes is None:
+        out.center_episodes = defaults.get("center_episodes", out.episodes)
+    out.algo_options = {**algo_opts, **cfg.algo_options}
+    check(out)
+    return out
+
+
+def algo_config(cfg: RunConfig):
+    """The algorithm's ``Config`` instance from the run's options, ``popsize`` and ``episodes``."""
+    Config = getattr(ALGORITHMS[cfg.algo].load(), "Config", None)
+    if Config is None:
+        return None
+    values = dict(cfg.algo_options)
+    names = {f.name for f in dataclasses.fields(Config)}
+    if "popsize" in names and cfg.popsize is not None and "popsize" not in values:
+        values["popsize"] = int(cfg.popsize)
+    if "episodes" in names and "episodes" not in values:
+        values["episodes"] = int(cfg.episodes)
+    return config_from_dict(Config, values)
+
+
+def run_name(cfg: RunConfig) -> str:
+    """``ALGO_ENVNAME`` for default run directory names."""
+    return f"{cfg.algo}_{parse_spec(cfg.env or cfg.task, 'env').name}"

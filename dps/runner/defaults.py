@@ -1,0 +1,106 @@
+"""The one table of tuned settings, keyed by (algorithm, environment).
+
+A run's settings come, from weakest to strongest, from: the row for every algorithm and
+every env; the env's rows (``"*"`` algorithm); the (algorithm, env) rows; the user's own
+flags. A row's settings are run settings (:data:`RUN_KEYS`) or options of the algorithm
+(fields of its ``Config``). A row may be a function of the env spec's options (the double
+pole's solve criterion, the gym id, Atari-Go's ``games``). Where the numbers come from:
+docs/ALGORITHMS.md (PGPE), docs/RPG.md (RPG), docs/ENVIRONMENTS.md and docs/POLE.md.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Union
+
+#: settings of the run itself (the rest of a row are algorithm options)
+RUN_KEYS = ("policy", "popsize", "episodes", "generations", "eval_episodes", "eval_every", "center_episodes",
+            "stop_success")
+
+Settings = Union[dict, Callable[[dict], dict]]
+
+
+@dataclass(frozen=True)
+class Tuned:
+    """One row: ``algo`` / ``env`` name or ``"*"``, and its settings (a dict, or a function of
+    the env spec's options returning one)."""
+
+    algo: str
+    env: str
+    settings: Settings
+
+    def rank(self) -> int:
+        return (self.algo != "*") * 2 + (self.env != "*")
+
+    def values(self, options: dict) -> dict:
+        return dict(self.settings(options) if callable(self.settings) else self.settings)
+
+
+#: PGPE for the control tasks: the modern variant from a fan-in initialisation (the 2010 rule
+#: from mu = 0 learned LSTM controllers far more slowly; docs/ALGORITHMS.md)
+_PGPE_MODERN = dict(variant="modern", lr_mu=0.1, sigma_init=0.5, init_scale=1.0)
+#: RPG: M = 32 episodes per update (docs/RPG.md)
+_RPG = dict(episodes=32, lr=0.01, entropy=0.05, baseline="moving")
+
+
+def _double_pole(options: dict) -> dict:
+    # the double pole counts as solved only by the 100,000-step balance and the 625-start test
+    # (summary.json eval), not by one 1000-step episode: run the whole budget
+    return dict(stop_success=None) if options.get("poles", 1) == 2 else {}
+
+
+def _gym(options: dict) -> dict:
+    if str(options.get("id", "")).startswith("CartPole"):
+        # raw angles are ~0.01-0.2 rad: without velocities the LSTM must difference them, which
+        # needs input weights far above the exploration scale -> input_scale=10
+        return dict(policy="lstm:hidden=4,input_scale=10", episodes=4, generations=300, eval_every=5,
+                    center_episodes=20)
+    return {}
+
+
+def _games(options: dict) -> dict:
+    # atari-go:games=K sets the games per member, the runner's episodes
+    return dict(episodes=options["games"]) if "games" in options else {}
+
+
+TUNED: list[Tuned] = [
+    Tuned("*", "*", dict(policy="lstm:hidden=8", popsize=20, episodes=8, generations=100, eval_episodes=100)),
+    Tuned("*", "tmaze", dict(policy="lstm:hidden=4,forget_bias=3", popsize=40, episodes=2, generations=2000,
+                             eval_every=5, center_episodes=20, stop_success=1.0)),
+    Tuned("pgpe", "tmaze", dict(variant="modern", lr_mu=0.2, sigma_init=1.0, init_scale=1.0, restart_after=150)),
+    Tuned("rpg", "tmaze", dict(_RPG, policy="lstm:hidden=16,forget_bias=5,input_bias=-5,skip=true",
+                               generations=2000)),
+    Tuned("*", "cartpole", dict(policy="lstm:hidden=4,input_scale=10", popsize=20, episodes=1, generations=500,
+                                eval_every=5, stop_success=1.0)),
+    Tuned("*", "cartpole", _double_pole),
+    Tuned("pgpe", "cartpole", _PGPE_MODERN),
+    Tuned("rpg", "cartpole", dict(_RPG, generations=1000)),
+    Tuned("*", "class-query", dict(policy="lstm:hidden=4,forget_bias=3", popsize=40, episodes=16, generations=1000,
+                                   eval_every=5, center_episodes=100, stop_success=1.0)),
+    Tuned("pgpe", "class-query", dict(_PGPE_MODERN, restart_after=150)),
+    Tuned("rpg", "class-query", dict(_RPG, policy="lstm:hidden=16,forget_bias=5", generations=1000)),
+    # catch is Markov (ball and paddle are both visible): a feed-forward default
+    Tuned("*", "catch", dict(policy="mlp:hidden=16", popsize=40, episodes=20, generations=500, eval_every=5,
+                             center_episodes=50, stop_success=1.0)),
+    Tuned("pgpe", "catch", dict(_PGPE_MODERN, sigma_init=1.0, lr_mu=0.2)),
+    Tuned("rpg", "catch", _RPG),
+    Tuned("*", "gym", dict(policy="lstm:hidden=8", popsize=20, episodes=2, generations=100)),
+    Tuned("*", "gym", _gym),
+    Tuned("pgpe", "gym", _PGPE_MODERN),
+    Tuned("rpg", "gym", _RPG),
+    Tuned("*", "atari-go", dict(policy="mdlstm:hidden=4", popsize=20, episodes=40, generations=1000, eval_every=10,
+                                eval_episodes=1000)),
+    Tuned("*", "atari-go", _games),
+    Tuned("pgpe", "atari-go", _PGPE_MODERN),
+]
+
+
+def tuned(algo: str, env: str, options: dict) -> tuple[dict, dict]:
+    """``(run settings, algorithm options)`` for ``algo`` on the env named ``env`` with the
+    spec options ``options``: the matching rows merged from the least to the most specific
+    (rows of one rank in table order)."""
+    merged: dict = {}
+    rows = [t for t in TUNED if t.algo in ("*", algo) and t.env in ("*", env)]
+    for t in sorted(rows, key=Tuned.rank):
+        merged.update(t.values(options))
+    run = {k: v for k, v in merged.items() if k in RUN_KEYS}
+    return run, {k: v for k, v in merged.items() if k not in RUN_KEYS}

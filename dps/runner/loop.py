@@ -1,0 +1,189 @@
+"""The training loop: generations of the learner, the centre's periodic greedy evaluation,
+rows to the sinks (:mod:`.sinks`), then the final evaluation and summary.json.
+
+Run directory::
+
+    config.json     the resolved configuration, written before generation 0
+    metrics.csv     one row per generation (cumulative episodes / env_steps / wall_seconds)
+    checkpoint.pt   everything needed to continue bit-identically (weights-only torch file)
+    curve.png       learning curve (and the centre's success rate)
+    summary.json    totals, when the centre first met the success criterion, greedy evaluation
+    report.md/json  the env's own report where it has one (Atari-Go: every board and opponent)
+
+Interrupts (Ctrl-C) and crashes leave the checkpoint of the last completed generation;
+``--resume DIR`` continues from it (rows of metrics.csv written after it are dropped).
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Optional
+
+from ..checkpoint import load_checkpoint, write_json_atomic
+from ..errors import UserError
+from ..evaluation import env_report, greedy_evaluation, run_episodes
+from ..seeding import CENTER_EVAL, EVAL, derive_seed
+from .build import Run, default_run_dir, read_config, writable_dir
+from .config import RunConfig, resolve
+from .sinks import CheckpointSink, MetricsCSV, ProgressBar, TensorBoard, plot_curve
+
+
+class Interrupted(Exception):
+    def __init__(self, run_dir: Path, generation: int):
+        super().__init__(f"interrupted after generation {generation}; checkpoint kept in {run_dir}. "
+                         f"Continue with: python -m dps.run --resume {run_dir}")
+        self.run_dir, self.generation = run_dir, generation
+
+
+class RunFailed(Exception):
+    def __init__(self, run_dir: Path, generation: int, cause: BaseException):
+        super().__init__(f"run failed during generation {generation} ({type(cause).__name__}: {cause}); "
+                         f"the checkpoint of generation {generation} is kept in {run_dir}. "
+                         f"Continue with: python -m dps.run --resume {run_dir}")
+        self.run_dir, self.generation, self.cause = run_dir, generation, cause
+
+
+def _open(cfg: RunConfig, resume: Optional[str]) -> Run:
+    """A fresh run in a new directory, or the run in ``resume`` at its checkpoint."""
+    if resume is None:
+        cfg = resolve(cfg)
+        run = Run(cfg, writable_dir(Path(cfg.out) if cfg.out else default_run_dir(cfg)))
+        return run
+    run_dir = Path(resume)
+    saved = read_config(run_dir)
+    if cfg.generations is not None:
+        saved.generations = cfg.generations
+    run = Run(saved, run_dir)
+    if run.checkpoint_path.exists():
+        run.load()
+    return run
+
+
+def _write_config(run: Run) -> None:
+    write_json_atomic({"run": dataclasses.asdict(run.cfg),
+                       "resolved": {"policy": run.policy.describe() if run.policy is not None else None,
+                                    "num_params": int(run.learner.center.numel()),
+                                    "device": str(run.device),
+                                    "algorithm_config": dataclasses.asdict(run.algo_config)
+                                    if run.algo_config is not None else None}},
+                      run.dir / "config.json")
+
+
+def _generation(run: Run) -> dict:
+    """One generation of the learner, the centre's evaluation when it is due; the row."""
+    cfg = run.cfg
+    t0 = time.perf_counter()
+    stats = run.learner.step()
+    g = run.generation
+    episodes_before = run.totals["episodes"]
+    run.totals["episodes"] += int(stats.pop("episodes"))
+    run.totals["env_steps"] += int(stats.pop("env_steps"))
+    center_return = center_success = None
+    every = cfg.eval_every_episodes
+    due = (g + 1) % cfg.eval_every == 0 or g + 1 == cfg.generations or _budget_spent(run) or (
+        every is not None and run.totals["episodes"] // every > episodes_before // every)
+    if run.env is not None and due:
+        res = run_episodes(run.learner.policy, run.env, run.learner.center.detach()[None], cfg.center_episodes,
+                           derive_seed(cfg.seed, CENTER_EVAL, g), cfg.workers)
+        center_return = float(res.returns.mean())
+        if res.success is not None:
+            center_success = float(res.success.float().mean())
+    run.totals["wall_seconds"] += time.perf_counter() - t0
+    row = {"generation": g, **run.totals, "best": stats.pop("best"), "mean": stats.pop("mean"),
+           "center_return": center_return, "center_success": center_success}
+    row.update({k: v for k, v in stats.items() if isinstance(v, (int, float, bool)) or v is None})
+    run.generation = g + 1
+    target = cfg.stop_success if cfg.stop_success is not None else 1.0
+    if center_success is not None and center_success >= target and run.first_success is None:
+        run.first_success = {"generation": g, "episodes": run.totals["episodes"],
+                             "env_steps": run.totals["env_steps"], "wall_seconds": run.totals["wall_seconds"],
+                             "success_rate": center_success}
+    if cfg.stop_success is not None and center_success is not None and center_success >= cfg.stop_success:
+        run.stopped_early = True
+    return row
+
+
+def _budget_spent(run: Run) -> bool:
+    return run.cfg.max_episodes is not None and run.totals["episodes"] >= run.cfg.max_episodes
+
+
+def train(cfg: RunConfig, resume: Optional[str] = None, quiet: bool = False,
+          final_eval: bool = True, report: bool = True) -> Path:
+    """Run (or resume) a training run; returns the run directory.
+
+    The run ends after ``cfg.generations`` generations, after the generation in which the
+    episode count reaches ``cfg.max_episodes``, or when the centre's periodic success rate
+    reaches ``cfg.stop_success``. ``report=False`` skips the env's own report (Atari-Go's
+    multi-board report) after the final evaluation.
+    """
+    run = _open(cfg, resume)
+    cfg = run.cfg
+    _write_config(run)
+    sinks = [MetricsCSV(run.dir / "metrics.csv", run.generation), CheckpointSink()]
+    progress = None
+    if not quiet:
+        progress = ProgressBar(cfg.generations, run.generation)
+        sinks.append(progress)
+    if cfg.tensorboard:
+        sinks.append(TensorBoard(run.dir))
+    try:
+        while run.generation < cfg.generations and not run.stopped_early and not _budget_spent(run):
+            row = _generation(run)
+            for sink in sinks:
+                sink.write(run, row)
+        if progress is not None and run.stopped_early:
+            progress.note(f"stopped after generation {run.generation - 1}: the centre's greedy success rate "
+                          f"reached {cfg.stop_success}")
+    except KeyboardInterrupt:
+        raise Interrupted(run.dir, run.generation) from None
+    except UserError:
+        raise
+    except Exception as exc:  # a crashed worker, an env bug …: the checkpoint stays
+        raise RunFailed(run.dir, run.generation, exc) from exc
+    finally:
+        for sink in sinks:
+            sink.close()
+    plot_curve(run.dir / "metrics.csv", run.dir / "curve.png", title=f"{cfg.algo} on {cfg.env or cfg.task}")
+    if final_eval:
+        summary = {"generations": run.generation, **run.totals, "stopped_early": run.stopped_early,
+                   "first_success": run.first_success, "algorithm": cfg.algo, "env": cfg.env, "task": cfg.task,
+                   "policy": cfg.policy, "seed": cfg.seed, "num_params": int(run.learner.center.numel())}
+        t0 = time.perf_counter()
+        summary["eval"] = _final_evaluation(run, cfg.eval_episodes, derive_seed(cfg.seed, EVAL))
+        summary["eval_seconds"] = time.perf_counter() - t0
+        if report and run.env is not None:
+            rep = env_report(run.learner.policy, run.env, run.learner.center.detach(), run.dir,
+                             derive_seed(cfg.seed, EVAL, 1))
+            if rep is not None:
+                summary["report"] = rep
+        write_json_atomic(summary, run.dir / "summary.json")
+    run.close()
+    return run.dir
+
+
+def _final_evaluation(run: Run, episodes: int, seed: int) -> dict:
+    learner = run.learner
+    if run.env is None:  # supervised tasks: the learner's own test protocol
+        return learner.final_evaluation(run.dir)
+    return greedy_evaluation(learner.policy, run.env, learner.center, episodes, seed, run.cfg.workers)
+
+
+def load_run(run_dir: "str | Path"):
+    """``(policy_spec, params (D,), config dict)`` of a saved run (for play / custom use)."""
+    run_dir = Path(run_dir)
+    cfg = read_config(run_dir)
+    ck = load_checkpoint(run_dir / "checkpoint.pt")
+    return ck["policy"], ck["center"], dataclasses.asdict(cfg)
+
+
+def evaluate_run(run_dir: "str | Path", episodes: Optional[int] = None, seed: Optional[int] = None) -> dict:
+    """Re-evaluate the saved centre of a run (the same ``eval`` dict as summary.json)."""
+    run_dir = Path(run_dir)
+    run = Run(read_config(run_dir), run_dir)
+    run.load()
+    try:
+        s = derive_seed(run.cfg.seed, EVAL) if seed is None else int(seed)
+        return _final_evaluation(run, episodes or run.cfg.eval_episodes, s)
+    finally:
+        run.close()
