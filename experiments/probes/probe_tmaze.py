@@ -6,10 +6,12 @@ Every 5 updates the greedy policy is checked on the two deterministic trajectori
 ``--ibias`` adds to the input-gate bias after initialisation (the same as the policy
 option ``input_bias``). Example (the measurement that fixed the default)::
 
-    python experiments/results/rpg/probe_tmaze.py --N 50 --updates 1500 \
+    python experiments/probes/probe_tmaze.py --N 50 --updates 1500 \
         --policy lstm:hidden=16,forget_bias=5,input_bias=-5,skip=true
 """
 import argparse, time, json, sys
+from pathlib import Path
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import torch
 torch.set_num_threads(1)
 from dps.algorithms.rpg import RPG, Config
@@ -30,7 +32,8 @@ env = TMaze(length=a.N)
 pol = make_policy(a.policy, env.observation_shape, 4)
 cfg = dict(episodes=32, lr=0.01, entropy=0.05, baseline="moving"); cfg.update(json.loads(a.cfg))
 L = RPG(pol, env, Config(**cfg), seed=a.seed)
-codes = env._codes
+# observation codes as in dps/envs/tmaze.py: start (goal north), start (goal south), corridor, junction
+codes = torch.tensor([[0, 1, 1], [1, 1, 0], [1, 0, 1], [0, 1, 0]], dtype=torch.float32)
 with torch.no_grad():
     H = pol.hidden; sl, _ = pol.layout["b0"]
     L.theta[sl.start:sl.start + H] += a.ibias

@@ -1,13 +1,17 @@
-"""L4 variant probe (2026-12-02, sixth session): the reference L4 with one extra class,
-rescues after which no own group is left in atari, ranked above the other rescues.
+"""L4 variant probe: the reference L4 with one extra class, rescues after which no own
+group is left in atari, ranked above the other rescues (docs/ATARI_GO.md).
 
-Usage: python experiments/results/atari_go_ladder/l4_rescue_all.py N GAMES
-(level "L4v" against L2, seed 0). Output of N = 9, 5, 7 with 10000 games: l4_rescue_all.txt.
+Usage (from the repository root): python experiments/probes/l4_rescue_all.py N GAMES
+(level "L4v" against L2, seed 0). Output of N = 9, 5, 7 with 10000 games:
+experiments/results/atari_go_ladder/l4_rescue_all.txt.
 """
 import sys
 import time
+from pathlib import Path
 
-from dps.envs.atari_go.reference import RefGame, reference_win_rate
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from dps.envs.atari_go.reference import RefGame, reference_win_rate  # noqa: E402
 
 
 class RescueAll(RefGame):

@@ -1,14 +1,18 @@
-"""Rules-variant probe (2026-12-03): suicide resolved before capture, against rule 3a of
-ATARI_GO.md (a capture wins even when the capturing stone's own group has no liberty).
+"""Rules-variant probe: suicide resolved before capture, against rule 3a of the Atari-Go
+rules (docs/ATARI_GO.md: a capture wins even when the capturing stone's own group has no
+liberty).
 
-Usage: python experiments/results/atari_go_ladder/suicide_first.py A B N GAMES
+Usage (from the repository root): python experiments/probes/suicide_first.py A B N GAMES
 (A against B with the one-game BFS players, colours alternating, seed 5). Output:
-suicide_first.txt.
+experiments/results/atari_go_ladder/suicide_first.txt.
 """
 import sys
 import time
+from pathlib import Path
 
-from dps.envs.atari_go.reference import RefGame, reference_win_rate
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from dps.envs.atari_go.reference import RefGame, reference_win_rate  # noqa: E402
 
 
 class SuicideFirst(RefGame):

@@ -1,8 +1,8 @@
-"""Where L4 loses to L2 (2026-12-03): the one-game BFS players of ``reference.py``, and for
-every lost game L4's situation at its last move.
+"""Where L4 loses to L2: the one-game BFS players of ``reference.py``, and for every lost
+game L4's situation at its last move (docs/ATARI_GO.md).
 
-Usage: python experiments/results/atari_go_ladder/l4_losses.py N GAMES [SEED]
-Output of N = 5 and 9 with 3000 games, seed 1: l4_losses.txt.
+Usage (from the repository root): python experiments/probes/l4_losses.py N GAMES [SEED]
+Output of N = 5 and 9 with 3000 games, seed 1: experiments/results/atari_go_ladder/l4_losses.txt.
 
 Situations, checked in this order: ``capture`` (L4 could capture: it then wins),
 ``multi_atari`` (two or more own groups in atari), ``rescue`` (one group in atari and an
@@ -13,8 +13,11 @@ extension), ``quiet`` (no group in atari, a non-suicide non-self-atari move exis
 import collections
 import random
 import sys
+from pathlib import Path
 
-from dps.envs.atari_go.reference import BLACK, WHITE, RefGame
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from dps.envs.atari_go.reference import BLACK, WHITE, RefGame  # noqa: E402
 
 
 def situation(g: RefGame) -> str:
