@@ -41,7 +41,9 @@ is tested); their number and wall time are reported separately.
   (Until 2026-12-02 the run stopped at its first candidate and the check came afterwards,
   so a candidate failing it ended the run unsolved.)
 
-Writes ``runs.csv``, ``summary.csv`` and ``results.md`` to ``experiments/results/pole/``.
+Writes ``runs.csv``, ``summary.csv``, ``results.md``, ``meta.json`` and ``candidates.json`` to
+``--out`` (default ``runs/pole/`` of the repository, git-ignored; the committed tables were made
+with ``--out experiments/results/pole/NAME``, see docs/POLE.md).
 """
 from __future__ import annotations
 
@@ -73,7 +75,7 @@ from dps.policies import make_policy  # noqa: E402
 from dps.seeding import INIT, TRAIN, derive_seed  # noqa: E402
 from dps.rollout import rollout  # noqa: E402
 
-OUT_DEFAULT = Path(__file__).resolve().parent / "results" / "pole"
+OUT_DEFAULT = Path(__file__).resolve().parents[1] / "runs" / "pole"
 OUT = OUT_DEFAULT
 
 TASKS = {
@@ -552,7 +554,7 @@ def main(argv=None):
     p.add_argument("--deadline", type=float, default=None,
                    help="minutes after which runs not yet started are skipped and running ones stop "
                         "(both reported as cut, apart from the finished runs)")
-    p.add_argument("--out", default=str(OUT_DEFAULT), help="output directory")
+    p.add_argument("--out", default=str(OUT_DEFAULT), help="output directory (default runs/pole of the repository)")
     p.add_argument("--report-only", action="store_true",
                    help="rewrite summary.csv and results.md from --out's runs.csv, candidates.json and meta.json")
     args = p.parse_args(argv)
