@@ -241,7 +241,7 @@ def aggregate(args, methods, seeds, total_wall: float | None) -> None:
     lines += ["```", "", "## Machine", "",
               f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}, Python "
               f"{platform.python_version()}, torch {__import__('torch').__version__}, 1 torch thread per run, "
-              f"{args.jobs} runs at a time, CPU only. The machine was shared with other agents' jobs, so "
+              f"{args.jobs} runs at a time, CPU only. The machine was shared with other jobs, so "
               "wall times are indicative only."]
     if total_wall is not None:
         lines.append(f"Total wall time of the comparison: {total_wall:.0f} s.")

@@ -1,7 +1,7 @@
-"""Reproduce the pole-balancing table of Gomez, Schmidhuber & Miikkulainen (JMLR 2008;
-REFERENCES §8): evaluations to solve for CMA-ES, PGPE, SNES and past-descent ES.
+"""Reproduce the pole-balancing table of Gomez, Schmidhuber & Miikkulainen (JMLR 9:937–965,
+2008; the published table is in docs/POLE.md): evaluations to solve for CMA-ES, PGPE, SNES and past-descent ES.
 
-    python experiments/reproduce_pole.py --seeds 20                 # full setting (issue 4: >= 20 seeds)
+    python experiments/reproduce_pole.py --seeds 20                 # full setting (>= 20 seeds)
     python experiments/reproduce_pole.py --seeds 5 --tasks a b      # reduced
     python experiments/reproduce_pole.py --seeds 3 --tasks c --methods cmaes pgpe --jobs 2
 
@@ -87,7 +87,7 @@ TASKS = {
               env=dict(poles=2, velocities=False, fitness="damping"),
               policy="lstm:hidden=4,input_scale=10", cap=10_000),
 }
-#: Gomez et al. 2008, mean evaluations to solve (REFERENCES §8)
+#: Gomez et al. 2008, mean evaluations to solve
 PUBLISHED_COLS = ["CoSyNE", "CMA-ES", "NEAT", "ESP", "SANE", "CNE"]
 PUBLISHED = {
     "a": [98, 283, 743, 289, 302, 352],
@@ -505,7 +505,7 @@ def load_rows(out: Path):
                 for r in csv.DictReader(f)]
     cands = {(c["task"], c["method"], c["seed"]): c["candidate"] for c in json.loads((out / "candidates.json").read_text())}
     failed = {}
-    if (out / "failed_candidates.json").exists():  # written since 2026-12-02 (third session)
+    if (out / "failed_candidates.json").exists():  # written by runs made since 2026-12-02
         for c in json.loads((out / "failed_candidates.json").read_text()):
             failed.setdefault((c["task"], c["method"], c["seed"]), []).append(
                 {k: c[k] for k in ("evaluations", "generalization", "steps", "params")})

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from dps.envs.atari_go.reference import BLACK, WHITE, RefGame  # noqa: E402
+from dps.envs.atari_go.reference import BLACK, WHITE, RefGame
 
 
 def situation(g: RefGame) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from dps.envs.atari_go.reference import RefGame, reference_win_rate  # noqa: E402
+from dps.envs.atari_go.reference import RefGame, reference_win_rate
 
 
 class RescueAll(RefGame):
