@@ -12,15 +12,19 @@ same), the centre evaluated on 40 fresh games every 10 generations:
 * ``es``          dps OpenES (Salimans et al. 2017: antithetic, centered ranks, Adam; σ = 0.1, lr 0.01)
 
 Each run's directory (config.json, metrics.csv, curve.png, summary.json) lands under
-``OUT/METHOD_sSEED`` (not ``runs/``: git-ignored); ``summary.json``'s ``eval.success_rate`` is the final centre's win
+``OUT/METHOD_sSEED`` (``--out``, default ``runs/atari_go_pgpe_vs_es``, git-ignored; the committed
+``RESULTS.md`` and ``curves.png`` were made with ``--out experiments/results/atari_go_pgpe_vs_es``,
+whose run directories git ignores); ``summary.json``'s ``eval.success_rate`` is the final centre's win
 rate vs L2 on 1000 fresh games. The env's multi-size ``final_report`` (1000 games × 12 cells ×
 2 nets, minutes per run) is skipped in the worker processes by removing
 ``AtariGoEnv.final_report`` in that process only; everything else is the unmodified runner,
 so each run equals ``python -m dps.run METHOD ... --eval-every 10`` minus report.md.
 
     python experiments/compare_atari_go.py                       # 3 seeds × 300 generations, 2 jobs
+    python experiments/compare_atari_go.py --seeds 3 --generations 300 --jobs 2 \
+        --out experiments/results/atari_go_pgpe_vs_es           # the committed comparison
     python experiments/compare_atari_go.py --seeds 5 --generations 1000 --jobs 4
-    python experiments/compare_atari_go.py --plot-only           # re-aggregate existing runs
+    python experiments/compare_atari_go.py --plot-only           # re-aggregate existing runs in --out
 
 Outputs ``OUT/curves.png`` (median and inter-quartile band over seeds of the centre's win
 rate vs L2 against training games) and ``OUT/RESULTS.md``.
@@ -39,7 +43,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_OUT = "experiments/results/atari_go_pgpe_vs_es"
+DEFAULT_OUT = "runs/atari_go_pgpe_vs_es"
 
 # method name -> (dps algorithm, CLI flags for the algorithm's own options, algo_options dict)
 METHODS = {
@@ -186,7 +190,7 @@ def aggregate(args, methods, seeds, total_wall: float | None) -> None:
     lines = ["# PGPE vs ES on Atari-Go 5×5 (the paper's comparison)", "",
              "Made by `experiments/compare_atari_go.py` "
              f"(`python experiments/compare_atari_go.py --seeds {len(seeds)} --generations {args.generations} "
-             f"--jobs {args.jobs}`).", "",
+             f"--jobs {args.jobs}" + (f" --out {shlex.quote(args.out)}" if args.out != DEFAULT_OUT else "") + "`).", "",
              f"Same policy (`mdlstm:hidden=4`, 144 weights), opponent L2, popsize {args.popsize}, "
              f"{args.games} games per member, {args.generations} generations for every method: "
              f"{args.popsize * args.games * args.generations:,} training games per run. The centre is "
@@ -237,7 +241,7 @@ def aggregate(args, methods, seeds, total_wall: float | None) -> None:
     lines += ["```", "", "## Machine", "",
               f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}, Python "
               f"{platform.python_version()}, torch {__import__('torch').__version__}, 1 torch thread per run, "
-              f"{args.jobs} runs at a time, CPU only. The machine was shared with other agents' jobs, so "
+              f"{args.jobs} runs at a time, CPU only. The machine was shared with other jobs, so "
               "wall times are indicative only."]
     if total_wall is not None:
         lines.append(f"Total wall time of the comparison: {total_wall:.0f} s.")

@@ -1,4 +1,4 @@
-"""Reproduce the opponent-ladder table of ATARI_GO.md (win rate of the first player
+"""Reproduce the opponent-ladder table of docs/ATARI_GO.md (win rate of the first player
 against the second, colours alternating, ≥ 10⁴ games per cell) with standard errors.
 
     python experiments/ladder_atari_go.py [--games 10000] [--sizes 5,7,9] [--device cpu]
@@ -20,7 +20,7 @@ import torch
 from dps.envs.atari_go.opponents import win_rate
 from dps.envs.atari_go.reference import reference_win_rate
 
-REF_GAMES = 10_000  # ATARI_GO.md: the references come from >= 10^4 games of another simulator
+REF_GAMES = 10_000  # docs/ATARI_GO.md: the references come from >= 10^4 games of another simulator
 REFERENCE = {("L2", "L0"): {5: 0.865, 7: 0.906, 9: 0.934},
              ("L4", "L2"): {5: 0.79, 7: 0.83, 9: 0.88},
              ("L5", "L2"): {5: 0.94, 7: 0.97, 9: 0.98}}

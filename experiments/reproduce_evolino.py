@@ -4,8 +4,9 @@ task × method (Evolino-ESP, Evolino-CMA, ESN, BPTT-LSTM) → test error, evalua
     python experiments/reproduce_evolino.py                      # default budget (3 seeds), ≈ 12 min on 2 shared cores
     python experiments/reproduce_evolino.py --tasks sines:n=2 --seeds 0 1 2 --evals 6000
 
-Writes ``results.csv``, ``results.md`` (with the command) and the first seed's prediction plots to
-``experiments/results/evolino/``. Both Evolino variants get the same number of sequence
+Writes ``results.csv``, ``results.md`` (with the command) and the first seed's prediction plots
+(``plots/``) to ``--out`` (default ``runs/evolino/``, git-ignored; the committed table was made with
+``--out experiments/results/evolino``, where git keeps the table and ignores ``plots/``). Both Evolino variants get the same number of sequence
 evaluations (``--evals``); the ESN picks its setting from a small grid on the training
 window (``dps.tasks.baselines.ESN_GRID``); the BPTT-LSTM gets ``--bptt-epochs`` full-sequence
 Adam steps. Everything is seeded; the test window is used only for the reported error.
@@ -81,7 +82,8 @@ def main(argv=None) -> None:
     p.add_argument("--subpop", type=int, default=10, help="ESP subpopulation size")
     p.add_argument("--trials", type=int, default=3, help="ESP evaluations per chromosome per generation")
     p.add_argument("--bptt-epochs", type=int, default=300)
-    p.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "evolino"))
+    p.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "runs" / "evolino"),
+                   help="output folder (default runs/evolino of the repository)")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     out = Path(args.out)

@@ -1,7 +1,7 @@
-"""Reproduce the pole-balancing table of Gomez, Schmidhuber & Miikkulainen (JMLR 2008;
-REFERENCES §8): evaluations to solve for CMA-ES, PGPE, SNES and past-descent ES.
+"""Reproduce the pole-balancing table of Gomez, Schmidhuber & Miikkulainen (JMLR 9:937–965,
+2008; the published table is in docs/POLE.md): evaluations to solve for CMA-ES, PGPE, SNES and past-descent ES.
 
-    python experiments/reproduce_pole.py --seeds 20                 # full setting (issue 4: >= 20 seeds)
+    python experiments/reproduce_pole.py --seeds 20                 # full setting (>= 20 seeds)
     python experiments/reproduce_pole.py --seeds 5 --tasks a b      # reduced
     python experiments/reproduce_pole.py --seeds 3 --tasks c --methods cmaes pgpe --jobs 2
 
@@ -41,7 +41,9 @@ is tested); their number and wall time are reported separately.
   (Until 2026-12-02 the run stopped at its first candidate and the check came afterwards,
   so a candidate failing it ended the run unsolved.)
 
-Writes ``runs.csv``, ``summary.csv`` and ``results.md`` to ``experiments/results/pole/``.
+Writes ``runs.csv``, ``summary.csv``, ``results.md``, ``meta.json`` and ``candidates.json`` to
+``--out`` (default ``runs/pole/`` of the repository, git-ignored; the committed tables were made
+with ``--out experiments/results/pole/NAME``, see docs/POLE.md).
 """
 from __future__ import annotations
 
@@ -73,7 +75,7 @@ from dps.policies import make_policy  # noqa: E402
 from dps.seeding import INIT, TRAIN, derive_seed  # noqa: E402
 from dps.rollout import rollout  # noqa: E402
 
-OUT_DEFAULT = Path(__file__).resolve().parent / "results" / "pole"
+OUT_DEFAULT = Path(__file__).resolve().parents[1] / "runs" / "pole"
 OUT = OUT_DEFAULT
 
 TASKS = {
@@ -85,7 +87,7 @@ TASKS = {
               env=dict(poles=2, velocities=False, fitness="damping"),
               policy="lstm:hidden=4,input_scale=10", cap=10_000),
 }
-#: Gomez et al. 2008, mean evaluations to solve (REFERENCES §8)
+#: Gomez et al. 2008, mean evaluations to solve
 PUBLISHED_COLS = ["CoSyNE", "CMA-ES", "NEAT", "ESP", "SANE", "CNE"]
 PUBLISHED = {
     "a": [98, 283, 743, 289, 302, 352],
@@ -503,7 +505,7 @@ def load_rows(out: Path):
                 for r in csv.DictReader(f)]
     cands = {(c["task"], c["method"], c["seed"]): c["candidate"] for c in json.loads((out / "candidates.json").read_text())}
     failed = {}
-    if (out / "failed_candidates.json").exists():  # written since 2026-12-02 (third session)
+    if (out / "failed_candidates.json").exists():  # written by runs made since 2026-12-02
         for c in json.loads((out / "failed_candidates.json").read_text()):
             failed.setdefault((c["task"], c["method"], c["seed"]), []).append(
                 {k: c[k] for k in ("evaluations", "generalization", "steps", "params")})
@@ -552,7 +554,7 @@ def main(argv=None):
     p.add_argument("--deadline", type=float, default=None,
                    help="minutes after which runs not yet started are skipped and running ones stop "
                         "(both reported as cut, apart from the finished runs)")
-    p.add_argument("--out", default=str(OUT_DEFAULT), help="output directory")
+    p.add_argument("--out", default=str(OUT_DEFAULT), help="output directory (default runs/pole of the repository)")
     p.add_argument("--report-only", action="store_true",
                    help="rewrite summary.csv and results.md from --out's runs.csv, candidates.json and meta.json")
     args = p.parse_args(argv)
