@@ -61,7 +61,7 @@ class Entry:
         obj = self.load()
         config = getattr(obj, "Config", None)
         if config is not None and dataclasses.is_dataclass(config):
-            hints = typing.get_type_hints(config)
+            hints = typing.get_type_hints(config, include_extras=True)
             return [Option(f.name, hints.get(f.name, str), f.default, f.metadata.get("help", ""))
                     for f in dataclasses.fields(config)]
         return [Option(name, p.annotation, p.default) for name, p in signature_options(obj).items()]

@@ -52,7 +52,7 @@ from typing import Callable, Optional
 import torch
 
 from .errors import UserError
-from .policies.heads import DiscreteHead, make_head
+from .policies.heads import DiscreteHead, break_ties, make_head
 from .seeding import make_generator
 
 #: kept row counts are ≡ P (mod ROW_ALIGN): a multiple of every CPU kernel's unroll width
@@ -259,10 +259,7 @@ class _LazyGreedy:
         noise = u[u.numel() - n_full:].view(self.full_shape)
         if rows is not None:
             noise = noise.index_select(0, rows)
-        best = out.max(-1, keepdim=True).values
-        ties = out >= best
-        action = torch.where(ties, noise, torch.full_like(noise, -1.0)).argmax(-1)
-        return action, out.isnan().any(-1)
+        return break_ties(out, noise), out.isnan().any(-1)
 
 
 def _keep_rows(row_alive: torch.Tensor, P0: int) -> Optional[torch.Tensor]:
@@ -288,3 +285,34 @@ def _keep_rows(row_alive: torch.Tensor, P0: int) -> Optional[torch.Tensor]:
 def _write_back(full, rows, returns, lengths, success):
     out = (full[0].index_copy_(0, rows, returns), full[1].index_copy_(0, rows, lengths))
     return out + (None if success is None else full[2].index_copy_(0, rows, success),)
+
+
+def memory_estimate(policy, env, P: int, B: int, record_steps: int = 0) -> int:
+    """Bytes a rollout of P members × B episodes will hold at least (parameter rows, the
+    policy's recurrent state, observations, outputs and the loop's per-slot tensors, plus a
+    recorded trajectory of ``record_steps`` steps), estimated before anything is allocated
+    so that an impossible population is refused with the figure instead of failing later."""
+    item = 4  # float32
+    per_slot_state = sum(int(s.numel()) for s in policy.initial_state(1, 1))
+    obs = env.observation_size
+    out = env.action_space.out_size
+    per_slot = 3 * per_slot_state + 3 * obs + 2 * out + 8
+    total = 3 * P * policy.num_params + P * B * per_slot + record_steps * P * B * (obs + out + 3)
+    return int(total * item)
+
+
+def available_memory() -> int:
+    """Bytes of memory available to this process (Linux ``MemAvailable``; else the free
+    physical pages), or 0 when unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        import os
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0

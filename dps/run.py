@@ -38,7 +38,10 @@ class _Parser(argparse.ArgumentParser):
 
 def _flag_type(annotation, name):
     def conv(text):
-        return convert(text, annotation, f"--{name.replace('_', '-')}")
+        try:
+            return convert(text, annotation, f"--{name.replace('_', '-')}")
+        except UserError as exc:  # argparse would replace a ValueError's message by its own
+            raise argparse.ArgumentTypeError(str(exc)) from None
     conv.__name__ = getattr(annotation, "__name__", str(annotation))
     return conv
 
@@ -53,7 +56,11 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
         else:
             p.add_argument(name, default=None, metavar="VALUE", type=_flag_type(hints[f.name], f.name),
                            help=f.metadata["help"])
-    p.add_argument("--resume", metavar="DIR", help="continue the run in DIR")
+    p.add_argument("--resume", metavar="DIR",
+                   help="continue the run in DIR (only --generations, upward, --workers and --tensorboard may "
+                        "differ from its config.json)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="clear the existing run directory given by --out first (it must be a dps run directory)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--threads", type=int, default=1,
                    help="torch intra-op threads (default 1: lock-step rollouts are latency-bound; "
@@ -99,8 +106,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         if argv[0] == "evaluate":
             p = _Parser(prog="python -m dps.run evaluate")
             p.add_argument("dir")
-            p.add_argument("--episodes", type=int)
-            p.add_argument("--seed", type=int)
+            p.add_argument("--episodes", type=_flag_type(int, "episodes"))
+            p.add_argument("--seed", type=_flag_type(int, "seed"))
             p.add_argument("--threads", type=int, default=1)
             a = p.parse_args(argv[1:])
             _set_threads(a.threads)
@@ -109,12 +116,15 @@ def main(argv: Optional[list[str]] = None) -> int:
         if argv[0] == "--resume":
             p = _Parser(prog="python -m dps.run --resume")
             p.add_argument("--resume", required=True)
-            p.add_argument("--generations", type=int)
+            p.add_argument("--generations", type=_flag_type(int, "generations"))
+            p.add_argument("--workers", type=_flag_type(int, "workers"))
+            p.add_argument("--tensorboard", action="store_true", default=None)
             p.add_argument("--quiet", action="store_true")
             p.add_argument("--threads", type=int, default=1)
             a = p.parse_args(argv)
             _set_threads(a.threads)
-            run_dir = train(RunConfig(generations=a.generations), resume=a.resume, quiet=a.quiet)
+            changes = {k: getattr(a, k) for k in ("generations", "workers", "tensorboard") if getattr(a, k) is not None}
+            run_dir = train(RunConfig(), resume=a.resume, quiet=a.quiet, changes=changes)
             _print_summary(run_dir)
             return 0
         algo = argv[0]
@@ -124,7 +134,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         options = {n: getattr(a, f"algo__{n}") for n in names if getattr(a, f"algo__{n}") is not None}
         given = {f.name: getattr(a, f.name) for f in RunConfig.flags() if getattr(a, f.name) is not None}
         cfg = RunConfig(algo=algo, algo_options=options, **given)
-        run_dir = train(cfg, resume=a.resume, quiet=a.quiet)
+        changes = {"algo": algo, "algo_options": options, **given} if a.resume else None
+        run_dir = train(cfg, resume=a.resume, quiet=a.quiet, changes=changes, overwrite=a.overwrite)
         _print_summary(run_dir)
         return 0
     except UserError as exc:

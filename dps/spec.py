@@ -8,16 +8,19 @@ A spec names a registered object and sets its keyword options::
     lstm:hidden=16,layers=2
 
 Values are converted with the annotation of the matching parameter (``int``, ``float``,
-``bool``, ``str``, ``tuple[int, ...]`` written ``1+3``, or ``Optional`` of these). An unknown
-key or an unconvertible value raises one :class:`~dps.errors.UserError` naming the value and
-what is accepted.
+``bool``, ``str``, ``tuple[int, ...]`` written ``1+3``, or ``Optional`` of these). Numbers
+must be finite; ``Annotated[int, Range(1, 4096)]`` also bounds them, so an option that
+would only exhaust memory (an LSTM with 10⁵ cells) is refused before anything is
+allocated. An unknown key or an unconvertible or out-of-range value raises one
+:class:`~dps.errors.UserError` naming the value and what is accepted.
 """
 from __future__ import annotations
 
 import inspect
+import math
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from .errors import UserError
 
@@ -69,11 +72,35 @@ def parse_spec(text: str, kind: str = "spec") -> Spec:
     return Spec(name, tuple(args), options)
 
 
+@dataclass(frozen=True)
+class Range:
+    """Inclusive bounds of a numeric option, used as ``Annotated[int, Range(1, 4096)]``."""
+
+    low: Optional[float] = None
+    high: Optional[float] = None
+
+    def check(self, value, what: str):
+        if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
+            kind = "an integer" if isinstance(value, int) else "a number"
+            lo = "" if self.low is None else f" >= {self.low}"
+            hi = "" if self.high is None else f" <= {self.high}"
+            raise UserError(f"bad value {value!r} for {what}; accepted: {kind}{lo}{' and' if lo and hi else ''}{hi}")
+        return value
+
+
 def convert(value: str, annotation: Any, what: str) -> Any:
     """Convert one string to ``annotation``; ``what`` names it in errors."""
     if isinstance(annotation, str):  # postponed annotations that were not resolved
         annotation = {"int": int, "float": float, "bool": bool, "str": str}.get(annotation, str)
     origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        inner, *extras = typing.get_args(annotation)
+        out = convert(value, inner, what)
+        for extra in extras:
+            if isinstance(extra, Range) and out is not None:
+                for item in (out if isinstance(out, tuple) else (out,)):
+                    extra.check(item, what)
+        return out
     if origin is typing.Union or (origin is not None and str(origin) == "<class 'types.UnionType'>"):
         inner = [a for a in typing.get_args(annotation) if a is not type(None)]
         if value.lower() in {"none", "null", ""}:
@@ -103,9 +130,12 @@ def convert(value: str, annotation: Any, what: str) -> Any:
             raise UserError(f"bad value {value!r} for {what}; accepted: an integer") from None
     if annotation is float:
         try:
-            return float(value)
+            number = float(value)
         except ValueError:
             raise UserError(f"bad value {value!r} for {what}; accepted: a number") from None
+        if not math.isfinite(number):
+            raise UserError(f"bad value {value!r} for {what}; accepted: a finite number")
+        return number
     return value
 
 
@@ -118,7 +148,7 @@ def signature_options(fn: Callable) -> dict[str, inspect.Parameter]:
     runner supplies)."""
     target = fn.__init__ if inspect.isclass(fn) else fn
     try:
-        hints = typing.get_type_hints(target)
+        hints = typing.get_type_hints(target, include_extras=True)
     except Exception:  # pragma: no cover - unresolved forward refs
         hints = {}
     out = {}

@@ -131,7 +131,7 @@ def test_short_fixed_seed_run_on_two_sines(tmp_path):
         m = ev.step()
     assert m["episodes"] == 16 and m["env_steps"] == 16 * 949 and m["best"] <= m["best_so_far"]
     # the centre carries its fitted readout: re-evaluating it reproduces its training error
-    _, err = ev.evaluate(ev.center.unsqueeze(0))
+    _, err = ev.fit_and_score(ev.center.unsqueeze(0))
     assert float(err[0]) == pytest.approx(-ev.best_fitness, rel=1e-5)   # pinv round-off
     out = ev.final_evaluation(tmp_path)
     assert out["test_mse"] < 1e-3        # free-running MSE on x ∈ [1600, 2160)

@@ -270,7 +270,7 @@ class Evolino(Learner):
 
     # -------------------------------------------------------------------- evaluation --
     @torch.no_grad()
-    def evaluate(self, params: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def fit_and_score(self, params: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Fit the readouts of ``params (K, D)`` (recurrent part set) and score them:
         ``(params with fitted readouts, errors (K,))``."""
         d, pol = self.data, self.policy
@@ -303,7 +303,7 @@ class Evolino(Learner):
             K = X.shape[0]
             params = torch.zeros(K, D, dtype=torch.float64)
             params[:, self.rec] = X
-        params, err = self.evaluate(params)
+        params, err = self.fit_and_score(params)
         fitness = -err
         stats = self.esp.tell(index, fitness) if self.config.outer == "esp" else self.cma.tell(err)
         i = int(fitness.argmax())

@@ -21,6 +21,15 @@ from ..spaces import Box, Discrete
 NEG_INF = -1e30
 
 
+def break_ties(scores: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """The argmax of ``scores (..., n)`` with ties broken uniformly by ``noise`` (uniform
+    numbers of the same shape): the maximal entry with the largest noise. A row holding a
+    NaN has no maximum (``max`` is NaN and nothing compares equal), so it takes action 0;
+    :func:`dps.rollout.rollout` ends such slots as failures."""
+    best = scores.max(-1, keepdim=True).values
+    return torch.where(scores >= best, noise, torch.full_like(noise, -1.0)).argmax(-1)
+
+
 class DiscreteHead:
     def __init__(self, n: int):
         self.n = int(n)
@@ -36,10 +45,8 @@ class DiscreteHead:
         scores = self._masked(out, mask)
         if generator is None:
             return scores.argmax(-1)
-        best = scores.max(-1, keepdim=True).values
-        ties = scores >= best
-        noise = torch.rand(scores.shape, generator=generator, device=scores.device, dtype=scores.dtype)
-        return torch.where(ties, noise, torch.full_like(noise, -1.0)).argmax(-1)
+        return break_ties(scores, torch.rand(scores.shape, generator=generator, device=scores.device,
+                                             dtype=scores.dtype))
 
     def logits(self, out, mask=None):
         return torch.log_softmax(self._masked(out, mask), -1)

@@ -34,9 +34,11 @@ near-tie cases; it is not used unless asked for.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Annotated, Optional
 
 import torch
+
+from ..spec import Range
 
 from .base import Layout, Policy, batched_linear, flat_obs, reset_where
 
@@ -47,7 +49,8 @@ def _fast_tanh(x: torch.Tensor) -> torch.Tensor:
 
 
 class LSTMPolicy(Policy):
-    def __init__(self, obs_shape, out_size: int, hidden: int = 16, layers: int = 1,
+    def __init__(self, obs_shape, out_size: int, hidden: Annotated[int, Range(1, 4096)] = 16,
+                 layers: Annotated[int, Range(1, 16)] = 1,
                  peepholes: bool = False, forget_bias: float = 1.0, input_scale: float = 1.0,
                  fast_tanh: bool = False, skip: bool = False, input_bias: float = 0.0):
         """

@@ -91,18 +91,19 @@ through ``tanh(z) = 2σ(2z) − 1``.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Annotated, Optional
 
 import torch
 
 from ..errors import UserError
+from ..spec import Range
 from .base import Layout, Policy
 
 CELLS = ("lstm", "tanh")
 
 
 class MDLSTMPolicy(Policy):
-    def __init__(self, obs_shape, out_size: int, hidden: int = 4, cell: str = "lstm"):
+    def __init__(self, obs_shape, out_size: int, hidden: Annotated[int, Range(1, 256)] = 4, cell: str = "lstm"):
         """
         :param obs_shape: ``(2, N, N)``: opponent and own stones on an N×N board
         :param out_size: ``N·N``, one score per point

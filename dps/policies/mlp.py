@@ -5,13 +5,17 @@ controls on memory tasks. Layout: ``W0, b0, W1, b1, …, W_out, b_out``.
 """
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
+
+from ..spec import Range
 
 from .base import Layout, Policy, batched_linear, flat_obs
 
 
 class MLPPolicy(Policy):
-    def __init__(self, obs_shape, out_size: int, hidden: tuple[int, ...] = (32,)):
+    def __init__(self, obs_shape, out_size: int, hidden: tuple[Annotated[int, Range(1, 65536)], ...] = (32,)):
         """
         :param hidden: hidden layer sizes, e.g. ``mlp:hidden=32+32``; empty = linear
         """

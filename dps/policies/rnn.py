@@ -15,15 +15,18 @@ policy for long time lags.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Annotated, Optional
 
 import torch
+
+from ..spec import Range
 
 from .base import Layout, Policy, batched_linear, flat_obs, reset_where
 
 
 class RNNPolicy(Policy):
-    def __init__(self, obs_shape, out_size: int, hidden: int = 4, input_scale: float = 1.0, skip: bool = False):
+    def __init__(self, obs_shape, out_size: int, hidden: Annotated[int, Range(1, 4096)] = 4,
+                 input_scale: float = 1.0, skip: bool = False):
         """
         :param hidden: recurrent tanh units
         :param input_scale: observations are multiplied by this first (as for the LSTM)

@@ -9,8 +9,9 @@ that policy.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
-import os
+import shutil
 import time
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from ..envs.registry import make_env
 from ..errors import UserError
 from ..evaluation import RolloutProblem
 from ..policies import make_policy
+from ..rollout import available_memory, memory_estimate
 from ..seeding import INIT, derive_seed
 from .config import RunConfig, algo_config, resolve_device, run_name
 
@@ -36,12 +38,16 @@ class Run:
         entry = ALGORITHMS[cfg.algo]
         cls = entry.load()
         self.algo_config = algo_config(cfg)
+        if cfg.tensorboard:
+            from .sinks import TensorBoard
+            TensorBoard.check()
         self.env = self.policy = None
         if cfg.env is not None:
             self.env = make_env(cfg.env, device=self.device)
             if hasattr(cls, "wrap_env"):
                 self.env = cls.wrap_env(self.env, self.algo_config)
             self.policy = make_policy(cfg.policy, self.env.observation_shape, self.env.action_space.out_size)
+            check_memory(self.policy, self.env, cfg, entry.kind)
         if entry.kind == "searcher":
             g = torch.Generator().manual_seed(derive_seed(cfg.seed, INIT))
             scale = getattr(self.algo_config, "init_scale", 1.0)
@@ -91,11 +97,50 @@ class Run:
             self.env.close()
 
 
-def default_run_dir(cfg: RunConfig) -> Path:
-    """``runs/ALGO_ENV_sSEED_YYYYmmdd-HHMMSS-ffffff-PID``: unique for runs started at the
-    same moment by different processes."""
-    stamp = time.strftime("%Y%m%d-%H%M%S") + f"-{time.time_ns() // 1000 % 1_000_000:06d}-{os.getpid()}"
-    return Path("runs") / f"{run_name(cfg)}_s{cfg.seed}_{stamp}"
+def check_memory(policy, env, cfg: RunConfig, kind: str) -> None:
+    """Refuse, naming the figures, a population × episodes × policy that would not fit in
+    memory (:func:`dps.rollout.memory_estimate`), before anything of that size exists."""
+    if kind == "searcher":
+        P, B, steps = int(cfg.popsize), int(cfg.episodes), 0
+    else:  # an action-space learner records its episodes for the gradient
+        P, B, steps = 1, int(cfg.episodes), int(env.max_steps)
+    need = memory_estimate(policy, env, P, B, steps)
+    have = available_memory()
+    if have and need > 0.8 * have:
+        raise UserError(f"this run needs about {need / 2**30:.1f} GiB ({P} members x {B} episodes, "
+                        f"{policy.num_params} parameters per member{f', {steps} recorded steps' if steps else ''}), "
+                        f"more than the {have / 2**30:.1f} GiB available; lower --popsize, --episodes or the "
+                        "policy's size")
+
+
+def new_run_dir(cfg: RunConfig, root: Path = Path("runs")) -> Path:
+    """Create and return ``runs/ALGO_ENV-HASH_sSEED_YYYYmmdd-HHMMSS-ffffff``: HASH is a short
+    hash of the resolved configuration (runs that differ only in env options get different
+    names), the time has microseconds, and the directory is created with ``exist_ok=False``
+    (a counter is appended if it exists), so runs started at the same moment never share one."""
+    digest = hashlib.sha1(json.dumps(dataclasses.asdict(cfg), sort_keys=True, default=str).encode()).hexdigest()[:6]
+    stamp = time.strftime("%Y%m%d-%H%M%S") + f"-{time.time_ns() // 1000 % 1_000_000:06d}"
+    base = root / f"{run_name(cfg)}-{digest}_s{cfg.seed}_{stamp}"
+    for i in range(1000):
+        d = base if i == 0 else base.with_name(f"{base.name}-{i}")
+        try:
+            d.mkdir(parents=True, exist_ok=False)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise UserError(f"cannot create run directory {str(d)!r}: {exc.strerror or exc}") from None
+        return writable_dir(d)
+    raise UserError(f"cannot create a new run directory beside {str(base)!r}")
+
+
+def clear_run_dir(d: Path) -> None:
+    """Remove a dps run directory's contents (``--overwrite``): its files and the folders a
+    run writes (tensorboard/), nothing else."""
+    for child in d.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
 
 
 def writable_dir(d: Path) -> Path:

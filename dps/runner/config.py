@@ -110,6 +110,34 @@ def check(cfg: RunConfig, what: str = "setting") -> None:
             raise UserError(f"{flag} must be {kind} in [{low}, {high}], got {value!r}")
 
 
+#: settings that may differ from config.json when a run is resumed: they do not change what
+#: the run computes (more generations continue it; workers and TensorBoard only change how)
+CHANGEABLE_ON_RESUME = ("generations", "workers", "tensorboard")
+
+
+def resume_config(saved: RunConfig, changes: dict, where: str) -> RunConfig:
+    """``saved`` with the ``changes`` given on resume; a change to anything outside
+    :data:`CHANGEABLE_ON_RESUME` is refused, listing every such setting."""
+    changes = dict(changes)
+    algo, options = changes.pop("algo", saved.algo), changes.pop("algo_options", {})
+    conflicts = []
+    if algo and algo != saved.algo:
+        conflicts.append(f"algorithm {algo!r} (the run's: {saved.algo!r})")
+    current = algo_config(saved) if options else None
+    for k, v in options.items():
+        if getattr(current, k, None) != v:
+            conflicts.append(f"--{k.replace('_', '-')} {v!r} (the run's: {getattr(current, k, None)!r})")
+    for k, v in changes.items():
+        if k not in CHANGEABLE_ON_RESUME and getattr(saved, k) != v:
+            conflicts.append(f"--{k.replace('_', '-')} {v!r} (the run's: {getattr(saved, k)!r})")
+    if conflicts:
+        raise UserError(f"--resume {where}: {'; '.join(conflicts)} differ from its config.json; only "
+                        f"{', '.join('--' + k for k in CHANGEABLE_ON_RESUME)} may change on resume")
+    out = dataclasses.replace(saved, **{k: v for k, v in changes.items() if k in CHANGEABLE_ON_RESUME})
+    check(out, f"--resume {where}")
+    return out
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -16,6 +16,7 @@ Interrupts (Ctrl-C) and crashes leave the checkpoint of the last completed gener
 from __future__ import annotations
 
 import dataclasses
+import sys
 import time
 from pathlib import Path
 from typing import Optional
@@ -24,8 +25,8 @@ from ..checkpoint import load_checkpoint, write_json_atomic
 from ..errors import UserError
 from ..evaluation import env_report, greedy_evaluation, run_episodes
 from ..seeding import CENTER_EVAL, EVAL, derive_seed
-from .build import Run, default_run_dir, read_config, writable_dir
-from .config import RunConfig, resolve
+from .build import Run, clear_run_dir, new_run_dir, read_config, writable_dir
+from .config import RunConfig, resolve, resume_config
 from .sinks import CheckpointSink, MetricsCSV, ProgressBar, TensorBoard, plot_curve
 
 
@@ -44,19 +45,38 @@ class RunFailed(Exception):
         self.run_dir, self.generation, self.cause = run_dir, generation, cause
 
 
-def _open(cfg: RunConfig, resume: Optional[str]) -> Run:
-    """A fresh run in a new directory, or the run in ``resume`` at its checkpoint."""
-    if resume is None:
-        cfg = resolve(cfg)
-        run = Run(cfg, writable_dir(Path(cfg.out) if cfg.out else default_run_dir(cfg)))
+def _open(cfg: RunConfig, resume: Optional[str], changes: Optional[dict], overwrite: bool) -> Run:
+    """A fresh run in a new directory, or the run in ``resume`` at its checkpoint with the
+    allowed ``changes``. Everything is built and checked before a directory is created,
+    so a mistake leaves nothing behind."""
+    if resume is not None:
+        run_dir = Path(resume)
+        saved = read_config(run_dir)
+        if changes is None:
+            changes = {} if cfg.generations is None else {"generations": cfg.generations}
+        run = Run(resume_config(saved, changes, str(run_dir)), run_dir)
+        if run.checkpoint_path.exists():
+            run.load()
+            if run.cfg.generations < run.generation:
+                raise UserError(f"--generations {run.cfg.generations} is below the {run.generation} generations "
+                                f"{run_dir} has already run")
         return run
-    run_dir = Path(resume)
-    saved = read_config(run_dir)
-    if cfg.generations is not None:
-        saved.generations = cfg.generations
-    run = Run(saved, run_dir)
-    if run.checkpoint_path.exists():
-        run.load()
+    cfg = resolve(cfg)
+    target = Path(cfg.out) if cfg.out else None
+    if target is not None and target.exists() and (not target.is_dir() or any(target.iterdir())):
+        if not overwrite:
+            raise UserError(f"--out {str(target)!r} already exists and is not empty; continue that run with "
+                            f"--resume {target}, clear it with --overwrite, or choose another --out")
+        if not (target / "config.json").is_file():
+            raise UserError(f"--overwrite refuses to clear {str(target)!r}: it is not a dps run directory "
+                            "(no config.json)")
+    run = Run(cfg, target or Path("runs"))
+    if target is None:
+        run.dir = new_run_dir(cfg)
+    else:
+        if overwrite:
+            clear_run_dir(target)
+        run.dir = writable_dir(target)
     return run
 
 
@@ -108,17 +128,24 @@ def _budget_spent(run: Run) -> bool:
     return run.cfg.max_episodes is not None and run.totals["episodes"] >= run.cfg.max_episodes
 
 
-def train(cfg: RunConfig, resume: Optional[str] = None, quiet: bool = False,
-          final_eval: bool = True, report: bool = True) -> Path:
+def train(cfg: RunConfig, resume: Optional[str] = None, quiet: bool = False, final_eval: bool = True,
+          report: bool = True, changes: Optional[dict] = None, overwrite: bool = False) -> Path:
     """Run (or resume) a training run; returns the run directory.
 
     The run ends after ``cfg.generations`` generations, after the generation in which the
     episode count reaches ``cfg.max_episodes``, or when the centre's periodic success rate
     reaches ``cfg.stop_success``. ``report=False`` skips the env's own report (Atari-Go's
     multi-board report) after the final evaluation.
+
+    :param resume: continue the run in this directory; ``changes`` are the settings given
+        with it ({field: value}; only :data:`~.config.CHANGEABLE_ON_RESUME` may differ from
+        its config.json; default: ``cfg.generations`` when set)
+    :param overwrite: clear an existing run directory ``cfg.out`` first (else it is refused)
     """
-    run = _open(cfg, resume)
+    run = _open(cfg, resume, changes, overwrite)
     cfg = run.cfg
+    if not quiet:
+        print(f"run directory: {run.dir}", file=sys.stderr)
     _write_config(run)
     sinks = [MetricsCSV(run.dir / "metrics.csv", run.generation), CheckpointSink()]
     progress = None
@@ -128,6 +155,21 @@ def train(cfg: RunConfig, resume: Optional[str] = None, quiet: bool = False,
     if cfg.tensorboard:
         sinks.append(TensorBoard(run.dir))
     try:
+        _loop(run, sinks, progress)
+        plot_curve(run.dir / "metrics.csv", run.dir / "curve.png", title=f"{cfg.algo} on {cfg.env or cfg.task}")
+        if final_eval:
+            _finish(run, report)
+    except KeyboardInterrupt:  # every finished generation is checkpointed: a resume redoes the rest
+        raise Interrupted(run.dir, run.generation) from None
+    finally:
+        run.close()
+    return run.dir
+
+
+def _loop(run: Run, sinks: list, progress) -> None:
+    """Generations until the run is done; every row to every sink."""
+    cfg = run.cfg
+    try:
         while run.generation < cfg.generations and not run.stopped_early and not _budget_spent(run):
             row = _generation(run)
             for sink in sinks:
@@ -135,31 +177,31 @@ def train(cfg: RunConfig, resume: Optional[str] = None, quiet: bool = False,
         if progress is not None and run.stopped_early:
             progress.note(f"stopped after generation {run.generation - 1}: the centre's greedy success rate "
                           f"reached {cfg.stop_success}")
-    except KeyboardInterrupt:
-        raise Interrupted(run.dir, run.generation) from None
-    except UserError:
+    except (KeyboardInterrupt, UserError):
         raise
     except Exception as exc:  # a crashed worker, an env bug …: the checkpoint stays
         raise RunFailed(run.dir, run.generation, exc) from exc
     finally:
         for sink in sinks:
             sink.close()
-    plot_curve(run.dir / "metrics.csv", run.dir / "curve.png", title=f"{cfg.algo} on {cfg.env or cfg.task}")
-    if final_eval:
-        summary = {"generations": run.generation, **run.totals, "stopped_early": run.stopped_early,
-                   "first_success": run.first_success, "algorithm": cfg.algo, "env": cfg.env, "task": cfg.task,
-                   "policy": cfg.policy, "seed": cfg.seed, "num_params": int(run.learner.center.numel())}
-        t0 = time.perf_counter()
-        summary["eval"] = _final_evaluation(run, cfg.eval_episodes, derive_seed(cfg.seed, EVAL))
-        summary["eval_seconds"] = time.perf_counter() - t0
-        if report and run.env is not None:
-            rep = env_report(run.learner.policy, run.env, run.learner.center.detach(), run.dir,
-                             derive_seed(cfg.seed, EVAL, 1))
-            if rep is not None:
-                summary["report"] = rep
-        write_json_atomic(summary, run.dir / "summary.json")
-    run.close()
-    return run.dir
+
+
+def _finish(run: Run, report: bool) -> None:
+    """The final greedy evaluation, the env's report and summary.json (written last, so a
+    run without summary.json is one whose resume still has this to do)."""
+    cfg = run.cfg
+    summary = {"generations": run.generation, **run.totals, "stopped_early": run.stopped_early,
+               "first_success": run.first_success, "algorithm": cfg.algo, "env": cfg.env, "task": cfg.task,
+               "policy": cfg.policy, "seed": cfg.seed, "num_params": int(run.learner.center.numel())}
+    t0 = time.perf_counter()
+    summary["eval"] = _final_evaluation(run, cfg.eval_episodes, derive_seed(cfg.seed, EVAL))
+    summary["eval_seconds"] = time.perf_counter() - t0
+    if report and run.env is not None:
+        rep = env_report(run.learner.policy, run.env, run.learner.center.detach(), run.dir,
+                         derive_seed(cfg.seed, EVAL, 1))
+        if rep is not None:
+            summary["report"] = rep
+    write_json_atomic(summary, run.dir / "summary.json")
 
 
 def _final_evaluation(run: Run, episodes: int, seed: int) -> dict:
@@ -180,10 +222,14 @@ def load_run(run_dir: "str | Path"):
 def evaluate_run(run_dir: "str | Path", episodes: Optional[int] = None, seed: Optional[int] = None) -> dict:
     """Re-evaluate the saved centre of a run (the same ``eval`` dict as summary.json)."""
     run_dir = Path(run_dir)
+    if episodes is not None and (isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1):
+        raise UserError(f"--episodes must be a positive integer, got {episodes!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise UserError(f"--seed must be a non-negative integer, got {seed!r}")
     run = Run(read_config(run_dir), run_dir)
     run.load()
     try:
         s = derive_seed(run.cfg.seed, EVAL) if seed is None else int(seed)
-        return _final_evaluation(run, episodes or run.cfg.eval_episodes, s)
+        return _final_evaluation(run, run.cfg.eval_episodes if episodes is None else episodes, s)
     finally:
         run.close()

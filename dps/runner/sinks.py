@@ -129,12 +129,17 @@ class TensorBoard(Sink):
     """Every numeric column against training episodes, under ``RUN_DIR/tensorboard``."""
 
     def __init__(self, run_dir: Path):
+        self.writer = self.check()(log_dir=str(run_dir / "tensorboard"))
+
+    @staticmethod
+    def check():
+        """``SummaryWriter``, or one clear error when the tensorboard package is missing."""
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
             raise UserError("--tensorboard needs the tensorboard package: pip install tensorboard "
                             "(or pip install -e '.[tensorboard]')") from None
-        self.writer = SummaryWriter(log_dir=str(run_dir / "tensorboard"))
+        return SummaryWriter
 
     def write(self, run, row: dict) -> None:
         step = int(row["episodes"])

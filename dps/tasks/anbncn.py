@@ -17,7 +17,11 @@ at each ``S``. Training error (minimised): number of wrong deterministic predict
 """
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
+
+from ..spec import Range
 
 from . import SequenceTask, TaskData
 
@@ -49,7 +53,7 @@ class AnBnCn(SequenceTask):
     generative = False
     in_size = out_size = 4
 
-    def __init__(self, train_max: int = 10, test_max: int = 100):
+    def __init__(self, train_max: Annotated[int, Range(1, 1000)] = 10, test_max: Annotated[int, Range(1, 10_000)] = 100):
         """
         :param train_max: training strings n = 1 … train_max
         :param test_max: strings n = 1 … test_max are tested for generalisation

@@ -20,8 +20,11 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Annotated
 
 import torch
+
+from ..spec import Range
 
 from . import SequenceTask, TaskData
 
@@ -66,7 +69,8 @@ class MackeyGlass(SequenceTask):
     in_size = out_size = 1
     name = "mackey-glass"
 
-    def __init__(self, trials: int = 100, drive: int = 200, washout: int = 100):
+    def __init__(self, trials: Annotated[int, Range(1, 10_000)] = 100, drive: Annotated[int, Range(1, 100_000)] = 200,
+                 washout: Annotated[int, Range(0, 100_000)] = 100):
         """
         :param trials: test starting points for NRMSE₈₄
         :param drive: teacher-forced samples before each test trial's free run

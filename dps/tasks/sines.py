@@ -13,7 +13,11 @@ For evolution the training window is split: washout ``[0, washout)``, readout fi
 """
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
+
+from ..spec import Range
 
 from . import SequenceTask, TaskData
 
@@ -34,7 +38,8 @@ class SuperimposedSines(SequenceTask):
     generative = True
     in_size = out_size = 1
 
-    def __init__(self, n: int = 2, washout: int = 100, fit_end: int = 500):
+    def __init__(self, n: Annotated[int, Range(1, 5)] = 2, washout: Annotated[int, Range(0, 499)] = 100,
+                 fit_end: Annotated[int, Range(1, 949)] = 500):
         """
         :param n: number of superimposed sines, 1 … 5
         :param washout: training steps left out of the readout fit
