@@ -1,6 +1,6 @@
 """A plain one-game-at-a-time Atari-Go: lists, sets and breadth-first search.
 
-This is the test oracle of :mod:`.rules` and the benchmark baseline. It follows
+This is the test oracle of :mod:`.boards` and the benchmark baseline. It follows
 ATARI_GO.md literally: groups and liberty sets are recomputed by BFS for every question.
 Points are indices ``i·N + j``; colours 1 = Black, 2 = White.
 """

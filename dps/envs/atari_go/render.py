@@ -14,7 +14,7 @@ from typing import Optional
 import torch
 
 from ...errors import UserError
-from .rules import BLACK, WHITE, check_size
+from .constants import BLACK, EMPTY, WHITE, check_size
 
 LETTERS = "abcdefghijklmnopqrs"
 _MOVE = re.compile(r"^\s*([a-zA-Z])\s*(\d{1,2})\s*$")
@@ -47,7 +47,7 @@ def render(grid, last: Optional[int] = None) -> str:
     coordinates."""
     g = torch.as_tensor(grid).reshape(-1)
     N = int(round(g.numel() ** 0.5))
-    sym = {0: ".", BLACK: "X", WHITE: "O"}
+    sym = {EMPTY: ".", BLACK: "X", WHITE: "O"}
     header = "    " + " ".join(LETTERS[:N])
     lines = [header]
     for i in range(N):

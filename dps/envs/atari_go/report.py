@@ -18,7 +18,7 @@ from typing import Optional
 import torch
 
 from ...spec import signature_options
-from .rules import BLACK, WHITE
+from .constants import BLACK, WHITE
 
 OPPONENTS = ("L0", "L2", "L4", "L5")
 SIZES = (5, 7, 9)
