@@ -151,9 +151,12 @@ def _package_imports():
 
 
 def test_imports_point_down():
-    """The renderer and the constants sit below the engines (no import circle between
-    render and the rules)."""
+    """The package imports nothing above the env layer, and the renderer and the constants
+    sit below the engines (no import circle between render and the rules)."""
     imports = _package_imports()
+    above = ("dps.rollout", "dps.evaluation", "dps.policies", "dps.algorithms", "dps.runner")
+    for name, mods in imports.items():
+        assert not [m for m in mods if m.startswith(above)], name
     pkg = "dps.envs.atari_go."
     assert {m for m in imports["constants.py"] if m.startswith(pkg)} == set()
     assert {m.split(".")[3] for m in imports["render.py"] if m.startswith(pkg)} == {"constants"}

@@ -103,10 +103,3 @@ class AtariGoEnv(BatchedEnv):
         bd, shape = self.boards, (self.P, self.B)
         return dict(agent_color=self.agent.reshape(shape), won=(bd.winner == self.agent).reshape(shape),
                     plies=bd.plies.reshape(shape), done=bd.done.reshape(shape))
-
-    def final_report(self, policy, params, run_dir, seed: int = 0) -> dict:
-        """Win rates of ``params`` against L0/L2/L4/L5 on 5×5, 7×7, 9×9 (see
-        :mod:`.report`); writes ``report.md`` and ``report.json`` into ``run_dir``."""
-        from .report import final_report
-
-        return final_report(self, policy, params, run_dir, seed)
