@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import torch
 
-from .errors import UserError
 from .envs.atari_go.constants import BLACK, WHITE, check_size
 from .envs.atari_go.game import Game
 from .envs.atari_go.opponents import Opponent
 from .envs.atari_go.render import parse_move, point_name, render
+from .errors import UserError
 from .policies.heads import DiscreteHead
 from .seeding import make_generator
 
@@ -64,7 +64,7 @@ def _announce(game: Game, names: dict, print_fn, board: bool = True) -> None:
 
 def play_game(policy_factory: Callable, params: torch.Tensor, size: int = 5,
               human_color: str = "black", input_fn: Callable = input,
-              print_fn: Callable = print, seed: int = 0) -> Optional[Game]:
+              print_fn: Callable = print, seed: int = 0) -> Game | None:
     """A person (``input_fn``) against the network; returns the finished game, or None
     when the person quits (``quit``/``exit`` or end of input)."""
     size = check_size(size)

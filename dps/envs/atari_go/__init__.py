@@ -10,4 +10,4 @@ from .constants import BLACK, EMPTY, WHITE, check_size
 from .game import Game
 from .solver import solve
 
-__all__ = ["Boards", "Game", "BLACK", "EMPTY", "WHITE", "check_size", "solve"]
+__all__ = ["BLACK", "EMPTY", "WHITE", "Boards", "Game", "check_size", "solve"]

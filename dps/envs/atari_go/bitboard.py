@@ -36,7 +36,7 @@ The maps for L3–L5 (self-atari, rescue, atari) are not kept here; those player
 """
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 import torch
 
@@ -102,7 +102,7 @@ class BitBoards:
         self.reason = torch.zeros(G, dtype=torch.int8, device=dev)
         self.done = torch.zeros(G, dtype=torch.bool, device=dev)
 
-    def select(self, index: torch.Tensor) -> "BitBoards":
+    def select(self, index: torch.Tensor) -> BitBoards:
         """A new :class:`BitBoards` holding the games ``index`` (long or bool mask)."""
         new = BitBoards.__new__(BitBoards)
         new.__dict__.update(self.__dict__)
@@ -111,7 +111,7 @@ class BitBoards:
         new.G = int(new.done.numel())
         return new
 
-    def clone(self) -> "BitBoards":
+    def clone(self) -> BitBoards:
         return self.select(torch.arange(self.G, device=self.device))
 
     # ---- conversions -------------------------------------------------------------------
@@ -149,7 +149,7 @@ class BitBoards:
         return b
 
     @classmethod
-    def from_boards(cls, boards: Boards) -> "BitBoards":
+    def from_boards(cls, boards: Boards) -> BitBoards:
         """The positions of a :class:`.boards.Boards` (N ≤ 7) as bitboards."""
         bb = cls(boards.N, boards.G, boards.device)
         g = boards.board[:, : boards.M]
@@ -161,7 +161,7 @@ class BitBoards:
 
     @classmethod
     def from_stones(cls, N: int, black: Iterable = (), white: Iterable = (),
-                    to_move: Optional[int] = None, G: int = 1, device="cpu") -> "BitBoards":
+                    to_move: int | None = None, G: int = 1, device="cpu") -> BitBoards:
         """As :meth:`.boards.Boards.from_stones` (same checks and errors)."""
         return cls.from_boards(Boards.from_stones(N, black, white, to_move, G, device))
 
@@ -246,7 +246,7 @@ class BitBoards:
         """``(G, N²)`` bool: the empty points (suicide is legal)."""
         return ~self.to_points(self.black | self.white)
 
-    def play(self, move: torch.Tensor, active: Optional[torch.Tensor] = None, check: bool = True) -> None:
+    def play(self, move: torch.Tensor, active: torch.Tensor | None = None, check: bool = True) -> None:
         """As :meth:`.boards.Boards.play`: ``move`` (G,) point indices for the side to move in
         every live (``active``, not done) game; an occupied point or one off the board in a
         live game raises :class:`UserError` and changes nothing (``check=False`` skips
@@ -401,7 +401,7 @@ def _fisher_yates(flat: torch.Tensor, G: int, M: int, start: int, stop: int,
 
 
 def random_orders(G: int, M: int, generator: torch.Generator, device,
-                  values: Optional[torch.Tensor] = None) -> torch.Tensor:
+                  values: torch.Tensor | None = None) -> torch.Tensor:
     """``(M, G)`` long: an independent uniform permutation of ``0..M-1`` in each column
     (Fisher–Yates, one vectorised swap per position; cheaper than sorting random keys).
     ``values`` (M,): permute these instead of ``0..M-1`` (the same permutations for the same
@@ -453,9 +453,9 @@ def play_random_games(N: int, games: int, generator: torch.Generator, device="cp
     return {k: torch.cat([o[k] for o in out]) for k in ("winner", "plies", "reason")}
 
 
-def _random_games_block(b: "BitBoards", m: torch.Tensor) -> dict:
+def _random_games_block(b: BitBoards, m: torch.Tensor) -> dict:
     """:func:`play_random_games` on one block: ``m`` (M, G) the stone (bit) of every ply."""
-    M, G, W = b.M, m.shape[1], b.W
+    M, G = b.M, m.shape[1]
     dev = m.device
     m = m.contiguous()
     # own[k]: the mover's stones after ply k (its own earlier plies k-2, k-4, ...); the
@@ -498,8 +498,8 @@ def _random_games_block(b: "BitBoards", m: torch.Tensor) -> dict:
         if not _any(live):
             break
     mover = torch.where(first % 2 == 0, BLACK, WHITE).to(torch.int8)
-    return dict(winner=torch.where(cap_first, mover, 3 - mover).to(torch.int8), plies=first + 1,
-                reason=torch.where(cap_first, CAPTURE, SUICIDE).to(torch.int8))
+    return {"winner": torch.where(cap_first, mover, 3 - mover).to(torch.int8), "plies": first + 1,
+            "reason": torch.where(cap_first, CAPTURE, SUICIDE).to(torch.int8)}
 
 
 def play_match_bits(black, white, N: int, games: int, generators, device="cpu",

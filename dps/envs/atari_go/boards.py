@@ -34,14 +34,13 @@ The view ``grid`` is ``(G, N, N)``; point index ``i·N + j`` is row i, column j.
 """
 from __future__ import annotations
 
-from typing import Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
 
 import torch
 
 from ...errors import UserError
 from .constants import BLACK, BORDER, COLORS, EMPTY, REASONS, WHITE, check_size
 from .lockstep import live_moves, record_outcome, refuse_occupied
-
 
 _TABLES: dict = {}
 
@@ -90,23 +89,23 @@ class Boards:
         self.reset()
 
     # ---- state -------------------------------------------------------------------------
-    def reset(self, mask: Optional[torch.Tensor] = None) -> None:
+    def reset(self, mask: torch.Tensor | None = None) -> None:
         """Empty boards (all games, or those where ``mask`` is True)."""
         G, M, dev = self.G, self.M, self.device
         board = torch.zeros(G, M + 1, dtype=torch.int8, device=dev)
         board[:, M] = BORDER
-        fresh = dict(
-            board=board,
-            label=torch.full((G, M + 1), M, dtype=torch.long, device=dev),
-            pl=torch.zeros(G, M + 1, dtype=self.sdt, device=dev),
-            s=torch.zeros(G, M + 1, dtype=self.sdt, device=dev),
-            ss=torch.zeros(G, M + 1, dtype=self.sdt, device=dev),
-            to_move=torch.full((G,), BLACK, dtype=torch.int8, device=dev),
-            plies=torch.zeros(G, dtype=torch.long, device=dev),
-            winner=torch.zeros(G, dtype=torch.int8, device=dev),
-            reason=torch.zeros(G, dtype=torch.int8, device=dev),
-            done=torch.zeros(G, dtype=torch.bool, device=dev),
-        )
+        fresh = {
+            "board": board,
+            "label": torch.full((G, M + 1), M, dtype=torch.long, device=dev),
+            "pl": torch.zeros(G, M + 1, dtype=self.sdt, device=dev),
+            "s": torch.zeros(G, M + 1, dtype=self.sdt, device=dev),
+            "ss": torch.zeros(G, M + 1, dtype=self.sdt, device=dev),
+            "to_move": torch.full((G,), BLACK, dtype=torch.int8, device=dev),
+            "plies": torch.zeros(G, dtype=torch.long, device=dev),
+            "winner": torch.zeros(G, dtype=torch.int8, device=dev),
+            "reason": torch.zeros(G, dtype=torch.int8, device=dev),
+            "done": torch.zeros(G, dtype=torch.bool, device=dev),
+        }
         if mask is None:
             for k, v in fresh.items():
                 setattr(self, k, v)
@@ -116,14 +115,14 @@ class Boards:
                 m = mask.reshape(-1, *([1] * (old.dim() - 1)))
                 setattr(self, k, torch.where(m, v, old))
 
-    def clone(self) -> "Boards":
+    def clone(self) -> Boards:
         new = Boards.__new__(Boards)
         new.__dict__.update(self.__dict__)
         for k in ("board", "label", "pl", "s", "ss", "to_move", "plies", "winner", "reason", "done"):
             setattr(new, k, getattr(self, k).clone())
         return new
 
-    def select(self, index: torch.Tensor) -> "Boards":
+    def select(self, index: torch.Tensor) -> Boards:
         """A new :class:`Boards` holding the games ``index`` (long, may repeat)."""
         new = Boards.__new__(Boards)
         new.__dict__.update(self.__dict__)
@@ -189,7 +188,7 @@ class Boards:
         return capture, suicide, (nb, col, lab, pl, s, ss, own, opp, emp)
 
     # ---- moves -------------------------------------------------------------------------
-    def play(self, move: torch.Tensor, active: Optional[torch.Tensor] = None) -> None:
+    def play(self, move: torch.Tensor, active: torch.Tensor | None = None) -> None:
         """Play ``move`` (G,) long (point indices) for the side to move in every game that
         is ``active`` (default: not done). Moves of inactive or finished games are ignored
         (masked); a move on an occupied point of a live game raises :class:`UserError`."""
@@ -197,7 +196,7 @@ class Boards:
         q, live = live_moves(self, move, active)
         refuse_occupied(live & (self.board.gather(1, q[:, None])[:, 0] != EMPTY), q)
         c = self.to_move
-        capture, suicide, (nb, col, lab, pl, s, ss, own, opp, emp) = self._resolve(q[:, None], c)
+        capture, suicide, (nb, col, lab, pl, s, ss, own, _opp, emp) = self._resolve(q[:, None], c)
         capture, suicide = capture[:, 0] & live, suicide[:, 0] & live
         nb, col, lab, pl, s, ss = nb[:, 0], col[:, 0], lab[:, 0], pl[:, 0], s[:, 0], ss[:, 0]
         own, emp = own[:, 0], emp[:, 0]
@@ -268,7 +267,7 @@ class Boards:
 
     @classmethod
     def from_stones(cls, N: int, black: Iterable = (), white: Iterable = (),
-                    to_move: Optional[int] = None, G: int = 1, device="cpu") -> "Boards":
+                    to_move: int | None = None, G: int = 1, device="cpu") -> Boards:
         """G copies of a position given by stone lists of ``(row, col)`` pairs or point
         indices. ``to_move`` defaults to Black when both have as many stones, else White."""
         b = cls(N, G, device)
@@ -346,5 +345,5 @@ class Boards:
 
     # ---- results -----------------------------------------------------------------------
     def result(self, g: int = 0) -> dict:
-        return dict(done=bool(self.done[g]), winner=COLORS.get(int(self.winner[g])),
-                    plies=int(self.plies[g]), end_reason=REASONS[int(self.reason[g])])
+        return {"done": bool(self.done[g]), "winner": COLORS.get(int(self.winner[g])),
+                "plies": int(self.plies[g]), "end_reason": REASONS[int(self.reason[g])]}

@@ -101,5 +101,5 @@ class AtariGoEnv(BatchedEnv):
         """Per-slot ``(P, B)`` tensors of the current games: ``agent_color``, ``won``,
         ``plies``, ``done``."""
         bd, shape = self.boards, (self.P, self.B)
-        return dict(agent_color=self.agent.reshape(shape), won=(bd.winner == self.agent).reshape(shape),
-                    plies=bd.plies.reshape(shape), done=bd.done.reshape(shape))
+        return {"agent_color": self.agent.reshape(shape), "won": (bd.winner == self.agent).reshape(shape),
+                "plies": bd.plies.reshape(shape), "done": bd.done.reshape(shape)}

@@ -2,8 +2,6 @@
 terminal game of :mod:`dps.play`, the tests' hand-worked positions)."""
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 
 from ...errors import UserError
@@ -15,12 +13,12 @@ from .render import parse_move, render
 class Game:
     """One game with checked moves (the single-game API over :class:`Boards`)."""
 
-    def __init__(self, N: int = 5, device="cpu", boards: Optional[Boards] = None):
+    def __init__(self, N: int = 5, device="cpu", boards: Boards | None = None):
         self.b = boards if boards is not None else Boards(N, 1, device)
         self.N = self.b.N
 
     @classmethod
-    def from_stones(cls, N, black=(), white=(), to_move=None) -> "Game":
+    def from_stones(cls, N, black=(), white=(), to_move=None) -> Game:
         return cls(N, boards=Boards.from_stones(N, black, white, to_move))
 
     def play(self, move) -> None:
@@ -42,7 +40,7 @@ class Game:
         return bool(self.b.done[0])
 
     @property
-    def winner(self) -> Optional[str]:
+    def winner(self) -> str | None:
         return COLORS.get(int(self.b.winner[0]))
 
     @property
@@ -50,7 +48,7 @@ class Game:
         return int(self.b.plies[0])
 
     @property
-    def end_reason(self) -> Optional[str]:
+    def end_reason(self) -> str | None:
         return REASONS[int(self.b.reason[0])]
 
     @property

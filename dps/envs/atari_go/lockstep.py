@@ -8,15 +8,13 @@ all these functions use.
 """
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 
 from ...errors import UserError
 from .constants import BLACK, CAPTURE, SUICIDE
 
 
-def live_moves(b, move: torch.Tensor, active: Optional[torch.Tensor] = None, check: bool = True):
+def live_moves(b, move: torch.Tensor, active: torch.Tensor | None = None, check: bool = True):
     """Start of a move shared by both engines: ``(q, live)`` — the games of ``b`` that play
     (``active`` and not done) and their moves, 0 in the others. A move off the board in a
     live game raises :class:`UserError` (unless ``check`` is False)."""
@@ -70,7 +68,7 @@ def play_out(b, players: dict, compact: bool = True, **play_kw) -> dict:
             for pl in unique:
                 pl.select(keep)
     record(torch.arange(b.G, device=dev))
-    return dict(winner=winner, plies=plies, reason=reason)
+    return {"winner": winner, "plies": plies, "reason": reason}
 
 
 def record_outcome(b, c, live, capture, suicide, cont) -> None:

@@ -129,7 +129,7 @@ class Opponent:
         return [f["capture"]] + [c & safe for c in base[1:]] + base[1:]
 
 
-def make_opponent(name: "str | Opponent", seed: int = 0, device="cpu") -> Opponent:
+def make_opponent(name: str | Opponent, seed: int = 0, device="cpu") -> Opponent:
     return name if isinstance(name, Opponent) else Opponent(name, seed, device)
 
 
@@ -149,7 +149,7 @@ def match_engine(black, white, N: int, engine: str = "auto") -> str:
     return "bits" if engine == "bits" or (engine == "auto" and fits) else "boards"
 
 
-def play_match(black: "str | Opponent", white: "str | Opponent", N: int, games: int,
+def play_match(black: str | Opponent, white: str | Opponent, N: int, games: int,
                seed: int = 0, device="cpu", compact: bool = True, engine: str = "auto") -> dict:
     """``games`` games of ``black`` against ``white`` on N×N, all in lock-step.
 
@@ -182,7 +182,7 @@ def win_rate(a: str, b: str, N: int, games: int, seed: int = 0, device="cpu",
     m2 = play_match(b, a, N, games - half, seed + 7919, device, engine=engine)
     wins = int((m1["winner"] == BLACK).sum()) + int((m2["winner"] == WHITE).sum())
     p = wins / games
-    return dict(win_rate=p, stderr=(p * (1 - p) / games) ** 0.5, games=games,
-                as_black=float((m1["winner"] == BLACK).float().mean()),
-                as_white=float((m2["winner"] == WHITE).float().mean()),
-                mean_plies=float(torch.cat((m1["plies"], m2["plies"])).float().mean()))
+    return {"win_rate": p, "stderr": (p * (1 - p) / games) ** 0.5, "games": games,
+            "as_black": float((m1["winner"] == BLACK).float().mean()),
+            "as_white": float((m2["winner"] == WHITE).float().mean()),
+            "mean_plies": float(torch.cat((m1["plies"], m2["plies"])).float().mean())}

@@ -9,7 +9,6 @@ with brackets.
 from __future__ import annotations
 
 import re
-from typing import Optional
 
 import torch
 
@@ -42,11 +41,11 @@ def parse_move(text: str, N: int) -> int:
     return (N - row) * N + col
 
 
-def render(grid, last: Optional[int] = None) -> str:
+def render(grid, last: int | None = None) -> str:
     """``grid`` (N, N) with 0 empty / 1 black / 2 white → multi-line text with
     coordinates."""
     g = torch.as_tensor(grid).reshape(-1)
-    N = int(round(g.numel() ** 0.5))
+    N = round(g.numel() ** 0.5)
     sym = {EMPTY: ".", BLACK: "X", WHITE: "O"}
     header = "    " + " ".join(LETTERS[:N])
     lines = [header]
