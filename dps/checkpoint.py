@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import tempfile
 from pathlib import Path
 
@@ -41,6 +42,26 @@ def write_json_atomic(obj, path: "str | Path") -> None:
         json.dump(obj, f, indent=2, sort_keys=False, default=str)
         f.write("\n")
     os.replace(tmp, path)
+
+
+def write_text_atomic(text: str, path: "str | Path") -> None:
+    """``path`` holds ``text`` (UTF-8) or its previous content, never a part of it: the text
+    goes to a temporary file in the same directory, which ``os.replace`` moves into place.
+
+    The temporary file is created with mode 0o666 less the umask, as ``Path.write_text``
+    would (``tempfile.mkstemp`` makes it 0o600), so a report written this way is as
+    readable as one written in place."""
+    path = Path(path)
+    tmp = path.parent / f".tmp-{secrets.token_hex(8)}{path.suffix}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # O_EXCL: never another's file
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 def load_checkpoint(path: "str | Path") -> dict:

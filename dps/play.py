@@ -14,22 +14,24 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import torch
 
-from .errors import UserError
+from .envs.atari_go.constants import BLACK, WHITE, check_size
+from .envs.atari_go.game import Game
 from .envs.atari_go.opponents import Opponent
 from .envs.atari_go.render import parse_move, point_name, render
-from .envs.atari_go.rules import BLACK, WHITE, Game, check_size
+from .errors import UserError
 from .policies.heads import DiscreteHead
-from .rollout import make_generator
+from .seeding import make_generator
 
 COLOR_NAMES = {"black": BLACK, "white": WHITE}
 
 
 class NetworkPlayer:
-    """Greedy network move: masked argmax with uniform tie-breaking (as in evaluation)."""
+    """Greedy network move: :meth:`DiscreteHead.greedy` over the empty points, ties broken
+    uniformly by the player's own seeded generator (the head's one tie-breaking rule)."""
 
     def __init__(self, policy, params: torch.Tensor, seed: int = 0):
         self.policy = policy
@@ -43,7 +45,8 @@ class NetworkPlayer:
     @torch.no_grad()
     def move(self, game: Game) -> int:
         b = game.b
-        obs = b.planes(b.to_move).reshape(1, 1, *b.planes(b.to_move).shape[1:])
+        planes = b.planes(b.to_move)
+        obs = planes.reshape(1, 1, *planes.shape[1:])
         state = self.policy.initial_state(1, 1, device=obs.device, dtype=self.params.dtype)
         out, _ = self.policy.step(self.params, obs, state)
         mask = b.legal().reshape(1, 1, -1)
@@ -61,7 +64,7 @@ def _announce(game: Game, names: dict, print_fn, board: bool = True) -> None:
 
 def play_game(policy_factory: Callable, params: torch.Tensor, size: int = 5,
               human_color: str = "black", input_fn: Callable = input,
-              print_fn: Callable = print, seed: int = 0) -> Optional[Game]:
+              print_fn: Callable = print, seed: int = 0) -> Game | None:
     """A person (``input_fn``) against the network; returns the finished game, or None
     when the person quits (``quit``/``exit`` or end of input)."""
     size = check_size(size)

@@ -7,7 +7,7 @@ Matches L0 vs L0 (random) and L2 vs L2 (killer) at N = 5, 9, 19 (``--sizes``); b
 the CPU (and CUDA when available) with finished games dropped from the batch, on each
 engine that can play the match: ``bits`` (:mod:`dps.envs.atari_go.bitboard`, N ≤ 7, L0–L2;
 what ``play_match`` uses there; L0 vs L0 evaluates every ply at once, ``play_random_games``,
-and ``bits, ply loop`` is the same match one ply at a time) and ``boards`` (:class:`dps.envs.atari_go.rules.Boards`,
+and ``bits, ply loop`` is the same match one ply at a time) and ``boards`` (:class:`dps.envs.atari_go.boards.Boards`,
 any N and level). The reference plays games one after another (its time is measured on
 enough games for ~2 s). Median of the repeats; ratio = batched / reference.
 """

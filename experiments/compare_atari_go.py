@@ -15,10 +15,10 @@ Each run's directory (config.json, metrics.csv, curve.png, summary.json) lands u
 ``OUT/METHOD_sSEED`` (``--out``, default ``runs/atari_go_pgpe_vs_es``, git-ignored; the committed
 ``RESULTS.md`` and ``curves.png`` were made with ``--out experiments/results/atari_go_pgpe_vs_es``,
 whose run directories git ignores); ``summary.json``'s ``eval.success_rate`` is the final centre's win
-rate vs L2 on 1000 fresh games. The env's multi-size ``final_report`` (1000 games × 12 cells ×
-2 nets, minutes per run) is skipped in the worker processes by removing
-``AtariGoEnv.final_report`` in that process only; everything else is the unmodified runner,
-so each run equals ``python -m dps.run METHOD ... --eval-every 10`` minus report.md.
+rate vs L2 on 1000 fresh games. The multi-size Atari-Go report
+(``dps.evaluation.atari_go.final_report``: 1000 games × 12 cells × 2 nets, minutes per run)
+is skipped (``train(..., report=False)``); everything else is the unmodified runner, so each
+run equals ``python -m dps.run METHOD ... --eval-every 10`` minus report.md.
 
     python experiments/compare_atari_go.py                       # 3 seeds × 300 generations, 2 jobs
     python experiments/compare_atari_go.py --seeds 3 --generations 300 --jobs 2 \
@@ -76,13 +76,10 @@ def cli_command(method: str, seed: int, args) -> str:
 
 # ---------------------------------------------------------------------------------- worker
 def run_one(method: str, seed: int, args) -> None:
-    """Train one (method, seed) in this process, without the env's final multi-size report."""
+    """Train one (method, seed) in this process, without the final multi-size report."""
     import torch
     torch.set_num_threads(1)
-    from dps.envs.atari_go.env import AtariGoEnv
     from dps.runner import RunConfig, train
-    if hasattr(AtariGoEnv, "final_report"):
-        del AtariGoEnv.final_report          # this process only: the runner then skips report.md
     algo, _, opts = METHODS[method]
     out = Path(args.out) / f"{method}_s{seed}"
     if out.exists():                         # a rerun starts from scratch
@@ -92,7 +89,7 @@ def run_one(method: str, seed: int, args) -> None:
                     popsize=args.popsize, episodes=args.games, seed=seed, device="cpu", out=str(out),
                     eval_every=args.eval_every, algo_options=dict(opts))
     t0 = time.perf_counter()
-    train(cfg, quiet=True)
+    train(cfg, quiet=True, report=False)     # no report.md: minutes per run, not needed here
     wall = time.perf_counter() - t0
     (out / "wall.json").write_text(json.dumps({"process_wall_seconds": wall, "command": cli_command(method, seed, args)},
                                               indent=1) + "\n")
@@ -233,8 +230,8 @@ def aggregate(args, methods, seeds, total_wall: float | None) -> None:
                          f"{pct(r['last5'])} | {pct(max(r['ys']))} | {r['train_wall']:.0f} |")
     lines += ["", "## Commands", "",
               "Each run is equivalent to the CLI command below (the script calls `dps.runner.train` with "
-              "the same RunConfig in a worker process, with `AtariGoEnv.final_report` removed so the "
-              "multi-size report.md is skipped; summary.json has no `report` key):", "", "```"]
+              "the same RunConfig in a worker process, with `report=False` so the multi-size report.md "
+              "is skipped; summary.json has no `report` key):", "", "```"]
     for m in data:
         lines.append(cli_command(m, seeds[0], args).replace(f"--seed {seeds[0]}", "--seed S")
                      .replace(f"_s{seeds[0]}", "_sS"))

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from dps.envs.atari_go.bitboard import BitBoards, BitPlayer, play_match_bits, random_orders, uniform_point
+from dps.envs.atari_go.boards import Boards
 from dps.envs.atari_go.opponents import Opponent, match_engine, play_match
 from dps.envs.atari_go.reference import RefGame
-from dps.envs.atari_go.rules import Boards
 from dps.errors import UserError
 
 REASON = {1: "capture", 2: "suicide"}

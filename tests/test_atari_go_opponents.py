@@ -5,9 +5,9 @@ import random
 import pytest
 import torch
 
+from dps.envs.atari_go.boards import Boards
 from dps.envs.atari_go.opponents import Opponent, _classes, opponent_name, play_match, win_rate
 from dps.envs.atari_go.reference import RefGame, reference_win_rate
-from dps.envs.atari_go.rules import Boards
 from dps.errors import UserError
 
 

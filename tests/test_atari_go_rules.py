@@ -5,9 +5,12 @@ import random
 import pytest
 import torch
 
+from dps.envs.atari_go.boards import Boards
+from dps.envs.atari_go.constants import check_size
+from dps.envs.atari_go.game import Game
 from dps.envs.atari_go.reference import RefGame
 from dps.envs.atari_go.render import parse_move, point_name, render
-from dps.envs.atari_go.rules import Boards, Game, check_size, solve
+from dps.envs.atari_go.solver import solve
 from dps.errors import UserError
 
 REASON = {1: "capture", 2: "suicide"}
@@ -121,3 +124,41 @@ def test_exact_game_values_2x2_and_3x3():
     assert r3["winner"] == "black"
     winning = {p for p, v in r3["first_moves"].items() if v}
     assert winning == {1, 3, 4, 5, 7}  # every point but the corners
+
+
+def _package_imports():
+    """``{module file name: set of absolute module names it imports}`` for the package."""
+    import ast
+    from pathlib import Path
+
+    import dps.envs.atari_go as pkg
+
+    out = {}
+    for path in sorted(Path(pkg.__file__).parent.glob("*.py")):
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                base = "dps.envs.atari_go"
+                for _ in range(node.level - 1):
+                    base = base.rsplit(".", 1)[0]
+                mod = f"{base}.{node.module}" if node.level and node.module else (node.module or base)
+                names.add(mod)
+                names |= {f"{mod}.{a.name}" for a in node.names}
+        out[path.name] = names
+    return out
+
+
+def test_imports_point_down():
+    """The package imports nothing above the env layer, and the renderer and the constants
+    sit below the engines (no import circle between render and the rules)."""
+    imports = _package_imports()
+    above = ("dps.rollout", "dps.evaluation", "dps.policies", "dps.algorithms", "dps.runner")
+    for name, mods in imports.items():
+        assert not [m for m in mods if m.startswith(above)], name
+    pkg = "dps.envs.atari_go."
+    assert {m for m in imports["constants.py"] if m.startswith(pkg)} == set()
+    assert {m.split(".")[3] for m in imports["render.py"] if m.startswith(pkg)} == {"constants"}
+    assert {m.split(".")[3] for m in imports["lockstep.py"] if m.startswith(pkg)} == {"constants"}
+    assert {m.split(".")[3] for m in imports["boards.py"] if m.startswith(pkg)} == {"constants", "lockstep"}

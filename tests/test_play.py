@@ -64,3 +64,19 @@ def test_cli_reports_missing_run_dir(tmp_path, capsys):
     assert main(["atari-go", str(tmp_path / "nope")]) == 2
     assert "not a dps run directory" in capsys.readouterr().err
     assert main(["chess", str(tmp_path)]) == 2
+
+
+@pytest.mark.parametrize("name,color,moves", [
+    # recorded before the Atari-Go package was split: seeded games must not change
+    ("zeros", "black", "d2 e2 a2 d4 e5 d3 c3 a4 c1 a3 c4 d1 e1"),
+    ("zeros", "white", "e2 d2 d4 a2 d3 e5 a4 c3 a3 c1 d1 c4 c2"),
+    ("init0", "black", "d2 e2 a3 d4 b3 d3 e3 e4"),
+    ("init0", "white", "e2 e1 d1"),
+])
+def test_seeded_games_are_unchanged(name, color, moves):
+    """The network's greedy moves (all-zero weights: every empty point ties, so each move is
+    the head's seeded tie-break) and the ladder's replies, move for move."""
+    params = torch.zeros(factory(5).num_params) if name == "zeros" else params_for(5)
+    out = []
+    watch_game(factory, params, 5, "L2", color, out.append, seed=1)
+    assert " ".join(line.split(" plays ")[1] for line in out if " plays " in line) == moves

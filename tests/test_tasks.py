@@ -94,6 +94,6 @@ def test_registry_errors_are_clear():
         make_task("nope")
     with pytest.raises(UserError, match="unknown option 'm'"):
         make_task("sines:m=2")
-    with pytest.raises(ValueError, match="n must be in 1..5"):
+    with pytest.raises(UserError, match=r"bad value 7 for task sines option n; accepted: an integer >= 1 and <= 5"):
         make_task("sines:n=7")
     assert any(line.startswith("mackey-glass") for line in TASKS.describe())

@@ -137,9 +137,8 @@ def run_cell(cell: Cell, out: "str | Path", deadline: Optional[float] = None, th
         else:
             if d.exists():
                 shutil.rmtree(d)
-            d.mkdir(parents=True)
-            (d / "cell.json").write_text(json.dumps(cell_definition(cell), indent=1, sort_keys=True) + "\n")
-            train(run_config(cell, out), quiet=True, report=False)
+            train(run_config(cell, out), quiet=True, report=False,
+                  extra_files={"cell.json": cell_definition(cell)})
         result = "ran"
     except (KeyboardInterrupt, Interrupted):
         raise KeyboardInterrupt from None   # Ctrl-C / SIGTERM stops the grid, not just this cell

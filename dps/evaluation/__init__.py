@@ -4,8 +4,8 @@ pole-balancing generalisation test), worker processes for CPU-stepped envs, Ray 
 (:mod:`.distributed`) and the Atari-Go report (:mod:`.atari_go`). Envs know nothing of
 this layer.
 """
-from .episodes import CHECKS, RolloutProblem, env_checks, env_report, greedy_evaluation, run_episodes
+from .episodes import CHECKS, REPORTS, RolloutProblem, env_checks, env_report, greedy_evaluation, run_episodes
 from .workers import WorkerError, rollout_in_workers
 
-__all__ = ["CHECKS", "RolloutProblem", "WorkerError", "env_checks", "env_report", "greedy_evaluation", "rollout_in_workers",
+__all__ = ["CHECKS", "REPORTS", "RolloutProblem", "WorkerError", "env_checks", "env_report", "greedy_evaluation", "rollout_in_workers",
            "run_episodes"]

@@ -5,7 +5,8 @@
 * :class:`RolloutProblem` — fitness of parameter rows = mean return of their episodes.
 * :func:`greedy_evaluation` — the ``eval`` dict of summary.json for one parameter vector:
   return, length and success statistics on fresh episodes, plus the env's own checks
-  (:data:`CHECKS`: the pole-balancing generalisation test).
+  (:data:`CHECKS`: the pole-balancing generalisation test);
+* :func:`env_report` — the env's own report after training (:data:`REPORTS`: Atari-Go).
 """
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from typing import Callable, Optional
 
 import torch
 
+from ..envs.atari_go.env import AtariGoEnv
 from ..envs.cartpole import CartPole
 from ..rollout import RolloutResult, rollout
+from .atari_go import final_report as atari_go_report
 from .cartpole import cartpole_checks
 from .workers import rollout_in_workers, supports_workers
 
@@ -71,10 +74,15 @@ def greedy_evaluation(policy, env, params: torch.Tensor, episodes: int, seed: in
     return out
 
 
+#: env class -> ``report(env, policy, params (D,), run_dir, seed) -> dict`` run after training
+REPORTS: dict[type, Callable[..., dict]] = {AtariGoEnv: atari_go_report}
+
+
 def env_report(policy, env, params: torch.Tensor, run_dir, seed: int) -> Optional[dict]:
-    """The env's own report of a trained parameter vector, written into ``run_dir``
-    (Atari-Go: win rates on every board size against the ladder), and its compact dict for
-    summary.json; None for envs without one."""
-    if hasattr(env, "final_report"):
-        return env.final_report(policy, params, run_dir, seed)
+    """The env's own report of a trained parameter vector (:data:`REPORTS`), written into
+    ``run_dir`` (Atari-Go: win rates on every board size against the ladder), and its
+    compact dict for summary.json; None for envs without one."""
+    for cls, report in REPORTS.items():
+        if isinstance(env, cls):
+            return report(env, policy, params, run_dir, seed)
     return None

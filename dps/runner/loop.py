@@ -129,7 +129,8 @@ def _budget_spent(run: Run) -> bool:
 
 
 def train(cfg: RunConfig, resume: Optional[str] = None, quiet: bool = False, final_eval: bool = True,
-          report: bool = True, changes: Optional[dict] = None, overwrite: bool = False) -> Path:
+          report: bool = True, changes: Optional[dict] = None, overwrite: bool = False,
+          extra_files: Optional[dict] = None) -> Path:
     """Run (or resume) a training run; returns the run directory.
 
     The run ends after ``cfg.generations`` generations, after the generation in which the
@@ -141,12 +142,17 @@ def train(cfg: RunConfig, resume: Optional[str] = None, quiet: bool = False, fin
         with it ({field: value}; only :data:`~.config.CHANGEABLE_ON_RESUME` may differ from
         its config.json; default: ``cfg.generations`` when set)
     :param overwrite: clear an existing run directory ``cfg.out`` first (else it is refused)
+    :param extra_files: ``{file name: JSON object}`` written (atomically) into a new run
+        directory beside config.json, e.g. the comparison grid's cell definition
     """
     run = _open(cfg, resume, changes, overwrite)
     cfg = run.cfg
     if not quiet:
         print(f"run directory: {run.dir}", file=sys.stderr)
     _write_config(run)
+    if resume is None:
+        for name, obj in (extra_files or {}).items():
+            write_json_atomic(obj, run.dir / name)
     sinks = [MetricsCSV(run.dir / "metrics.csv", run.generation), CheckpointSink()]
     progress = None
     if not quiet:

@@ -1,6 +1,6 @@
 """Atari-Go on bitboards: G games in lock-step, each board two machine words.
 
-The general engine (:mod:`.rules`, any N up to 19) keeps a label and pseudo-liberty
+The general engine (:mod:`.boards`, any N up to 19) keeps a label and pseudo-liberty
 statistics per point. For N ≤ 7 a whole board fits one 64-bit word per colour, and the
 rules need far fewer tensor operations, so the ladder's cheap players (L0–L2) play their
 matches here (:func:`play_match_bits`; :func:`.opponents.play_match` picks this engine by
@@ -13,7 +13,7 @@ the ``&`` with a colour or the empty set that always follows).
 
 Words are int32 up to 5×5 (bits 0–28) and int64 for 6×6 and 7×7 (bits 0–54).
 
-A move by colour c at p (rules: ``ATARI_GO.md``, order capture → suicide → stay) is resolved
+A move by colour c at p (rules: :mod:`.boards`, order capture → suicide → stay) is resolved
 from five groups per game, batched as a channel-major (5, G) tensor: p inside c's stones
 (c's new group) and each of p's four neighbours inside the opponent's stones. One dilation
 step settles most of them (a group that already shows enough liberties); the games with an
@@ -32,17 +32,18 @@ updated from the same five flood fills; the capture and suicide maps of all empt
   stone outside ``atari``.
 
 The maps for L3–L5 (self-atari, rescue, atari) are not kept here; those players use
-:class:`.rules.Boards`.
+:class:`.boards.Boards`.
 """
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 import torch
 
 from ...errors import UserError
-from .rules import (BLACK, CAPTURE, SUICIDE, WHITE, Boards, check_size, live_moves, play_out,
-                    record_outcome, refuse_occupied)
+from .boards import Boards
+from .constants import BLACK, CAPTURE, SUICIDE, WHITE, check_size
+from .lockstep import live_moves, play_out, record_outcome, refuse_occupied
 
 MAX_BITS_N = 7  # 7 rows × 8 bits = 56 bits (+8 for the last shift) fit a signed int64
 
@@ -72,7 +73,7 @@ class BitBoards:
         self.N = check_size(N)
         if N > MAX_BITS_N:
             raise UserError(f"the bitboard engine handles boards up to {MAX_BITS_N}x{MAX_BITS_N}, got {N}; "
-                            "use dps.envs.atari_go.rules.Boards")
+                            "use dps.envs.atari_go.boards.Boards")
         if G < 1:
             raise UserError(f"number of games must be >= 1, got {G}")
         self.G = int(G)
@@ -101,7 +102,7 @@ class BitBoards:
         self.reason = torch.zeros(G, dtype=torch.int8, device=dev)
         self.done = torch.zeros(G, dtype=torch.bool, device=dev)
 
-    def select(self, index: torch.Tensor) -> "BitBoards":
+    def select(self, index: torch.Tensor) -> BitBoards:
         """A new :class:`BitBoards` holding the games ``index`` (long or bool mask)."""
         new = BitBoards.__new__(BitBoards)
         new.__dict__.update(self.__dict__)
@@ -110,7 +111,7 @@ class BitBoards:
         new.G = int(new.done.numel())
         return new
 
-    def clone(self) -> "BitBoards":
+    def clone(self) -> BitBoards:
         return self.select(torch.arange(self.G, device=self.device))
 
     # ---- conversions -------------------------------------------------------------------
@@ -129,14 +130,14 @@ class BitBoards:
         return g.reshape(self.G, self.N, self.N)
 
     def planes(self, color: torch.Tensor) -> torch.Tensor:
-        """As :meth:`.rules.Boards.planes`: ``(G, 2, N, N)`` float for ``color`` (G,):
+        """As :meth:`.boards.Boards.planes`: ``(G, 2, N, N)`` float for ``color`` (G,):
         channel 0 = opponent stones, channel 1 = own stones."""
         own, opp = _sides(color.to(self.device).reshape(-1) == BLACK, self.black, self.white)
         both = torch.stack((opp, own), 1)                                  # (G, 2)
         return self.to_points(both).float().reshape(self.G, 2, self.N, self.N)
 
     def to_boards(self) -> Boards:
-        """The same positions as a general :class:`.rules.Boards`."""
+        """The same positions as a general :class:`.boards.Boards`."""
         b = Boards(self.N, self.G, self.device)
         for g in range(self.G):
             pts = {c: self.to_points(x[g : g + 1])[0].nonzero()[:, 0].tolist()
@@ -148,8 +149,8 @@ class BitBoards:
         return b
 
     @classmethod
-    def from_boards(cls, boards: Boards) -> "BitBoards":
-        """The positions of a :class:`.rules.Boards` (N ≤ 7) as bitboards."""
+    def from_boards(cls, boards: Boards) -> BitBoards:
+        """The positions of a :class:`.boards.Boards` (N ≤ 7) as bitboards."""
         bb = cls(boards.N, boards.G, boards.device)
         g = boards.board[:, : boards.M]
         bb.black, bb.white = bb.from_points(g == BLACK), bb.from_points(g == WHITE)
@@ -160,8 +161,8 @@ class BitBoards:
 
     @classmethod
     def from_stones(cls, N: int, black: Iterable = (), white: Iterable = (),
-                    to_move: Optional[int] = None, G: int = 1, device="cpu") -> "BitBoards":
-        """As :meth:`.rules.Boards.from_stones` (same checks and errors)."""
+                    to_move: int | None = None, G: int = 1, device="cpu") -> BitBoards:
+        """As :meth:`.boards.Boards.from_stones` (same checks and errors)."""
         return cls.from_boards(Boards.from_stones(N, black, white, to_move, G, device))
 
     # ---- bit helpers -------------------------------------------------------------------
@@ -245,8 +246,8 @@ class BitBoards:
         """``(G, N²)`` bool: the empty points (suicide is legal)."""
         return ~self.to_points(self.black | self.white)
 
-    def play(self, move: torch.Tensor, active: Optional[torch.Tensor] = None, check: bool = True) -> None:
-        """As :meth:`.rules.Boards.play`: ``move`` (G,) point indices for the side to move in
+    def play(self, move: torch.Tensor, active: torch.Tensor | None = None, check: bool = True) -> None:
+        """As :meth:`.boards.Boards.play`: ``move`` (G,) point indices for the side to move in
         every live (``active``, not done) game; an occupied point or one off the board in a
         live game raises :class:`UserError` and changes nothing (``check=False`` skips
         those two tests, for moves known to be legal)."""
@@ -298,12 +299,12 @@ class BitBoards:
         return {"legal": empty, "capture": capture, "suicide": suicide}
 
     def features(self, what: Iterable[str] = ("capture", "suicide")) -> dict:
-        """As :meth:`.rules.Boards.features` for ``legal``, ``capture`` and ``suicide``
+        """As :meth:`.boards.Boards.features` for ``legal``, ``capture`` and ``suicide``
         (``(G, N²)`` bool maps); other maps raise :class:`UserError`."""
         extra = set(what) - {"legal", "capture", "suicide"}
         if extra:
             raise UserError(f"the bitboard engine has no {sorted(extra)} maps (accepted: legal, "
-                            "capture, suicide); use dps.envs.atari_go.rules.Boards")
+                            "capture, suicide); use dps.envs.atari_go.boards.Boards")
         return {k: self.to_points(v) for k, v in self.feature_bits().items()}
 
     result = Boards.result  # the same fields, the same dict
@@ -400,7 +401,7 @@ def _fisher_yates(flat: torch.Tensor, G: int, M: int, start: int, stop: int,
 
 
 def random_orders(G: int, M: int, generator: torch.Generator, device,
-                  values: Optional[torch.Tensor] = None) -> torch.Tensor:
+                  values: torch.Tensor | None = None) -> torch.Tensor:
     """``(M, G)`` long: an independent uniform permutation of ``0..M-1`` in each column
     (Fisher–Yates, one vectorised swap per position; cheaper than sorting random keys).
     ``values`` (M,): permute these instead of ``0..M-1`` (the same permutations for the same
@@ -452,9 +453,9 @@ def play_random_games(N: int, games: int, generator: torch.Generator, device="cp
     return {k: torch.cat([o[k] for o in out]) for k in ("winner", "plies", "reason")}
 
 
-def _random_games_block(b: "BitBoards", m: torch.Tensor) -> dict:
+def _random_games_block(b: BitBoards, m: torch.Tensor) -> dict:
     """:func:`play_random_games` on one block: ``m`` (M, G) the stone (bit) of every ply."""
-    M, G, W = b.M, m.shape[1], b.W
+    M, G = b.M, m.shape[1]
     dev = m.device
     m = m.contiguous()
     # own[k]: the mover's stones after ply k (its own earlier plies k-2, k-4, ...); the
@@ -497,8 +498,8 @@ def _random_games_block(b: "BitBoards", m: torch.Tensor) -> dict:
         if not _any(live):
             break
     mover = torch.where(first % 2 == 0, BLACK, WHITE).to(torch.int8)
-    return dict(winner=torch.where(cap_first, mover, 3 - mover).to(torch.int8), plies=first + 1,
-                reason=torch.where(cap_first, CAPTURE, SUICIDE).to(torch.int8))
+    return {"winner": torch.where(cap_first, mover, 3 - mover).to(torch.int8), "plies": first + 1,
+            "reason": torch.where(cap_first, CAPTURE, SUICIDE).to(torch.int8)}
 
 
 def play_match_bits(black, white, N: int, games: int, generators, device="cpu",

@@ -2,7 +2,7 @@
 contract.
 
 Slots ``(P, B)`` are P population members × B games each, flattened to G = P·B games of
-one :class:`~.rules.Boards`. The agent's colour alternates over b: in game b = 0 the
+one :class:`~.boards.Boards`. The agent's colour alternates over b: in game b = 0 the
 opponent is Black and moves first (inside :meth:`reset`), in b = 1 the agent is Black, …
 The env plays the opponent's reply inside :meth:`step`, so one step is one agent move. Boards up to 7×7
 against L0–L2 are kept as bitboards (:mod:`.bitboard`; ``engine=boards`` forces the general
@@ -23,8 +23,9 @@ import torch
 from ...errors import UserError
 from ..base import BatchedEnv, Discrete
 from .bitboard import BitBoards
+from .boards import Boards
+from .constants import BLACK, WHITE, check_size
 from .opponents import Opponent, match_engine, opponent_name
-from .rules import BLACK, WHITE, Boards, check_size
 
 
 class AtariGoEnv(BatchedEnv):
@@ -100,12 +101,5 @@ class AtariGoEnv(BatchedEnv):
         """Per-slot ``(P, B)`` tensors of the current games: ``agent_color``, ``won``,
         ``plies``, ``done``."""
         bd, shape = self.boards, (self.P, self.B)
-        return dict(agent_color=self.agent.reshape(shape), won=(bd.winner == self.agent).reshape(shape),
-                    plies=bd.plies.reshape(shape), done=bd.done.reshape(shape))
-
-    def final_report(self, policy, params, run_dir, seed: int = 0) -> dict:
-        """Win rates of ``params`` against L0/L2/L4/L5 on 5×5, 7×7, 9×9 (see
-        :mod:`.report`); writes ``report.md`` and ``report.json`` into ``run_dir``."""
-        from .report import final_report
-
-        return final_report(self, policy, params, run_dir, seed)
+        return {"agent_color": self.agent.reshape(shape), "won": (bd.winner == self.agent).reshape(shape),
+                "plies": bd.plies.reshape(shape), "done": bd.done.reshape(shape)}

@@ -1,7 +1,7 @@
 """The fixed opponent ladder, vectorised over games.
 
 Each level is a priority list of move classes (maps over the board from
-:meth:`~.rules.Boards.features`); a player takes the first non-empty class and picks
+:meth:`~.boards.Boards.features`); a player takes the first non-empty class and picks
 uniformly inside it with its own seeded ``torch.Generator``:
 
 ====  =========================  ======================================================
@@ -20,7 +20,7 @@ L6    ``lookahead``              captures; then, among moves after which the opp
 
 Captures win the game at once (stones are never removed), so "rescue" and "atari" moves
 are evaluated on the current position only; the pseudo-liberty identities of
-:mod:`.rules` answer them for all points of all games at once.
+:mod:`.boards` answer them for all points of all games at once.
 """
 from __future__ import annotations
 
@@ -28,7 +28,9 @@ import torch
 
 from ...errors import UserError, unknown
 from .bitboard import BIT_LEVELS, MAX_BITS_N, play_match_bits
-from .rules import BLACK, WHITE, Boards, check_size, play_out
+from .boards import Boards
+from .constants import BLACK, WHITE, check_size
+from .lockstep import play_out
 
 LEVELS = ("L0", "L1", "L2", "L3", "L4", "L5", "L6")
 ALIASES = {"random": "L0", "nonsuicide": "L1", "non-suicide": "L1", "killer": "L2",
@@ -104,7 +106,7 @@ class Opponent:
         return _classes(self.level, f)
 
     def select(self, index: torch.Tensor) -> None:
-        """Nothing to keep per game (a level draws afresh each move); for :func:`.rules.play_out`."""
+        """Nothing to keep per game (a level draws afresh each move); for :func:`.lockstep.play_out`."""
 
     def move(self, boards: Boards) -> torch.Tensor:
         """One move ``(G,)`` for the side to move in every game (arbitrary in finished
@@ -127,7 +129,7 @@ class Opponent:
         return [f["capture"]] + [c & safe for c in base[1:]] + base[1:]
 
 
-def make_opponent(name: "str | Opponent", seed: int = 0, device="cpu") -> Opponent:
+def make_opponent(name: str | Opponent, seed: int = 0, device="cpu") -> Opponent:
     return name if isinstance(name, Opponent) else Opponent(name, seed, device)
 
 
@@ -136,7 +138,7 @@ ENGINES = ("auto", "bits", "boards")
 
 def match_engine(black, white, N: int, engine: str = "auto") -> str:
     """The engine :func:`play_match` uses: ``bits`` (:mod:`.bitboard`) when N ≤ 7 and both
-    players are L0–L2, else ``boards`` (:class:`.rules.Boards`); ``engine`` forces one."""
+    players are L0–L2, else ``boards`` (:class:`.boards.Boards`); ``engine`` forces one."""
     if engine not in ENGINES:
         raise UserError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     levels = [p.level if isinstance(p, Opponent) else opponent_name(p) for p in (black, white)]
@@ -147,7 +149,7 @@ def match_engine(black, white, N: int, engine: str = "auto") -> str:
     return "bits" if engine == "bits" or (engine == "auto" and fits) else "boards"
 
 
-def play_match(black: "str | Opponent", white: "str | Opponent", N: int, games: int,
+def play_match(black: str | Opponent, white: str | Opponent, N: int, games: int,
                seed: int = 0, device="cpu", compact: bool = True, engine: str = "auto") -> dict:
     """``games`` games of ``black`` against ``white`` on N×N, all in lock-step.
 
@@ -180,7 +182,7 @@ def win_rate(a: str, b: str, N: int, games: int, seed: int = 0, device="cpu",
     m2 = play_match(b, a, N, games - half, seed + 7919, device, engine=engine)
     wins = int((m1["winner"] == BLACK).sum()) + int((m2["winner"] == WHITE).sum())
     p = wins / games
-    return dict(win_rate=p, stderr=(p * (1 - p) / games) ** 0.5, games=games,
-                as_black=float((m1["winner"] == BLACK).float().mean()),
-                as_white=float((m2["winner"] == WHITE).float().mean()),
-                mean_plies=float(torch.cat((m1["plies"], m2["plies"])).float().mean()))
+    return {"win_rate": p, "stderr": (p * (1 - p) / games) ** 0.5, "games": games,
+            "as_black": float((m1["winner"] == BLACK).float().mean()),
+            "as_white": float((m2["winner"] == WHITE).float().mean()),
+            "mean_plies": float(torch.cat((m1["plies"], m2["plies"])).float().mean())}

@@ -1,13 +1,12 @@
 """A plain one-game-at-a-time Atari-Go: lists, sets and breadth-first search.
 
-This is the test oracle of :mod:`.rules` and the benchmark baseline. It follows
+This is the test oracle of :mod:`.boards` and the benchmark baseline. It follows
 ATARI_GO.md literally: groups and liberty sets are recomputed by BFS for every question.
 Points are indices ``i·N + j``; colours 1 = Black, 2 = White.
 """
 from __future__ import annotations
 
 import random
-from typing import Optional
 
 BLACK, WHITE = 1, 2
 
@@ -20,8 +19,8 @@ class RefGame:
         self.board = [0] * (N * N)
         self.to_move = BLACK
         self.plies = 0
-        self.winner: Optional[int] = None
-        self.end_reason: Optional[str] = None
+        self.winner: int | None = None
+        self.end_reason: str | None = None
         self.nbrs = []
         for p in range(N * N):
             i, j = divmod(p, N)
@@ -62,7 +61,7 @@ class RefGame:
                 count += len(self.liberties(g, board)) == 1
         return count
 
-    def outcome(self, p: int, color: Optional[int] = None) -> str:
+    def outcome(self, p: int, color: int | None = None) -> str:
         """What playing ``p`` would do: ``"capture"``, ``"suicide"`` or ``"stay"``."""
         color = self.to_move if color is None else color
         other = 3 - color
@@ -195,6 +194,6 @@ def reference_win_rate(a: str, b: str, N: int, games: int, seed: int = 0,
         black_games += a_black
         black_wins += won and a_black
     p = wins / games
-    return dict(win_rate=p, stderr=(p * (1 - p) / games) ** 0.5, games=games,
-                as_black=black_wins / max(black_games, 1),
-                as_white=(wins - black_wins) / max(games - black_games, 1), mean_plies=plies / games)
+    return {"win_rate": p, "stderr": (p * (1 - p) / games) ** 0.5, "games": games,
+            "as_black": black_wins / max(black_games, 1),
+            "as_white": (wins - black_wins) / max(games - black_games, 1), "mean_plies": plies / games}

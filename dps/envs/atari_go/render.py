@@ -9,12 +9,11 @@ with brackets.
 from __future__ import annotations
 
 import re
-from typing import Optional
 
 import torch
 
 from ...errors import UserError
-from .rules import BLACK, WHITE, check_size
+from .constants import BLACK, EMPTY, WHITE, check_size
 
 LETTERS = "abcdefghijklmnopqrs"
 _MOVE = re.compile(r"^\s*([a-zA-Z])\s*(\d{1,2})\s*$")
@@ -42,12 +41,12 @@ def parse_move(text: str, N: int) -> int:
     return (N - row) * N + col
 
 
-def render(grid, last: Optional[int] = None) -> str:
+def render(grid, last: int | None = None) -> str:
     """``grid`` (N, N) with 0 empty / 1 black / 2 white → multi-line text with
     coordinates."""
     g = torch.as_tensor(grid).reshape(-1)
-    N = int(round(g.numel() ** 0.5))
-    sym = {0: ".", BLACK: "X", WHITE: "O"}
+    N = round(g.numel() ** 0.5)
+    sym = {EMPTY: ".", BLACK: "X", WHITE: "O"}
     header = "    " + " ".join(LETTERS[:N])
     lines = [header]
     for i in range(N):

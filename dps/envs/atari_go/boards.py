@@ -1,6 +1,7 @@
-"""Atari-Go (capture Go) rules for G games in lock-step on one device.
+"""The general batched engine: Atari-Go (capture Go) rules for G games in lock-step on one
+device, any N up to 19.
 
-Rules (docs: ``/work/shared/ATARI_GO.md``): N×N board, 4-neighbour adjacency, Black
+Rules (``docs/ATARI_GO.md``): N×N board, 4-neighbour adjacency, Black
 first, strict alternation, no pass, no ko, stones are never removed. A move is legal iff
 its point is empty. A move by colour c at p is resolved in this order:
 
@@ -33,25 +34,13 @@ The view ``grid`` is ``(G, N, N)``; point index ``i·N + j`` is row i, column j.
 """
 from __future__ import annotations
 
-from typing import Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
 
 import torch
 
 from ...errors import UserError
-
-EMPTY, BLACK, WHITE, BORDER = 0, 1, 2, 3
-CAPTURE, SUICIDE = 1, 2
-REASONS = {0: None, CAPTURE: "capture", SUICIDE: "suicide"}
-COLORS = {BLACK: "black", WHITE: "white"}
-MIN_SIZE, MAX_SIZE = 2, 19
-
-
-def check_size(N) -> int:
-    """``N`` as an int in 2..19, else one :class:`UserError` naming it."""
-    if isinstance(N, bool) or not isinstance(N, int) or not MIN_SIZE <= N <= MAX_SIZE:
-        raise UserError(f"board size must be an integer from {MIN_SIZE} to {MAX_SIZE}, got {N!r}")
-    return N
-
+from .constants import BLACK, BORDER, COLORS, EMPTY, REASONS, WHITE, check_size
+from .lockstep import live_moves, record_outcome, refuse_occupied
 
 _TABLES: dict = {}
 
@@ -81,75 +70,6 @@ def _stat_dtype(N: int) -> torch.dtype:
     return torch.int32 if 16 * N ** 8 < 2 ** 31 else torch.int64
 
 
-def live_moves(b, move: torch.Tensor, active: Optional[torch.Tensor] = None, check: bool = True):
-    """Start of a move shared by both engines: ``(q, live)`` — the games of ``b`` that play
-    (``active`` and not done) and their moves, 0 in the others. A move off the board in a
-    live game raises :class:`UserError` (unless ``check`` is False)."""
-    move = move.to(b.device, torch.long).reshape(b.G)
-    live = ~b.done if active is None else (active.to(b.device) & ~b.done)
-    q = torch.where(live, move, torch.zeros_like(move))
-    if check and bool(((q < 0) | (q >= b.M)).any()):
-        bad = q[(q < 0) | (q >= b.M)][0].item()
-        raise UserError(f"move index {bad} off the {b.N}x{b.N} board (0..{b.M - 1})")
-    return q, live
-
-
-def refuse_occupied(occupied: torch.Tensor, q: torch.Tensor) -> None:
-    """One :class:`UserError` naming the first game whose move ``q`` is on an occupied point."""
-    if bool(occupied.any()):
-        g = int(occupied.nonzero()[0, 0])
-        raise UserError(f"illegal move {int(q[g])} in game {g}: the point is occupied")
-
-
-def play_out(b, players: dict, compact: bool = True, **play_kw) -> dict:
-    """Play every game of ``b`` (:class:`Boards` or :class:`.bitboard.BitBoards`, fresh
-    boards, Black to move) to the end: ``players[colour].move(b)``, then
-    ``b.play(move, **play_kw)``. Once a quarter of the batch has finished, the finished
-    games are dropped (``compact``) and each player is told the kept games
-    (``select(keep)``). A finished game's result no longer changes, so it is copied out
-    only when it leaves the batch or at the end. Returns ``winner``, ``plies``, ``reason``
-    (G,) in the original game order."""
-    G0, dev = b.G, b.device
-    ids = torch.arange(G0, device=dev)
-    winner = torch.zeros(G0, dtype=torch.int8, device=dev)
-    plies = torch.zeros(G0, dtype=torch.long, device=dev)
-    reason = torch.zeros(G0, dtype=torch.int8, device=dev)
-    unique = list({id(p): p for p in players.values()}.values())
-
-    def record(rows):
-        winner[ids[rows]] = b.winner[rows]
-        plies[ids[rows]] = b.plies[rows]
-        reason[ids[rows]] = b.reason[rows]
-
-    color = BLACK
-    for _ in range(b.M):
-        b.play(players[color].move(b), **play_kw)
-        color = 3 - color
-        n_done = int(torch.count_nonzero(b.done))
-        if n_done == b.G:
-            break
-        if compact and n_done * 4 >= b.G:
-            record(b.done.nonzero()[:, 0])
-            keep = (~b.done).nonzero()[:, 0]
-            b, ids = b.select(keep), ids[keep]
-            for pl in unique:
-                pl.select(keep)
-    record(torch.arange(b.G, device=dev))
-    return dict(winner=winner, plies=plies, reason=reason)
-
-
-def record_outcome(b, c, live, capture, suicide, cont) -> None:
-    """Move bookkeeping shared by both engines: plies, winner, end reason, done and the
-    side to move of ``b`` after colour ``c`` (G,) moved in the ``live`` games."""
-    other = (3 - c).to(torch.int8)
-    b.plies = b.plies + live.long()
-    b.winner = torch.where(capture, c, torch.where(suicide, other, b.winner))
-    b.reason = torch.where(capture, torch.full_like(b.reason, CAPTURE),
-                           torch.where(suicide, torch.full_like(b.reason, SUICIDE), b.reason))
-    b.done = b.done | capture | suicide
-    b.to_move = torch.where(cont, other, c)
-
-
 _EARLIER = torch.tril(torch.ones(4, 4, dtype=torch.bool), -1)  # [d, d']: d' < d
 
 
@@ -169,23 +89,23 @@ class Boards:
         self.reset()
 
     # ---- state -------------------------------------------------------------------------
-    def reset(self, mask: Optional[torch.Tensor] = None) -> None:
+    def reset(self, mask: torch.Tensor | None = None) -> None:
         """Empty boards (all games, or those where ``mask`` is True)."""
         G, M, dev = self.G, self.M, self.device
         board = torch.zeros(G, M + 1, dtype=torch.int8, device=dev)
         board[:, M] = BORDER
-        fresh = dict(
-            board=board,
-            label=torch.full((G, M + 1), M, dtype=torch.long, device=dev),
-            pl=torch.zeros(G, M + 1, dtype=self.sdt, device=dev),
-            s=torch.zeros(G, M + 1, dtype=self.sdt, device=dev),
-            ss=torch.zeros(G, M + 1, dtype=self.sdt, device=dev),
-            to_move=torch.full((G,), BLACK, dtype=torch.int8, device=dev),
-            plies=torch.zeros(G, dtype=torch.long, device=dev),
-            winner=torch.zeros(G, dtype=torch.int8, device=dev),
-            reason=torch.zeros(G, dtype=torch.int8, device=dev),
-            done=torch.zeros(G, dtype=torch.bool, device=dev),
-        )
+        fresh = {
+            "board": board,
+            "label": torch.full((G, M + 1), M, dtype=torch.long, device=dev),
+            "pl": torch.zeros(G, M + 1, dtype=self.sdt, device=dev),
+            "s": torch.zeros(G, M + 1, dtype=self.sdt, device=dev),
+            "ss": torch.zeros(G, M + 1, dtype=self.sdt, device=dev),
+            "to_move": torch.full((G,), BLACK, dtype=torch.int8, device=dev),
+            "plies": torch.zeros(G, dtype=torch.long, device=dev),
+            "winner": torch.zeros(G, dtype=torch.int8, device=dev),
+            "reason": torch.zeros(G, dtype=torch.int8, device=dev),
+            "done": torch.zeros(G, dtype=torch.bool, device=dev),
+        }
         if mask is None:
             for k, v in fresh.items():
                 setattr(self, k, v)
@@ -195,14 +115,14 @@ class Boards:
                 m = mask.reshape(-1, *([1] * (old.dim() - 1)))
                 setattr(self, k, torch.where(m, v, old))
 
-    def clone(self) -> "Boards":
+    def clone(self) -> Boards:
         new = Boards.__new__(Boards)
         new.__dict__.update(self.__dict__)
         for k in ("board", "label", "pl", "s", "ss", "to_move", "plies", "winner", "reason", "done"):
             setattr(new, k, getattr(self, k).clone())
         return new
 
-    def select(self, index: torch.Tensor) -> "Boards":
+    def select(self, index: torch.Tensor) -> Boards:
         """A new :class:`Boards` holding the games ``index`` (long, may repeat)."""
         new = Boards.__new__(Boards)
         new.__dict__.update(self.__dict__)
@@ -268,7 +188,7 @@ class Boards:
         return capture, suicide, (nb, col, lab, pl, s, ss, own, opp, emp)
 
     # ---- moves -------------------------------------------------------------------------
-    def play(self, move: torch.Tensor, active: Optional[torch.Tensor] = None) -> None:
+    def play(self, move: torch.Tensor, active: torch.Tensor | None = None) -> None:
         """Play ``move`` (G,) long (point indices) for the side to move in every game that
         is ``active`` (default: not done). Moves of inactive or finished games are ignored
         (masked); a move on an occupied point of a live game raises :class:`UserError`."""
@@ -276,7 +196,7 @@ class Boards:
         q, live = live_moves(self, move, active)
         refuse_occupied(live & (self.board.gather(1, q[:, None])[:, 0] != EMPTY), q)
         c = self.to_move
-        capture, suicide, (nb, col, lab, pl, s, ss, own, opp, emp) = self._resolve(q[:, None], c)
+        capture, suicide, (nb, col, lab, pl, s, ss, own, _opp, emp) = self._resolve(q[:, None], c)
         capture, suicide = capture[:, 0] & live, suicide[:, 0] & live
         nb, col, lab, pl, s, ss = nb[:, 0], col[:, 0], lab[:, 0], pl[:, 0], s[:, 0], ss[:, 0]
         own, emp = own[:, 0], emp[:, 0]
@@ -347,7 +267,7 @@ class Boards:
 
     @classmethod
     def from_stones(cls, N: int, black: Iterable = (), white: Iterable = (),
-                    to_move: Optional[int] = None, G: int = 1, device="cpu") -> "Boards":
+                    to_move: int | None = None, G: int = 1, device="cpu") -> Boards:
         """G copies of a position given by stone lists of ``(row, col)`` pairs or point
         indices. ``to_move`` defaults to Black when both have as many stones, else White."""
         b = cls(N, G, device)
@@ -425,106 +345,5 @@ class Boards:
 
     # ---- results -----------------------------------------------------------------------
     def result(self, g: int = 0) -> dict:
-        return dict(done=bool(self.done[g]), winner=COLORS.get(int(self.winner[g])),
-                    plies=int(self.plies[g]), end_reason=REASONS[int(self.reason[g])])
-
-
-class Game:
-    """One game with checked moves (the single-game API over :class:`Boards`)."""
-
-    def __init__(self, N: int = 5, device="cpu", boards: Optional[Boards] = None):
-        self.b = boards if boards is not None else Boards(N, 1, device)
-        self.N = self.b.N
-
-    @classmethod
-    def from_stones(cls, N, black=(), white=(), to_move=None) -> "Game":
-        return cls(N, boards=Boards.from_stones(N, black, white, to_move))
-
-    def play(self, move) -> None:
-        """``move``: point index, ``(row, col)`` or text like ``c3`` (see :mod:`.render`)."""
-        if self.done:
-            raise UserError(f"the game is over ({self.winner} won by {self.end_reason}); no more moves")
-        if isinstance(move, str):
-            from .render import parse_move
-
-            p = parse_move(move, self.N)
-        else:
-            p = self.b._point(move)
-        if not 0 <= p < self.N * self.N:
-            raise UserError(f"move {move!r} off the {self.N}x{self.N} board")
-        if not bool(self.b.legal()[0, p]):
-            raise UserError(f"illegal move {move!r}: the point is occupied")
-        self.b.play(torch.tensor([p], device=self.b.device))
-
-    @property
-    def done(self) -> bool:
-        return bool(self.b.done[0])
-
-    @property
-    def winner(self) -> Optional[str]:
-        return COLORS.get(int(self.b.winner[0]))
-
-    @property
-    def plies(self) -> int:
-        return int(self.b.plies[0])
-
-    @property
-    def end_reason(self) -> Optional[str]:
-        return REASONS[int(self.b.reason[0])]
-
-    @property
-    def to_move(self) -> str:
-        return COLORS[int(self.b.to_move[0])]
-
-    def legal(self) -> torch.Tensor:
-        return self.b.legal()[0]
-
-    def render(self) -> str:
-        from .render import render
-
-        return render(self.b.grid[0])
-
-
-def solve(N: int) -> dict:
-    """Exact game value by exhaustive search with the batched engine: every position of a
-    ply level is expanded at once (one child per empty point), transpositions are merged
-    by a base-3 key of the board, and values are backed up level by level.
-
-    Returns ``{"winner": "black"|"white", "first_moves": {point: True if Black wins by
-    playing it}, "positions": number of distinct non-terminal positions}``. Feasible up
-    to 4×4 (the key is exact up to 5×5).
-    """
-    check_size(N)
-    if N > 5:
-        raise UserError(f"solve() handles boards up to 5x5 (exhaustive search), got {N}")
-    M = N * N
-    weights = torch.tensor([3 ** i for i in range(M)], dtype=torch.long)
-    frontier = Boards(N, 1)
-    levels = []  # per level: (parent, wins_now, child_slot or -1)
-    positions = 0
-    while frontier.G > 0:
-        positions += frontier.G
-        par, mv = frontier.legal().nonzero(as_tuple=True)
-        child = frontier.select(par)
-        child.play(mv)
-        mover = frontier.to_move[par]
-        wins_now = child.done & (child.winner == mover)
-        alive = (~child.done).nonzero()[:, 0]
-        keys = (child.board[alive, :M].long() * weights).sum(1)
-        uniq, inv = torch.unique(keys, return_inverse=True)
-        first = torch.full((uniq.numel(),), alive.numel(), dtype=torch.long)
-        first.scatter_reduce_(0, inv, torch.arange(alive.numel()), reduce="amin")
-        slot = torch.full((par.numel(),), -1, dtype=torch.long)
-        slot[alive] = inv
-        levels.append((par, mv, wins_now, slot, frontier.G))
-        frontier = child.select(alive[first])
-    value = torch.zeros(0, dtype=torch.bool)  # mover-wins of the next level's positions
-    for par, mv, wins_now, slot, G in reversed(levels):
-        child_loses = torch.zeros(par.numel(), dtype=torch.bool)
-        live = slot >= 0
-        child_loses[live] = ~value[slot[live]]
-        good = wins_now | child_loses
-        value = torch.zeros(G, dtype=torch.long).index_add_(0, par, good.long()) > 0
-        root_moves = {int(m): bool(g) for m, g in zip(mv, good)} if G == 1 else None
-    return {"winner": "black" if bool(value[0]) else "white", "first_moves": root_moves,
-            "positions": positions}
+        return {"done": bool(self.done[g]), "winner": COLORS.get(int(self.winner[g])),
+                "plies": int(self.plies[g]), "end_reason": REASONS[int(self.reason[g])]}

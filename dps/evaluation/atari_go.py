@@ -1,4 +1,4 @@
-"""The Atari-Go evaluation report (protocol of ATARI_GO.md).
+"""The Atari-Go evaluation report (the protocol of docs/ATARI_GO.md, "Report and play").
 
 For each board size N and ladder opponent: win rate over ``games`` fresh greedy games
 (colours alternating, so half as Black, half as White), Black and White separately with
@@ -6,19 +6,23 @@ For each board size N and ladder opponent: win rate over ``games`` fresh greedy 
 network of the same policy class (the floor). Policies whose parameter count does not
 depend on N (MDLSTM) are rebuilt for each N with the same options and play every size; a
 policy tied to one size (linear, MLP) is evaluated on its own N only.
+
+It plays its games through :func:`dps.rollout.rollout`, so it lives here, above the env
+(:mod:`dps.envs.atari_go` knows nothing of policies or rollouts).
 """
 from __future__ import annotations
 
-import inspect
 import json
 import math
 from pathlib import Path
-from typing import Optional
 
 import torch
 
-from ...spec import signature_options
-from .rules import BLACK, WHITE
+from ..checkpoint import write_text_atomic
+from ..envs.atari_go.constants import BLACK, WHITE
+from ..envs.atari_go.env import AtariGoEnv
+from ..rollout import rollout
+from ..spec import signature_options
 
 OPPONENTS = ("L0", "L2", "L4", "L5")
 SIZES = (5, 7, 9)
@@ -46,17 +50,16 @@ def policy_for_size(policy, N: int):
             kwargs[name] = getattr(policy, name)
     try:
         other = type(policy)((2, N, N), N * N, **kwargs)
-    except Exception:
+    except Exception:  # noqa: BLE001 - whatever stops the class building an N×N copy: not playable on N
         return None
     return other if other.num_params == policy.num_params else None
 
 
-def evaluate(policy, params: torch.Tensor, N: int, opponent: str, games: int, seed: int,
-             device="cpu") -> dict:
-    """Greedy games of ``params`` against ``opponent`` on N×N."""
-    from ...rollout import rollout
-    from .env import AtariGoEnv
-
+def win_rates(policy, params: torch.Tensor, N: int, opponent: str, games: int, seed: int,
+              device="cpu") -> dict:
+    """One cell of the report: ``games`` greedy games of ``params`` against ``opponent``
+    on N×N (seed ``seed``), as win rates overall, as Black and as White with their Wilson
+    intervals and game counts, and the mean number of plies."""
     env = AtariGoEnv(size=N, opponent=opponent, games=games, device=device)
     rollout(policy, env, params.reshape(1, -1), games, seed)
     res = env.results()
@@ -74,10 +77,12 @@ def evaluate(policy, params: torch.Tensor, N: int, opponent: str, games: int, se
     return out
 
 
-def final_report(env, policy, params, run_dir, seed: int = 0, games: int = 1000,
-                 sizes=SIZES, opponents=OPPONENTS) -> dict:
-    """Write ``report.md`` and ``report.json`` into ``run_dir``; return a compact dict
-    ``{"N5/L2": win rate, …, "floor": {…}}`` for ``summary.json``."""
+def final_report(env: AtariGoEnv, policy, params: torch.Tensor, run_dir, seed: int = 0,
+                 games: int = 1000, sizes=SIZES, opponents=OPPONENTS) -> dict:
+    """The report of ``params`` trained on ``env``: writes ``report.md`` and
+    ``report.json`` into ``run_dir`` and returns a compact dict ``{"N5/L2": win rate, …,
+    "floor": {…}}`` for ``summary.json``. Cell (N, i-th opponent) is played with seed
+    ``seed·1000 + 10·N + i`` by both the trained and the floor network."""
     params = params.detach().reshape(-1).cpu()
     device = env.device
     floor_params = policy.init_params(torch.Generator().manual_seed(int(seed) + 1))
@@ -90,17 +95,19 @@ def final_report(env, policy, params, run_dir, seed: int = 0, games: int = 1000,
         for i, opp in enumerate(opponents):
             s = int(seed) * 1000 + N * 10 + i
             rows.append({"N": N, "opponent": opp, "player": "trained",
-                         **evaluate(pol, params, N, opp, games, s, device)})
+                         **win_rates(pol, params, N, opp, games, s, device)})
             rows.append({"N": N, "opponent": opp, "player": "random-weight floor",
-                         **evaluate(pol, floor_params, N, opp, games, s, device)})
+                         **win_rates(pol, floor_params, N, opp, games, s, device)})
     describe = policy.describe() if hasattr(policy, "describe") else type(policy).__name__
     data = {"policy": describe, "games_per_cell": games, "seed": int(seed),
             "trained_on": {"size": env.N, "opponent": env.opponent}, "rows": rows,
             "sizes_skipped": skipped}
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "report.json").write_text(json.dumps(data, indent=1))
-    (run_dir / "report.md").write_text(to_markdown(data))
+    # report.json keeps its one-space indent and no trailing newline (write_json_atomic's
+    # layout differs), so existing reports and their readers see the same bytes
+    write_text_atomic(json.dumps(data, indent=1), run_dir / "report.json")
+    write_text_atomic(to_markdown(data), run_dir / "report.md")
     compact = {f"N{r['N']}/{r['opponent']}": round(r["win"], 4) for r in rows if r["player"] == "trained"}
     compact["floor"] = {f"N{r['N']}/{r['opponent']}": round(r["win"], 4)
                         for r in rows if r["player"] != "trained"}
@@ -108,13 +115,14 @@ def final_report(env, policy, params, run_dir, seed: int = 0, games: int = 1000,
 
 
 def to_markdown(data: dict) -> str:
+    """``report.md`` for the ``report.json`` data of :func:`final_report`."""
     def ci(lo_hi):
         return f"[{lo_hi[0]:.3f}, {lo_hi[1]:.3f}]"
 
     lines = [f"# Atari-Go report — {data['policy']}", "",
-             f"Trained on {data['trained_on']['size']}×{data['trained_on']['size']} against "
-             f"{data['trained_on']['opponent']}. {data['games_per_cell']} greedy games per cell, "
-             "colours alternating; 95 % Wilson intervals; plies = both players' moves.", "",
+             (f"Trained on {data['trained_on']['size']}×{data['trained_on']['size']} against "
+              f"{data['trained_on']['opponent']}. {data['games_per_cell']} greedy games per cell, "
+              "colours alternating; 95 % Wilson intervals; plies = both players' moves."), "",
              "| N | opponent | player | win | as Black | as White | mean plies |",
              "|---|---|---|---|---|---|---|"]
     for r in data["rows"]:
@@ -122,6 +130,6 @@ def to_markdown(data: dict) -> str:
                      f"| {r['black']:.3f} {ci(r['black_ci'])} | {r['white']:.3f} {ci(r['white_ci'])} "
                      f"| {r['mean_plies']:.1f} |")
     if data["sizes_skipped"]:
-        lines += ["", f"Sizes not evaluated (the policy's parameters depend on N): "
-                      f"{', '.join(map(str, data['sizes_skipped']))}."]
+        lines += ["", ("Sizes not evaluated (the policy's parameters depend on N): "
+                       f"{', '.join(map(str, data['sizes_skipped']))}.")]
     return "\n".join(lines) + "\n"
