@@ -1,6 +1,12 @@
 """dps.compare: grid construction, resumable execution, statistics and the report."""
 import csv
+import hashlib
 import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -73,6 +79,67 @@ def test_cli_errors_are_one_line_exit_2(tmp_path, capsys):
     assert "--seeds takes comma-separated integers" in capsys.readouterr().err
     assert main(["--tasks", "tmaze-10", "--learners", "rpg-sde", "--out", str(tmp_path)]) == 2
     assert "no cell to run" in capsys.readouterr().err
+
+
+REPO = Path(__file__).resolve().parents[1]
+COMMITTED = REPO / "experiments" / "results" / "compare"
+
+
+def _hashes(root: Path) -> dict:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _clean_clone(tmp_path: Path) -> Path:
+    """The committed result folders as a fresh clone has them: summaries, no cells/ and no
+    curves.csv (git keeps neither)."""
+    if not COMMITTED.is_dir():
+        pytest.skip("no committed compare results in this checkout")
+    clone = tmp_path / "clone"
+    shutil.copytree(COMMITTED, clone / "experiments" / "results" / "compare",
+                    ignore=shutil.ignore_patterns("cells", "stale", "curves.csv", "*.lock"))
+    return clone
+
+
+def _git_status():
+    """``git status`` of the committed results in this checkout (None outside git)."""
+    if not (REPO / ".git").exists() or shutil.which("git") is None:
+        return None
+    return subprocess.run(["git", "status", "--porcelain", "--", "experiments/results/compare"], cwd=REPO,
+                          capture_output=True, text=True).stdout
+
+
+def test_report_only_on_a_folder_without_runs_is_refused_and_writes_nothing(tmp_path):
+    """``python -m dps.compare --preset quick --report-only`` in a fresh clone, with the default
+    output and with the committed folder named: one error line, exit 2, no file changed."""
+    clone = _clean_clone(tmp_path)
+    before = _hashes(clone)
+    tracked = _git_status()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    for extra in ([], ["--out", "experiments/results/compare/quick"]):
+        p = subprocess.run([sys.executable, "-m", "dps.compare", "--preset", "quick", "--report-only", *extra],
+                           cwd=clone, env=env, capture_output=True, text=True, timeout=120)
+        err = p.stderr.strip().splitlines()
+        assert p.returncode == 2 and p.stdout == "" and len(err) == 1, p.stderr
+        out = extra[1] if extra else "runs/compare/quick"
+        assert err[0].startswith(f"dps: error: '{out}' holds no runs of this grid"), err
+        assert f"python -m dps.compare --preset quick --out {out}" in err[0]
+    assert _hashes(clone) == before and not (clone / "runs").exists()
+    assert _git_status() == tracked
+
+
+def test_default_output_is_runs_compare_in_the_current_directory(tmp_path, monkeypatch):
+    clone = _clean_clone(tmp_path)
+    committed = _hashes(clone / "experiments")
+    monkeypatch.chdir(clone)
+    assert main(["--preset", "quick", "--learners", "rpg", "--tasks", "tmaze-10", "--seeds", "0",
+                 "--budget-scale", "0.01", "--jobs", "1"]) == 0
+    out = clone / "runs" / "compare" / "quick"
+    assert (out / "REPORT.md").exists() and (out / "cells" / "rpg__tmaze-10__s0" / "summary.json").exists()
+    assert _hashes(clone / "experiments") == committed
+    # with the runs there, --report-only collects them
+    assert main(["--preset", "quick", "--learners", "rpg", "--tasks", "tmaze-10", "--seeds", "0",
+                 "--budget-scale", "0.01", "--report-only"]) == 0
 
 
 def test_wall_time_counts_overlapping_executions_once():
