@@ -12,7 +12,8 @@ import pytest
 
 from dps.compare import LEARNERS, GRID_TASKS, build_grid, cell_dir, cell_status, run_grid, write_report
 from dps.compare.__main__ import main
-from dps.compare.report import quartiles, read_cell, step_at
+from dps.compare.collect import read_cell
+from dps.compare.tables import quartiles, step_at
 from dps.errors import UserError
 
 
@@ -143,7 +144,7 @@ def test_default_output_is_runs_compare_in_the_current_directory(tmp_path, monke
 
 
 def test_wall_time_counts_overlapping_executions_once():
-    from dps.compare.report import wall_time
+    from dps.compare.log import wall_time
     log = [{"started": "2026-01-01 10:00:00 UTC", "seconds": 600},
            {"started": "2026-01-01 10:05:00 UTC", "seconds": 600},     # overlaps the first by 5 min
            {"started": "2026-01-01 12:00:00 UTC", "seconds": 60}]

@@ -29,7 +29,8 @@ from ..errors import UserError
 from ..runner import writable_dir
 from .execute import cell_dir, run_grid
 from .grid import LEARNERS, PRESETS, GRID_TASKS, build_grid, skipped_pairs
-from .report import append_log, machine, write_report
+from .log import append_log, machine
+from .report import write_report
 
 #: relative to the current directory, like dps.run's runs/: a grid written into the committed
 #: results (experiments/results/compare/) must name that folder with --out
