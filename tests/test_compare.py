@@ -162,9 +162,10 @@ def test_quartiles_and_step_curve():
     assert step_at(curve, 1000, "episodes", "success") == 0.9       # carried forward
 
 
-def test_read_cell_on_a_hand_made_run_directory(tmp_path):
-    cell = build_grid("quick", learners=["pgpe-clipup"], tasks=["tmaze-10"], seeds=[3])[0]
-    d = cell_dir(tmp_path, cell)
+def _hand_made_run(out, cell, summary=True):
+    """A run directory as dps.run leaves it: metrics.csv with centre evaluations at 160, 240
+    and 320 episodes (the first >= 0.95 at 240) and, with ``summary``, summary.json."""
+    d = cell_dir(out, cell)
     d.mkdir(parents=True)
     cols = ["generation", "episodes", "env_steps", "wall_seconds", "best", "mean", "center_return", "center_success"]
     rows = [[0, 80, 1000, 0.5, 1, 0, "", ""], [1, 160, 2100, 1.0, 4, 1, "1.5", "0.6"],
@@ -173,18 +174,67 @@ def test_read_cell_on_a_hand_made_run_directory(tmp_path):
         w = csv.writer(f)
         w.writerow(cols)
         w.writerows(rows)
+    if summary:
+        (d / "summary.json").write_text(json.dumps({"episodes": 320, "env_steps": 3900, "wall_seconds": 2.0,
+                                                    "num_params": 148, "policy": "lstm:hidden=4",
+                                                    "eval": {"success_rate": 0.99, "mean_return": 3.9}}))
+    return d
+
+
+def test_read_cell_on_a_hand_made_run_directory(tmp_path):
+    cell = build_grid("quick", learners=["pgpe-clipup"], tasks=["tmaze-10"], seeds=[3])[0]
+    _hand_made_run(tmp_path, cell, summary=False)
     assert cell_status(tmp_path, cell) == "new"
     row, curve = read_cell(tmp_path, cell)
     assert [c["episodes"] for c in curve] == [160, 240, 320]
     # the first centre evaluation >= target 0.95 is at 240 episodes
     assert row["solved"] and row["episodes_to_solve"] == 240 and row["env_steps_to_solve"] == 3000
     assert row["best_center_success"] == 1.0
-    (d / "summary.json").write_text(json.dumps({"episodes": 320, "env_steps": 3900, "wall_seconds": 2.0,
-                                                "num_params": 148, "policy": "lstm:hidden=4",
-                                                "eval": {"success_rate": 0.99, "mean_return": 3.9}}))
-    assert cell_status(tmp_path, cell) == "done"
-    row, _ = read_cell(tmp_path, cell)
+    _hand_made_run(tmp_path / "done", cell)
+    assert cell_status(tmp_path / "done", cell) == "done"
+    row, _ = read_cell(tmp_path / "done", cell)
     assert row["final_success"] == 0.99 and row["episodes"] == 320
+
+
+def test_compare_files_are_replaced_whole_with_the_umask_permissions(tmp_path):
+    """Each regeneration replaces results.csv, curves.csv, REPORT.md, grid_log.json and the
+    figures with new files (os.replace: a new inode, never a file rewritten in place), made
+    with 0666 less the umask, and leaves no temporary file behind."""
+    from dps.compare.log import append_log
+    cells = build_grid("quick", learners=["pgpe-clipup", "rpg"], tasks=["tmaze-10"], seeds=[3])
+    for c in cells:
+        _hand_made_run(tmp_path, c)
+    entry = {"command": "test", "started": "2026-01-01 10:00:00 UTC", "seconds": 1.0, "jobs": 1, "cells_run": 2,
+             "errors": 0, "machine": "test"}
+    names = ["results.csv", "curves.csv", "REPORT.md", "grid_log.json", "curves_tmaze-10.png",
+             "success_vs_length.png", "episodes_to_solve.png"]
+    old_mask = os.umask(0o027)
+    try:
+        append_log(tmp_path, entry)
+        write_report(tmp_path, cells, preset="quick", command="test", skipped=[])
+        first = {n: os.stat(tmp_path / n) for n in names}
+        append_log(tmp_path, entry)
+        write_report(tmp_path, cells, preset="quick", command="test", skipped=[])
+    finally:
+        os.umask(old_mask)
+    for n in names:
+        now = os.stat(tmp_path / n)
+        assert now.st_ino != first[n].st_ino, n
+        assert first[n].st_mode & 0o777 == now.st_mode & 0o777 == 0o640, n
+    assert len(json.loads((tmp_path / "grid_log.json").read_text())) == 2
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_an_interrupted_write_keeps_the_old_file(tmp_path, monkeypatch):
+    from dps.compare.files import write_atomic
+    path = write_atomic(tmp_path / "REPORT.md", "old\n")
+
+    def fail(fd):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(os, "fsync", fail)
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(path, "new\n")
+    assert path.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["REPORT.md"]
 
 
 def test_tiny_grid_runs_resumes_and_reports(tmp_path):

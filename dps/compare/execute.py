@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..errors import UserError
+from .files import write_atomic
 from .grid import Cell
 
 #: run far more generations than any budget needs: the episode budget ends the run
@@ -138,7 +139,7 @@ def run_cell(cell: Cell, out: "str | Path", deadline: Optional[float] = None, th
             if d.exists():
                 shutil.rmtree(d)
             d.mkdir(parents=True)
-            (d / "cell.json").write_text(json.dumps(cell_definition(cell), indent=1, sort_keys=True) + "\n")
+            write_atomic(d / "cell.json", json.dumps(cell_definition(cell), indent=1, sort_keys=True) + "\n")
             train(run_config(cell, out), quiet=True, report=False)
         result = "ran"
     except (KeyboardInterrupt, Interrupted):
@@ -146,7 +147,7 @@ def run_cell(cell: Cell, out: "str | Path", deadline: Optional[float] = None, th
     except BaseException as exc:  # noqa: BLE001 -- recorded in the cell, the grid goes on
         cause = getattr(exc, "cause", None) or exc
         d.mkdir(parents=True, exist_ok=True)
-        (d / "error.txt").write_text(f"{type(cause).__name__}: {cause}\n\n" + "".join(
+        write_atomic(d / "error.txt", f"{type(cause).__name__}: {cause}\n\n" + "".join(
             traceback.format_exception(type(exc), exc, exc.__traceback__)))
         result = "error"
     finally:

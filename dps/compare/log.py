@@ -11,6 +11,8 @@ import platform
 import time
 from pathlib import Path
 
+from .files import write_atomic
+
 LOG = "grid_log.json"
 
 
@@ -27,7 +29,7 @@ def append_log(out: Path, entry: dict) -> None:
     path = Path(out) / LOG
     log = json.loads(path.read_text()) if path.exists() else []
     log.append(entry)
-    path.write_text(json.dumps(log, indent=1) + "\n")
+    write_atomic(path, json.dumps(log, indent=1) + "\n")
 
 
 def read_log(out: Path) -> list[dict]:

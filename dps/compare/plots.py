@@ -2,11 +2,13 @@
 episodes to solve (matplotlib, Agg backend: no display needed)."""
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 from typing import Optional
 
 from .collect import number
+from .files import write_atomic
 from .tables import by_task_learner, quartiles, step_at
 
 
@@ -16,6 +18,15 @@ def _plt():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     return plt
+
+
+def _save(fig, path: Path) -> Path:
+    """Save ``fig`` as PNG through :func:`write_atomic` (a report's figures are replaced whole)
+    and close it."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    _plt().close(fig)
+    return write_atomic(path, buf.getvalue())
 
 
 COLORS = {"pgpe-paper": "tab:cyan", "pgpe-clipup": "tab:blue", "pdes": "tab:green", "cmaes": "tab:purple",
@@ -64,10 +75,7 @@ def plot_curves(out: Path, task, learners: list, curves: list[dict]) -> Optional
     axes[1].set_title("against wall-clock (per run, 1 core)")
     axes[0].legend(fontsize=7, loc="best")
     fig.tight_layout()
-    path = out / f"curves_{task.name}.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, out / f"curves_{task.name}.png")
 
 
 def plot_success_vs_length(out: Path, rows: list[dict], tasks: list, learners: list) -> Optional[Path]:
@@ -111,10 +119,7 @@ def plot_success_vs_length(out: Path, rows: list[dict], tasks: list, learners: l
         axes[0][j].set_title(f"{grp}: success against dependency length")
     axes[0][0].legend(fontsize=7, loc="lower left")
     fig.tight_layout()
-    path = out / "success_vs_length.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, out / "success_vs_length.png")
 
 
 def plot_episodes_to_solve(out: Path, table: list[dict], tasks: list, learners: list) -> Optional[Path]:
@@ -146,8 +151,5 @@ def plot_episodes_to_solve(out: Path, table: list[dict], tasks: list, learners: 
     for k in range(len(shown), rws * cols):
         axes[k // cols][k % cols].axis("off")
     fig.tight_layout()
-    path = out / "episodes_to_solve.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, out / "episodes_to_solve.png")
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from .collect import CURVE_COLUMNS, RESULT_COLUMNS, collect, number, write_csv
 from .execute import cli_command
+from .files import write_atomic
 from .grid import GRID_TASKS, Cell
 from .log import LOG, machine, read_log, wall_time
 from .plots import plot_curves, plot_episodes_to_solve, plot_success_vs_length
@@ -176,6 +177,4 @@ def write_report(out: Path, cells: list[Cell], *, preset: str, command: str,
                                   for r in errors] + [""]
     L += ["## Reproduce one cell", "", "Each cell is an ordinary dps run; e.g.", "", "```",
           cli_command(cells[0], out), "```", ""]
-    path = out / "REPORT.md"
-    path.write_text("\n".join(L) + "\n")
-    return path
+    return write_atomic(out / "REPORT.md", "\n".join(L) + "\n")
