@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dps.compare import LEARNERS, GRID_TASKS, build_grid, cell_dir, cell_status, run_grid, write_report
+from dps.compare import GRID_TASKS, LEARNERS, build_grid, cell_dir, cell_status, run_grid, write_report
 from dps.compare.__main__ import main
 from dps.compare.collect import read_cell
 from dps.compare.tables import quartiles, step_at
@@ -30,7 +30,7 @@ def test_quick_preset_grid_is_seed_major_and_sde_only_on_continuous_tasks():
     assert {c.task.budget for c in build_grid("full", tasks=["tmaze-500"])} == {GRID_TASKS["tmaze-500"].budget}
 
 
-def test_full_preset_covers_the_issue_grid():
+def test_full_preset_covers_every_learner_length_and_seed():
     cells = build_grid("full")
     assert {c.learner.name for c in cells} == set(LEARNERS)
     lengths = {c.task.length for c in cells if c.task.group == "tmaze"}
@@ -60,12 +60,12 @@ def test_seeds_text_groups_tasks_by_their_seeds():
 
 
 @pytest.mark.parametrize("kw, match", [
-    (dict(preset="nope"), "unknown preset 'nope'"),
-    (dict(learners=["pgpe", "rpg"]), "unknown learner 'pgpe'; accepted: cmaes"),
-    (dict(tasks=["tmaze-7"]), "unknown task 'tmaze-7'"),
-    (dict(budget_scale=0.0), "--budget-scale must be > 0"),
-    (dict(seeds=[-1]), "seeds must be >= 0"),
-    (dict(policy="lstm:hidden"), "policy"),
+    ({"preset": "nope"}, "unknown preset 'nope'"),
+    ({"learners": ["pgpe", "rpg"]}, "unknown learner 'pgpe'; accepted: cmaes"),
+    ({"tasks": ["tmaze-7"]}, "unknown task 'tmaze-7'"),
+    ({"budget_scale": 0.0}, "--budget-scale must be > 0"),
+    ({"seeds": [-1]}, "seeds must be >= 0"),
+    ({"policy": "lstm:hidden"}, "policy"),
 ])
 def test_bad_grid_input_names_the_value(kw, match):
     with pytest.raises(UserError, match=match):
@@ -107,7 +107,7 @@ def _git_status():
     if not (REPO / ".git").exists() or shutil.which("git") is None:
         return None
     return subprocess.run(["git", "status", "--porcelain", "--", "experiments/results/compare"], cwd=REPO,
-                          capture_output=True, text=True).stdout
+                          capture_output=True, text=True, check=False).stdout
 
 
 def test_report_only_on_a_folder_without_runs_is_refused_and_writes_nothing(tmp_path):
@@ -119,7 +119,7 @@ def test_report_only_on_a_folder_without_runs_is_refused_and_writes_nothing(tmp_
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     for extra in ([], ["--out", "experiments/results/compare/quick"]):
         p = subprocess.run([sys.executable, "-m", "dps.compare", "--preset", "quick", "--report-only", *extra],
-                           cwd=clone, env=env, capture_output=True, text=True, timeout=120)
+                           cwd=clone, env=env, capture_output=True, text=True, timeout=120, check=False)
         err = p.stderr.strip().splitlines()
         assert p.returncode == 2 and p.stdout == "" and len(err) == 1, p.stderr
         out = extra[1] if extra else "runs/compare/quick"
@@ -141,6 +141,11 @@ def test_default_output_is_runs_compare_in_the_current_directory(tmp_path, monke
     # with the runs there, --report-only collects them
     assert main(["--preset", "quick", "--learners", "rpg", "--tasks", "tmaze-10", "--seeds", "0",
                  "--budget-scale", "0.01", "--report-only"]) == 0
+
+
+def _csv_rows(path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
 
 
 def test_wall_time_counts_overlapping_executions_once():
@@ -247,7 +252,7 @@ def test_tiny_grid_runs_resumes_and_reports(tmp_path):
     for f in ("results.csv", "curves.csv", "REPORT.md", "success_vs_length.png", "episodes_to_solve.png",
               "curves_tmaze-10.png"):
         assert (out / f).exists(), f
-    rows = list(csv.DictReader(open(out / "results.csv")))
+    rows = _csv_rows(out / "results.csv")
     assert [(r["learner"], r["task"], r["status"]) for r in rows] == [("pgpe-clipup", "tmaze-10", "done"),
                                                                       ("rpg", "tmaze-10", "done")]
     for r in rows:
@@ -258,7 +263,7 @@ def test_tiny_grid_runs_resumes_and_reports(tmp_path):
     # a restricted call's report still covers the folder's other cells of the preset
     assert main(argv[:2] + ["--learners", "rpg", "--tasks", "tmaze-10", "--seeds", "0", "--budget-scale", "0.03",
                             "--report-only", "--out", str(out)]) == 0
-    assert [r["learner"] for r in csv.DictReader(open(out / "results.csv"))] == ["pgpe-clipup", "rpg"]
+    assert [r["learner"] for r in _csv_rows(out / "results.csv")] == ["pgpe-clipup", "rpg"]
     log = json.loads((out / "grid_log.json").read_text())
     assert len(log) == 1 and log[0]["cells_run"] == 2 and log[0]["seconds"] > 0
 
@@ -286,11 +291,11 @@ def test_tiny_grid_runs_resumes_and_reports(tmp_path):
     from dps.runner import defaults
     table = list(defaults.TUNED)
     try:
-        defaults.TUNED.append(defaults.Tuned("rpg", "tmaze", dict(entropy=0.5)))
+        defaults.TUNED.append(defaults.Tuned("rpg", "tmaze", {"entropy": 0.5}))
         with pytest.raises(UserError, match="resolved.algo_options"):
             run_grid(cells, out, jobs=1, log=lambda *_: None)
         write_report(out, cells, preset="quick", command="test", skipped=[])
-        stale = {r["learner"]: r["status"] for r in csv.DictReader(open(out / "results.csv"))}
+        stale = {r["learner"]: r["status"] for r in _csv_rows(out / "results.csv")}
         assert stale == {"pgpe-clipup": "done", "rpg": "stale"}
         # --rerun-stale keeps the old run aside and runs the cell again
         res = run_grid(cells, out, jobs=1, log=lambda *_: None, rerun_stale=True)

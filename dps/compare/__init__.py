@@ -11,10 +11,10 @@ CSVs, figures and ``REPORT.md`` (:mod:`dps.compare.report`)::
     run_grid(cells, "out", jobs=2)
     write_report("out", cells, preset="quick", command="(python)", skipped=[])
 """
-from .execute import cell_dir, cell_status, run_cell, run_grid
-from .grid import LEARNERS, PRESETS, GRID_TASKS, Cell, LearnerDef, TaskDef, build_grid, skipped_pairs
 from .collect import collect
+from .execute import cell_dir, cell_status, run_cell, run_grid
+from .grid import GRID_TASKS, LEARNERS, PRESETS, Cell, LearnerDef, TaskDef, build_grid, skipped_pairs
 from .report import write_report
 
-__all__ = ["LEARNERS", "PRESETS", "GRID_TASKS", "Cell", "LearnerDef", "TaskDef", "build_grid", "skipped_pairs",
-           "run_cell", "run_grid", "cell_dir", "cell_status", "collect", "write_report"]
+__all__ = ["GRID_TASKS", "LEARNERS", "PRESETS", "Cell", "LearnerDef", "TaskDef", "build_grid", "cell_dir",
+           "cell_status", "collect", "run_cell", "run_grid", "skipped_pairs", "write_report"]

@@ -28,7 +28,7 @@ from pathlib import Path
 from ..errors import UserError
 from ..runner import writable_dir
 from .execute import cell_dir, run_grid
-from .grid import LEARNERS, PRESETS, GRID_TASKS, build_grid, skipped_pairs
+from .grid import GRID_TASKS, LEARNERS, PRESETS, build_grid, skipped_pairs
 from .log import append_log, machine
 from .report import write_report
 

@@ -8,7 +8,6 @@ import io
 import json
 import math
 from pathlib import Path
-from typing import Optional
 
 from .execute import cell_definition, cell_dir, cell_status
 from .files import write_atomic
@@ -21,7 +20,7 @@ RESULT_COLUMNS = ["learner", "family", "algo", "task", "group", "length", "seed"
 CURVE_COLUMNS = ["learner", "task", "seed", "episodes", "env_steps", "wall_seconds", "success", "return"]
 
 
-def number(v) -> Optional[float]:
+def number(v) -> float | None:
     """A CSV / JSON value as a float; None when empty, not a number or NaN."""
     if v in (None, ""):
         return None

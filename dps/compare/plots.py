@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import math
 from pathlib import Path
-from typing import Optional
 
 from .collect import number
 from .files import write_atomic
@@ -43,7 +42,7 @@ def _band(curves_by_seed: list[list[dict]], key: str, xs: list[float]):
     return lo, md, hi
 
 
-def plot_curves(out: Path, task, learners: list, curves: list[dict]) -> Optional[Path]:
+def plot_curves(out: Path, task, learners: list, curves: list[dict]) -> Path | None:
     """``curves_<task>.png``: centre success against episodes and wall-clock; None without evaluations."""
     mine = [c for c in curves if c["task"] == task.name and c["success"] is not None]
     if not mine:
@@ -78,7 +77,7 @@ def plot_curves(out: Path, task, learners: list, curves: list[dict]) -> Optional
     return _save(fig, out / f"curves_{task.name}.png")
 
 
-def plot_success_vs_length(out: Path, rows: list[dict], tasks: list, learners: list) -> Optional[Path]:
+def plot_success_vs_length(out: Path, rows: list[dict], tasks: list, learners: list) -> Path | None:
     """``success_vs_length.png`` for the T-maze / class-query series; None without either."""
     groups = [g for g in ("tmaze", "class-query") if any(t.group == g for t in tasks)]
     if not groups:
@@ -102,8 +101,8 @@ def plot_success_vs_length(out: Path, rows: list[dict], tasks: list, learners: l
                 frac.append(sum(bool(r.get("solved")) for r in cells) / len(cells))
             if not xs:
                 continue
-            style = dict(color=COLORS.get(lr.name), marker="o", ms=4, lw=1.5,
-                         ls="--" if lr.family == "action" else "-", label=lr.name)
+            style = {"color": COLORS.get(lr.name), "marker": "o", "ms": 4, "lw": 1.5,
+                     "ls": "--" if lr.family == "action" else "-", "label": lr.name}
             axes[0][j].errorbar(xs, md, yerr=[lo, hi], capsize=2, **style)
             axes[1][j].plot(xs, frac, **style)
         for i, ylab in enumerate(("final greedy success (median, IQR)", "fraction of seeds solved")):
@@ -122,7 +121,7 @@ def plot_success_vs_length(out: Path, rows: list[dict], tasks: list, learners: l
     return _save(fig, out / "success_vs_length.png")
 
 
-def plot_episodes_to_solve(out: Path, table: list[dict], tasks: list, learners: list) -> Optional[Path]:
+def plot_episodes_to_solve(out: Path, table: list[dict], tasks: list, learners: list) -> Path | None:
     """``episodes_to_solve.png``: one panel per task of the summary table; None when it is empty."""
     shown = [t for t in tasks if any(r["task"] == t.name for r in table)]
     if not shown:

@@ -32,7 +32,7 @@ from .tables import summary_table
 
 
 def _fmt_int(x) -> str:
-    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{int(round(x)):,}"
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{round(x):,}"
 
 
 def _fmt(x, digits=2) -> str:
@@ -110,27 +110,27 @@ def write_report(out: Path, cells: list[Cell], *, preset: str, command: str,
         status[r["status"]] = status.get(r["status"], 0) + 1
     cpu_seconds = sum(float(r["wall_seconds"]) for r in rows if number(r.get("wall_seconds")))
     L = [f"# Parameter vs. action exploration — `{preset}` grid", ""]
-    L += ["Written by `python -m dps.compare` (`dps/compare/`); every number below comes from the run directories "
-          f"under `cells/` of this folder, collected into `results.csv` (one row per run) and `curves.csv` (one row "
-          "per centre evaluation).", ""]
+    L += [("Written by `python -m dps.compare` (`dps/compare/`); every number below comes from the run directories "
+           "under `cells/` of this folder, collected into `results.csv` (one row per run) and `curves.csv` (one row "
+           "per centre evaluation)."), ""]
     log = read_log(out)
     total = wall_time(log)
     L += ["## Setup", "",
           f"* this report: `{command}`",
-          f"* seeds: {seeds}; cells: {len(cells)} "
-          f"({', '.join(f'{v} {k}' for k, v in sorted(status.items()))})",
+          (f"* seeds: {seeds}; cells: {len(cells)} "
+           f"({', '.join(f'{v} {k}' for k, v in sorted(status.items()))})"),
           f"* machine: {log[-1]['machine'] if log else machine()}",
           f"* wall time of the grid: {total / 60:.1f} min over {len(log)} execution(s) (`{LOG}`: "
           + "; ".join(f"{e['started']}, `{e['command']}`, {float(e['seconds']) / 60:.1f} min, {e['cells_run']} runs, "
                       f"{e['jobs']} jobs" for e in log)
           + f"); training time summed over runs: {cpu_seconds / 60:.1f} min (one core each)",
-          "* equal terms: the same budget of training episodes per task for every learner (a run stops after the "
-          "generation that reaches it); the centre (searcher mean / RPG's θ) is evaluated greedily on fresh "
-          "episodes each time the episode count crosses budget/evals; **solved** = the first such evaluation "
-          "reaching the target, and the run stops there (Atari-Go runs its whole budget); *final* = a greedy "
-          "evaluation of the last centre on fresh episodes.",
-          "* policies: each learner on dps's LSTM with its measured per-env default size (`policy` column of "
-          "`results.csv`) unless the task below names one.", ""]
+          ("* equal terms: the same budget of training episodes per task for every learner (a run stops after the "
+           "generation that reaches it); the centre (searcher mean / RPG's θ) is evaluated greedily on fresh "
+           "episodes each time the episode count crosses budget/evals; **solved** = the first such evaluation "
+           "reaching the target, and the run stops there (Atari-Go runs its whole budget); *final* = a greedy "
+           "evaluation of the last centre on fresh episodes."),
+          ("* policies: each learner on dps's LSTM with its measured per-env default size (`policy` column of "
+           "`results.csv`) unless the task below names one."), ""]
     L += ["| task | env | budget (episodes) | target | centre eval | final eval | policy |", "|---|---|---|---|---|---|---|"]
     for t in tasks:
         L.append(f"| {t.name} | `{t.env}` | {t.budget:,} | {t.target} | {t.center_episodes} eps × {t.evals} | "
@@ -145,12 +145,12 @@ def write_report(out: Path, cells: list[Cell], *, preset: str, command: str,
     if figs:
         for p in figs:
             L += [f"![{p.stem}]({p.name})", ""]
-    L += ["Per task and learner: finished runs solved (`k/n`; `+m not finished` = cells not run yet, interrupted, "
-          "stale or crashed — an `error` message is in `results.csv`), episodes / env steps / seconds to solve "
-          "(median [IQR] over the runs that solved), final greedy success and return (median [IQR] over finished "
-          "runs); `–` = nothing to report.", "",
-          "| task | learner | solved | episodes to solve | env steps to solve | s to solve | final success | "
-          "final return | train s (all seeds) |",
+    L += [("Per task and learner: finished runs solved (`k/n`; `+m not finished` = cells not run yet, interrupted, "
+           "stale or crashed — an `error` message is in `results.csv`), episodes / env steps / seconds to solve "
+           "(median [IQR] over the runs that solved), final greedy success and return (median [IQR] over finished "
+           "runs); `–` = nothing to report."), "",
+          ("| task | learner | solved | episodes to solve | env steps to solve | s to solve | final success | "
+           "final return | train s (all seeds) |"),
           "|---|---|---|---|---|---|---|---|---|"]
     for r in table:
         e, s, w, f, ret = (r["episodes_to_solve"], r["env_steps_to_solve"], r["seconds_to_solve"],
@@ -166,9 +166,9 @@ def write_report(out: Path, cells: list[Cell], *, preset: str, command: str,
     if reading.exists():
         L += ["", "## Reading", "", reading.read_text().strip()]
     if curve_figs:
-        L += ["", "## Learning curves", "", "Centre greedy success, median (line) and inter-quartile band over seeds; "
-              "solid = parameter space, dashed = action space. After a run's last evaluation its value is carried "
-              "forward.", ""]
+        L += ["", "## Learning curves", "", ("Centre greedy success, median (line) and inter-quartile band over seeds; "
+               "solid = parameter space, dashed = action space. After a run's last evaluation its value is carried "
+               "forward."), ""]
         for p in curve_figs:
             L += [f"![{p.stem}]({p.name})", ""]
     errors = [r for r in rows if r["status"] == "error"]

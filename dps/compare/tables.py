@@ -3,7 +3,6 @@ summary table the report and the figures show."""
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 from .collect import number
 
@@ -21,7 +20,7 @@ def quartiles(xs: list[float]) -> tuple[float, float, float]:
     return q(0.25), q(0.5), q(0.75)
 
 
-def step_at(curve: list[dict], x: float, key: str, y: str) -> Optional[float]:
+def step_at(curve: list[dict], x: float, key: str, y: str) -> float | None:
     """The value of a step curve at ``x``: the last evaluation at or before ``x``. After a
     run's last evaluation the value is carried forward (a run that stopped because it was
     solved stays solved; a run that ended at its budget keeps its last value)."""
