@@ -1,4 +1,4 @@
-"""Atomic, code-free checkpoints.
+"""Atomic writes and code-free checkpoints.
 
 A checkpoint is a ``torch.save``d dict of tensors, numbers, strings, bools, None and
 lists/dicts of those, written to a temporary file in the same directory and moved into
@@ -7,10 +7,10 @@ back with ``torch.load(weights_only=True)`` (no code is executed on load).
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import secrets
-import tempfile
 from pathlib import Path
 
 import torch
@@ -20,48 +20,40 @@ from .errors import UserError
 FORMAT_VERSION = 1
 
 
-def save_atomic(obj: dict, path: "str | Path") -> None:
+def write_atomic(path: "str | Path", data: "str | bytes") -> Path:
+    """``path`` holds ``data`` (text as UTF-8) or its previous content, never a part of it:
+    the data goes to a temporary file ``.tmp-NAME.RANDOM`` in the same directory, is synced
+    to disk, and ``os.replace`` moves it into place. The temporary file is created with mode
+    0o666 less the umask, as a plain ``open(path, "w")`` would (``tempfile.mkstemp`` would
+    make it 0o600). Every file dps writes goes through here."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
+    tmp = path.parent / f".tmp-{path.name}.{secrets.token_hex(6)}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # O_EXCL: never another's file
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        tmp.unlink(missing_ok=True)
         raise
+    return path
+
+
+def save_atomic(obj: dict, path: "str | Path") -> None:
+    """A checkpoint dict to ``path`` through :func:`write_atomic`."""
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    write_atomic(path, buf.getvalue())
 
 
 def write_json_atomic(obj, path: "str | Path") -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f, indent=2, sort_keys=False, default=str)
-        f.write("\n")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
 
 
 def write_text_atomic(text: str, path: "str | Path") -> None:
-    """``path`` holds ``text`` (UTF-8) or its previous content, never a part of it: the text
-    goes to a temporary file in the same directory, which ``os.replace`` moves into place.
-
-    The temporary file is created with mode 0o666 less the umask, as ``Path.write_text``
-    would (``tempfile.mkstemp`` makes it 0o600), so a report written this way is as
-    readable as one written in place."""
-    path = Path(path)
-    tmp = path.parent / f".tmp-{secrets.token_hex(8)}{path.suffix}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # O_EXCL: never another's file
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, text)
 
 
 def load_checkpoint(path: "str | Path") -> dict:

@@ -1,16 +1,16 @@
 """Parameter vs. action exploration on memory tasks — the presets of ``python -m dps.compare``.
 
 This script is the same command line as ``python -m dps.compare`` (``dps/compare/``), kept
-beside the other experiments; every flag is passed through, only the default ``--out`` differs::
+beside the other experiments; every flag is passed through::
 
     python experiments/compare_exploration.py --preset quick            # <= 15 min on 2 CPU cores
     python experiments/compare_exploration.py --preset full --jobs 2    # the whole grid, resumable
     python experiments/compare_exploration.py --preset full --deadline 60   # an hour's worth, then stop
     python experiments/compare_exploration.py --preset full --report-only
 
-Outputs (``--out``, default ``runs/compare/<preset>`` here, git-ignored; the committed reports
-were made with ``--out experiments/results/compare/<preset>``, where git keeps the summaries
-and ignores ``cells/`` and ``curves.csv``): ``results.csv``
+Outputs (``--out``, default ``runs/compare/<preset>`` in the current directory, git-ignored;
+the committed reports were made with ``--out experiments/results/compare/<preset>``, where
+git keeps the summaries and ignores ``cells/`` and ``curves.csv``): ``results.csv``
 (one row per run), ``curves.csv`` (one row per centre evaluation), ``success_vs_length.png``
 (the key figure), ``episodes_to_solve.png``, ``curves_<task>.png`` and ``REPORT.md``;
 each run's own directory under ``cells/``. A hand-written ``READING.md`` in the output
@@ -21,17 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dps.compare.__main__ import main, parser  # noqa: E402
-
-
-def with_default_out(argv: list) -> list:
-    """``argv`` plus ``--out runs/compare/<preset>`` (relative to the working directory, the
-    repository root) when it names no ``--out``."""
-    if any(a == "--out" or a.startswith("--out=") for a in argv) or {"-h", "--help", "--list"} & set(argv):
-        return argv
-    preset = parser().parse_known_args(argv)[0].preset
-    return [*argv, "--out", f"runs/compare/{preset}"]
-
+from dps.compare.__main__ import main  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(main(with_default_out(sys.argv[1:])))
+    sys.exit(main())

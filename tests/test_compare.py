@@ -1,12 +1,19 @@
 """dps.compare: grid construction, resumable execution, statistics and the report."""
 import csv
+import hashlib
 import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from dps.compare import LEARNERS, GRID_TASKS, build_grid, cell_dir, cell_status, run_grid, write_report
+from dps.compare import GRID_TASKS, LEARNERS, build_grid, cell_dir, cell_status, run_grid, write_report
 from dps.compare.__main__ import main
-from dps.compare.report import quartiles, read_cell, step_at
+from dps.compare.collect import read_cell
+from dps.compare.tables import quartiles, step_at
 from dps.errors import UserError
 
 
@@ -23,7 +30,7 @@ def test_quick_preset_grid_is_seed_major_and_sde_only_on_continuous_tasks():
     assert {c.task.budget for c in build_grid("full", tasks=["tmaze-500"])} == {GRID_TASKS["tmaze-500"].budget}
 
 
-def test_full_preset_covers_the_issue_grid():
+def test_full_preset_covers_every_learner_length_and_seed():
     cells = build_grid("full")
     assert {c.learner.name for c in cells} == set(LEARNERS)
     lengths = {c.task.length for c in cells if c.task.group == "tmaze"}
@@ -53,12 +60,12 @@ def test_seeds_text_groups_tasks_by_their_seeds():
 
 
 @pytest.mark.parametrize("kw, match", [
-    (dict(preset="nope"), "unknown preset 'nope'"),
-    (dict(learners=["pgpe", "rpg"]), "unknown learner 'pgpe'; accepted: cmaes"),
-    (dict(tasks=["tmaze-7"]), "unknown task 'tmaze-7'"),
-    (dict(budget_scale=0.0), "--budget-scale must be > 0"),
-    (dict(seeds=[-1]), "seeds must be >= 0"),
-    (dict(policy="lstm:hidden"), "policy"),
+    ({"preset": "nope"}, "unknown preset 'nope'"),
+    ({"learners": ["pgpe", "rpg"]}, "unknown learner 'pgpe'; accepted: cmaes"),
+    ({"tasks": ["tmaze-7"]}, "unknown task 'tmaze-7'"),
+    ({"budget_scale": 0.0}, "--budget-scale must be > 0"),
+    ({"seeds": [-1]}, "seeds must be >= 0"),
+    ({"policy": "lstm:hidden"}, "policy"),
 ])
 def test_bad_grid_input_names_the_value(kw, match):
     with pytest.raises(UserError, match=match):
@@ -75,8 +82,74 @@ def test_cli_errors_are_one_line_exit_2(tmp_path, capsys):
     assert "no cell to run" in capsys.readouterr().err
 
 
+REPO = Path(__file__).resolve().parents[1]
+COMMITTED = REPO / "experiments" / "results" / "compare"
+
+
+def _hashes(root: Path) -> dict:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _clean_clone(tmp_path: Path) -> Path:
+    """The committed result folders as a fresh clone has them: summaries, no cells/ and no
+    curves.csv (git keeps neither)."""
+    if not COMMITTED.is_dir():
+        pytest.skip("no committed compare results in this checkout")
+    clone = tmp_path / "clone"
+    shutil.copytree(COMMITTED, clone / "experiments" / "results" / "compare",
+                    ignore=shutil.ignore_patterns("cells", "stale", "curves.csv", "*.lock"))
+    return clone
+
+
+def _git_status():
+    """``git status`` of the committed results in this checkout (None outside git)."""
+    if not (REPO / ".git").exists() or shutil.which("git") is None:
+        return None
+    return subprocess.run(["git", "status", "--porcelain", "--", "experiments/results/compare"], cwd=REPO,
+                          capture_output=True, text=True, check=False).stdout
+
+
+def test_report_only_on_a_folder_without_runs_is_refused_and_writes_nothing(tmp_path):
+    """``python -m dps.compare --preset quick --report-only`` in a fresh clone, with the default
+    output and with the committed folder named: one error line, exit 2, no file changed."""
+    clone = _clean_clone(tmp_path)
+    before = _hashes(clone)
+    tracked = _git_status()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    for extra in ([], ["--out", "experiments/results/compare/quick"]):
+        p = subprocess.run([sys.executable, "-m", "dps.compare", "--preset", "quick", "--report-only", *extra],
+                           cwd=clone, env=env, capture_output=True, text=True, timeout=120, check=False)
+        err = p.stderr.strip().splitlines()
+        assert p.returncode == 2 and p.stdout == "" and len(err) == 1, p.stderr
+        out = extra[1] if extra else "runs/compare/quick"
+        assert err[0].startswith(f"dps: error: '{out}' holds no runs of this grid"), err
+        assert f"python -m dps.compare --preset quick --out {out}" in err[0]
+    assert _hashes(clone) == before and not (clone / "runs").exists()
+    assert _git_status() == tracked
+
+
+def test_default_output_is_runs_compare_in_the_current_directory(tmp_path, monkeypatch):
+    clone = _clean_clone(tmp_path)
+    committed = _hashes(clone / "experiments")
+    monkeypatch.chdir(clone)
+    assert main(["--preset", "quick", "--learners", "rpg", "--tasks", "tmaze-10", "--seeds", "0",
+                 "--budget-scale", "0.01", "--jobs", "1"]) == 0
+    out = clone / "runs" / "compare" / "quick"
+    assert (out / "REPORT.md").exists() and (out / "cells" / "rpg__tmaze-10__s0" / "summary.json").exists()
+    assert _hashes(clone / "experiments") == committed
+    # with the runs there, --report-only collects them
+    assert main(["--preset", "quick", "--learners", "rpg", "--tasks", "tmaze-10", "--seeds", "0",
+                 "--budget-scale", "0.01", "--report-only"]) == 0
+
+
+def _csv_rows(path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
 def test_wall_time_counts_overlapping_executions_once():
-    from dps.compare.report import wall_time
+    from dps.compare.log import wall_time
     log = [{"started": "2026-01-01 10:00:00 UTC", "seconds": 600},
            {"started": "2026-01-01 10:05:00 UTC", "seconds": 600},     # overlaps the first by 5 min
            {"started": "2026-01-01 12:00:00 UTC", "seconds": 60}]
@@ -94,9 +167,10 @@ def test_quartiles_and_step_curve():
     assert step_at(curve, 1000, "episodes", "success") == 0.9       # carried forward
 
 
-def test_read_cell_on_a_hand_made_run_directory(tmp_path):
-    cell = build_grid("quick", learners=["pgpe-clipup"], tasks=["tmaze-10"], seeds=[3])[0]
-    d = cell_dir(tmp_path, cell)
+def _hand_made_run(out, cell, summary=True):
+    """A run directory as dps.run leaves it: metrics.csv with centre evaluations at 160, 240
+    and 320 episodes (the first >= 0.95 at 240) and, with ``summary``, summary.json."""
+    d = cell_dir(out, cell)
     d.mkdir(parents=True)
     cols = ["generation", "episodes", "env_steps", "wall_seconds", "best", "mean", "center_return", "center_success"]
     rows = [[0, 80, 1000, 0.5, 1, 0, "", ""], [1, 160, 2100, 1.0, 4, 1, "1.5", "0.6"],
@@ -105,18 +179,67 @@ def test_read_cell_on_a_hand_made_run_directory(tmp_path):
         w = csv.writer(f)
         w.writerow(cols)
         w.writerows(rows)
+    if summary:
+        (d / "summary.json").write_text(json.dumps({"episodes": 320, "env_steps": 3900, "wall_seconds": 2.0,
+                                                    "num_params": 148, "policy": "lstm:hidden=4",
+                                                    "eval": {"success_rate": 0.99, "mean_return": 3.9}}))
+    return d
+
+
+def test_read_cell_on_a_hand_made_run_directory(tmp_path):
+    cell = build_grid("quick", learners=["pgpe-clipup"], tasks=["tmaze-10"], seeds=[3])[0]
+    _hand_made_run(tmp_path, cell, summary=False)
     assert cell_status(tmp_path, cell) == "new"
     row, curve = read_cell(tmp_path, cell)
     assert [c["episodes"] for c in curve] == [160, 240, 320]
     # the first centre evaluation >= target 0.95 is at 240 episodes
     assert row["solved"] and row["episodes_to_solve"] == 240 and row["env_steps_to_solve"] == 3000
     assert row["best_center_success"] == 1.0
-    (d / "summary.json").write_text(json.dumps({"episodes": 320, "env_steps": 3900, "wall_seconds": 2.0,
-                                                "num_params": 148, "policy": "lstm:hidden=4",
-                                                "eval": {"success_rate": 0.99, "mean_return": 3.9}}))
-    assert cell_status(tmp_path, cell) == "done"
-    row, _ = read_cell(tmp_path, cell)
+    _hand_made_run(tmp_path / "done", cell)
+    assert cell_status(tmp_path / "done", cell) == "done"
+    row, _ = read_cell(tmp_path / "done", cell)
     assert row["final_success"] == 0.99 and row["episodes"] == 320
+
+
+def test_compare_files_are_replaced_whole_with_the_umask_permissions(tmp_path):
+    """Each regeneration replaces results.csv, curves.csv, REPORT.md, grid_log.json and the
+    figures with new files (os.replace: a new inode, never a file rewritten in place), made
+    with 0666 less the umask, and leaves no temporary file behind."""
+    from dps.compare.log import append_log
+    cells = build_grid("quick", learners=["pgpe-clipup", "rpg"], tasks=["tmaze-10"], seeds=[3])
+    for c in cells:
+        _hand_made_run(tmp_path, c)
+    entry = {"command": "test", "started": "2026-01-01 10:00:00 UTC", "seconds": 1.0, "jobs": 1, "cells_run": 2,
+             "errors": 0, "machine": "test"}
+    names = ["results.csv", "curves.csv", "REPORT.md", "grid_log.json", "curves_tmaze-10.png",
+             "success_vs_length.png", "episodes_to_solve.png"]
+    old_mask = os.umask(0o027)
+    try:
+        append_log(tmp_path, entry)
+        write_report(tmp_path, cells, preset="quick", command="test", skipped=[])
+        first = {n: os.stat(tmp_path / n) for n in names}
+        append_log(tmp_path, entry)
+        write_report(tmp_path, cells, preset="quick", command="test", skipped=[])
+    finally:
+        os.umask(old_mask)
+    for n in names:
+        now = os.stat(tmp_path / n)
+        assert now.st_ino != first[n].st_ino, n
+        assert first[n].st_mode & 0o777 == now.st_mode & 0o777 == 0o640, n
+    assert len(json.loads((tmp_path / "grid_log.json").read_text())) == 2
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_an_interrupted_write_keeps_the_old_file(tmp_path, monkeypatch):
+    from dps.checkpoint import write_atomic
+    path = write_atomic(tmp_path / "REPORT.md", "old\n")
+
+    def fail(fd):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(os, "fsync", fail)
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(path, "new\n")
+    assert path.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["REPORT.md"]
 
 
 def test_tiny_grid_runs_resumes_and_reports(tmp_path):
@@ -129,7 +252,7 @@ def test_tiny_grid_runs_resumes_and_reports(tmp_path):
     for f in ("results.csv", "curves.csv", "REPORT.md", "success_vs_length.png", "episodes_to_solve.png",
               "curves_tmaze-10.png"):
         assert (out / f).exists(), f
-    rows = list(csv.DictReader(open(out / "results.csv")))
+    rows = _csv_rows(out / "results.csv")
     assert [(r["learner"], r["task"], r["status"]) for r in rows] == [("pgpe-clipup", "tmaze-10", "done"),
                                                                       ("rpg", "tmaze-10", "done")]
     for r in rows:
@@ -140,7 +263,7 @@ def test_tiny_grid_runs_resumes_and_reports(tmp_path):
     # a restricted call's report still covers the folder's other cells of the preset
     assert main(argv[:2] + ["--learners", "rpg", "--tasks", "tmaze-10", "--seeds", "0", "--budget-scale", "0.03",
                             "--report-only", "--out", str(out)]) == 0
-    assert [r["learner"] for r in csv.DictReader(open(out / "results.csv"))] == ["pgpe-clipup", "rpg"]
+    assert [r["learner"] for r in _csv_rows(out / "results.csv")] == ["pgpe-clipup", "rpg"]
     log = json.loads((out / "grid_log.json").read_text())
     assert len(log) == 1 and log[0]["cells_run"] == 2 and log[0]["seconds"] > 0
 
@@ -168,11 +291,11 @@ def test_tiny_grid_runs_resumes_and_reports(tmp_path):
     from dps.runner import defaults
     table = list(defaults.TUNED)
     try:
-        defaults.TUNED.append(defaults.Tuned("rpg", "tmaze", dict(entropy=0.5)))
+        defaults.TUNED.append(defaults.Tuned("rpg", "tmaze", {"entropy": 0.5}))
         with pytest.raises(UserError, match="resolved.algo_options"):
             run_grid(cells, out, jobs=1, log=lambda *_: None)
         write_report(out, cells, preset="quick", command="test", skipped=[])
-        stale = {r["learner"]: r["status"] for r in csv.DictReader(open(out / "results.csv"))}
+        stale = {r["learner"]: r["status"] for r in _csv_rows(out / "results.csv")}
         assert stale == {"pgpe-clipup": "done", "rpg": "stale"}
         # --rerun-stale keeps the old run aside and runs the cell again
         res = run_grid(cells, out, jobs=1, log=lambda *_: None, rerun_stale=True)

@@ -1,6 +1,7 @@
 """Runner and CLI contract: run directory, resume bit-identity, evaluate, errors, interrupts."""
 import csv
 import json
+import os
 import subprocess
 import sys
 
@@ -214,3 +215,16 @@ def test_eval_every_episodes_evaluates_at_each_crossing(tmp_path):
     assert evaluated == [36, 60, 96, 120]
     with pytest.raises(Exception, match="max-episodes"):
         _run(tmp_path, "bad", 2, max_episodes=0)
+
+
+def test_run_files_have_the_umask_permissions_and_no_temporaries(tmp_path):
+    """config.json, metrics.csv, checkpoint.pt, summary.json and curve.png are made with
+    0666 less the umask (as a plain open() would), through one atomic writer."""
+    old = os.umask(0o022)
+    try:
+        d = _run(tmp_path, "perm", 2)
+    finally:
+        os.umask(old)
+    for name in ("config.json", "metrics.csv", "checkpoint.pt", "summary.json", "curve.png"):
+        assert os.stat(d / name).st_mode & 0o777 == 0o644, name
+    assert not [p for p in d.iterdir() if p.name.startswith(".tmp-")]

@@ -4,11 +4,15 @@ grid of learners × tasks × seeds with equal episode budgets, then write ``resu
 
 ::
 
-    python -m dps.compare --preset quick                    # <= 15 min on 2 CPU cores
+    python -m dps.compare --preset quick                    # <= 15 min on 2 CPU cores, into runs/compare/quick
     python -m dps.compare --preset full --jobs 2            # the whole grid; resumes where it stopped
     python -m dps.compare --preset full --tasks tmaze-10,tmaze-500 --learners pgpe-clipup,rpg --seeds 0,1
     python -m dps.compare --preset full --report-only       # re-collect the runs done so far
     python -m dps.compare --list                            # learners, tasks, presets
+
+Without ``--out`` a grid goes to ``runs/compare/<preset>`` in the current directory (like
+``python -m dps.run``'s ``runs/``), never into the repository's committed results: those
+are written only when ``--out`` names them.
 """
 from __future__ import annotations
 
@@ -24,10 +28,13 @@ from pathlib import Path
 from ..errors import UserError
 from ..runner import writable_dir
 from .execute import cell_dir, run_grid
-from .grid import LEARNERS, PRESETS, GRID_TASKS, build_grid, skipped_pairs
-from .report import append_log, machine, write_report
+from .grid import GRID_TASKS, LEARNERS, PRESETS, build_grid, skipped_pairs
+from .log import append_log, machine
+from .report import write_report
 
-DEFAULT_OUT = "experiments/results/compare"
+#: relative to the current directory, like dps.run's runs/: a grid written into the committed
+#: results (experiments/results/compare/) must name that folder with --out
+DEFAULT_OUT = "runs/compare"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -61,7 +68,8 @@ def parser() -> argparse.ArgumentParser:
                    help="start no new run after MIN minutes (the rest resumes next time)")
     p.add_argument("--rerun-stale", action="store_true",
                    help="set aside (OUT/stale/) and rerun cells made under other settings or older dps defaults")
-    p.add_argument("--report-only", action="store_true", help="only collect the runs done so far")
+    p.add_argument("--report-only", action="store_true",
+                   help="only collect the runs done so far (refused on a folder without runs)")
     p.add_argument("--list", action="store_true", help="print learners, tasks and presets")
     return p
 
@@ -96,6 +104,18 @@ def report_cells(cells: list, out: Path, a) -> list:
     return ordered + [c for c in cells if c.name not in shown]
 
 
+def _require_runs(out: Path, cells: list, argv: list, default_out: bool) -> None:
+    """Refuse ``--report-only`` on a folder holding none of the grid's run directories: its
+    report would say no cell had run and overwrite the REPORT.md / results.csv there (a
+    fresh clone's committed result folders hold no cells/, which git does not keep)."""
+    if any(cell_dir(out, c).exists() for c in cells):
+        return
+    rerun = [x for x in argv if x != "--report-only"] + (["--out", str(out)] if default_out else [])
+    raise UserError(f"{str(out)!r} holds no runs of this grid (no run directory under {str(out / 'cells')!r}), "
+                    "so --report-only has nothing to collect and leaves the folder as it is; run the grid to "
+                    "regenerate them: " + " ".join(shlex.quote(x) for x in ["python", "-m", "dps.compare", *rerun]))
+
+
 def _terminate(signum, frame):
     raise KeyboardInterrupt   # `kill PID` ends the grid like Ctrl-C: logged, checkpoints kept
 
@@ -116,7 +136,10 @@ def main(argv=None) -> int:
         cells = build_grid(a.preset, _names(a.learners), _names(a.tasks), _seeds(a.seeds), a.budget_scale, a.policy)
         if not cells:
             raise UserError("the selection leaves no cell to run (rpg-sde runs only on continuous-action tasks)")
-        out = writable_dir(Path(a.out or f"{DEFAULT_OUT}/{a.preset}"))
+        out = Path(a.out or f"{DEFAULT_OUT}/{a.preset}")
+        if a.report_only:
+            _require_runs(out, report_cells(cells, out, a), argv, a.out is None)
+        out = writable_dir(out)
         command = " ".join(shlex.quote(x) for x in ["python", "-m", "dps.compare", *argv])
         if not a.report_only:
             t0, started = time.time(), time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())

@@ -15,9 +15,9 @@ import shutil
 import time
 import traceback
 from pathlib import Path
-from typing import Optional
 
 from ..errors import UserError
+from ..checkpoint import write_atomic
 from .grid import Cell
 
 #: run far more generations than any budget needs: the episode budget ends the run
@@ -107,7 +107,7 @@ def cli_command(cell: Cell, out: Path) -> str:
     return " ".join(shlex.quote(p) for p in parts)
 
 
-def run_cell(cell: Cell, out: "str | Path", deadline: Optional[float] = None, threads: int = 1) -> dict:
+def run_cell(cell: Cell, out: str | Path, deadline: float | None = None, threads: int = 1) -> dict:
     """Train one cell to the end (or resume it). Returns ``{"cell", "status", "seconds"}``.
 
     Exceptions inside the run are caught: the cell gets ``error.txt`` (and keeps its
@@ -145,7 +145,7 @@ def run_cell(cell: Cell, out: "str | Path", deadline: Optional[float] = None, th
     except BaseException as exc:  # noqa: BLE001 -- recorded in the cell, the grid goes on
         cause = getattr(exc, "cause", None) or exc
         d.mkdir(parents=True, exist_ok=True)
-        (d / "error.txt").write_text(f"{type(cause).__name__}: {cause}\n\n" + "".join(
+        write_atomic(d / "error.txt", f"{type(cause).__name__}: {cause}\n\n" + "".join(
             traceback.format_exception(type(exc), exc, exc.__traceback__)))
         result = "error"
     finally:
@@ -153,7 +153,7 @@ def run_cell(cell: Cell, out: "str | Path", deadline: Optional[float] = None, th
     return {"cell": cell.name, "status": result, "seconds": time.perf_counter() - t0}
 
 
-def _take_lock(d: Path) -> Optional[Path]:
+def _take_lock(d: Path) -> Path | None:
     """``d.lock`` beside the cell's folder, holding this process's pid: two grid processes on
     one folder never run the same cell. A lock whose process is gone is taken over."""
     lock = d.parent / f"{d.name}.lock"
@@ -177,8 +177,8 @@ def _take_lock(d: Path) -> Optional[Path]:
     return None
 
 
-def run_grid(cells: list[Cell], out: "str | Path", jobs: int = 1, deadline_minutes: Optional[float] = None,
-             log=print, results: Optional[list] = None, rerun_stale: bool = False) -> list[dict]:
+def run_grid(cells: list[Cell], out: str | Path, jobs: int = 1, deadline_minutes: float | None = None,
+             log=print, results: list | None = None, rerun_stale: bool = False) -> list[dict]:
     """Run every cell not yet done, ``jobs`` at a time (joblib processes); cells run under
     other settings are refused, or set aside and rerun with ``rerun_stale``. Returns one
     ``run_cell`` result per cell run; ``results``, if given, is filled as cells finish

@@ -17,15 +17,14 @@ Equal terms:
   such evaluation whose success rate reaches ``target``, and the run stops there;
 * the policy: by default each learner runs on the same LSTM *class* with the per-env,
   per-algorithm default size and initialisation that dps measured for it
-  (``dps/envs/registry.py``; e.g. PGPE's T-maze LSTM has 4 cells, RPG's 16 cells with
-  forget-gate bias 5). ``policy=`` on a task (or ``--policy`` on the command line) forces
+  (``TUNED`` in ``dps/runner/defaults.py``; e.g. PGPE's T-maze LSTM has 4 cells, RPG's 16
+  cells with forget-gate bias 5). ``policy=`` on a task (or ``--policy`` on the command line) forces
   one policy spec for every learner.
 """
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Optional
 
 from ..errors import UserError, unknown
 
@@ -75,31 +74,32 @@ class TaskDef:
     env: str
     budget: int
     target: float = 0.95
-    group: Optional[str] = None
-    length: Optional[int] = None
+    group: str | None = None
+    length: int | None = None
     continuous: bool = False
     evals: int = 40
     center_episodes: int = 100
     eval_episodes: int = 100
     stop: bool = True
-    policy: Optional[str] = None
+    policy: str | None = None
 
     def key(self) -> dict:
         return {k: v for k, v in dataclasses.asdict(self).items() if k != "name"}
 
 
-#: the learners of the comparison (issue 7): parameter space and action space
+#: the learners of the comparison: parameter space and action space
 LEARNERS: dict[str, LearnerDef] = {d.name: d for d in [
-    LearnerDef("pgpe-paper", "pgpe", dict(variant="paper", lr_mu=0.2, lr_sigma=0.1, sigma_init=2.0, init_scale=0.0),
+    LearnerDef("pgpe-paper", "pgpe",
+               {"variant": "paper", "lr_mu": 0.2, "lr_sigma": 0.1, "sigma_init": 2.0, "init_scale": 0.0},
                description="PGPE, Sehnke et al. 2010 rule (reward-normalised, σ₀ = 2, μ₀ = 0)"),
-    LearnerDef("pgpe-clipup", "pgpe", dict(variant="modern", optimizer="clipup"),
+    LearnerDef("pgpe-clipup", "pgpe", {"variant": "modern", "optimizer": "clipup"},
                description="PGPE, modern variant: centered ranks + ClipUp, σ step clipped (dps defaults)"),
     LearnerDef("pdes", "pdes", {}, description="ES with past descent directions, Meier et al. 2019"),
     LearnerDef("cmaes", "cmaes", {}, description="CMA-ES (pycma), its default population size"),
     LearnerDef("snes", "snes", {}, description="SNES (evotorch)"),
-    LearnerDef("rpg", "rpg", dict(baseline="moving"), family="action",
+    LearnerDef("rpg", "rpg", {"baseline": "moving"}, family="action",
                description="recurrent policy gradients, moving-average baseline (the measured best)"),
-    LearnerDef("rpg-sde", "rpg", dict(baseline="moving", sde=True), family="action", continuous_only=True,
+    LearnerDef("rpg-sde", "rpg", {"baseline": "moving", "sde": True}, family="action", continuous_only=True,
                description="RPG with state-dependent exploration (continuous actions only)"),
 ]}
 
@@ -197,7 +197,7 @@ class Cell:
                 "seed": self.seed}
 
 
-def _pick(names: Optional[list[str]], table: dict, kind: str, default: tuple) -> list:
+def _pick(names: list[str] | None, table: dict, kind: str, default: tuple) -> list:
     if not names:
         return [table[n] for n in default]
     out = []
@@ -208,9 +208,9 @@ def _pick(names: Optional[list[str]], table: dict, kind: str, default: tuple) ->
     return out
 
 
-def build_grid(preset: str = "quick", learners: Optional[list[str]] = None, tasks: Optional[list[str]] = None,
-               seeds: Optional[list[int]] = None, budget_scale: float = 1.0,
-               policy: Optional[str] = None) -> list[Cell]:
+def build_grid(preset: str = "quick", learners: list[str] | None = None, tasks: list[str] | None = None,
+               seeds: list[int] | None = None, budget_scale: float = 1.0,
+               policy: str | None = None) -> list[Cell]:
     """The cells of a preset, optionally restricted / rescaled. Seed-major order, so a grid
     cut short has every cell at a few seeds rather than a few cells at every seed."""
     if preset not in PRESETS:
@@ -228,7 +228,7 @@ def build_grid(preset: str = "quick", learners: Optional[list[str]] = None, task
         POLICIES.options(policy)
     resolved = []
     for t in task_defs:
-        budget = max(1, int(round(p.budgets.get(t.name, t.budget) * budget_scale)))
+        budget = max(1, round(p.budgets.get(t.name, t.budget) * budget_scale))
         resolved.append(dataclasses.replace(t, budget=budget, policy=policy or t.policy))
     task_seeds = {t.name: set(seed_list if seed_list is not None else p.seeds_for(t.name)) for t in resolved}
     return [Cell(lr, t, s) for s in sorted(set().union(*task_seeds.values())) for t in resolved

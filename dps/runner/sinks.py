@@ -13,12 +13,12 @@ and, once the loop ends, :func:`plot_curve` draws ``curve.png`` from metrics.csv
 from __future__ import annotations
 
 import csv
+import io
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Optional
 
+from ..checkpoint import write_atomic
 from ..errors import UserError
 
 BASE_COLUMNS = ["generation", "episodes", "env_steps", "wall_seconds", "best", "mean",
@@ -75,13 +75,11 @@ class MetricsCSV(Sink):
         if self.file is None:
             if not self.header:
                 self.header = BASE_COLUMNS + sorted(k for k in row if k not in BASE_COLUMNS)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".csv", dir=self.path.parent)
-            with os.fdopen(fd, "w", newline="") as f:
-                w = csv.DictWriter(f, fieldnames=self.header, extrasaction="ignore")
-                w.writeheader()
-                w.writerows(self.rows)
-            os.chmod(tmp, 0o666 & ~_umask())
-            os.replace(tmp, self.path)
+            buf = io.StringIO(newline="")
+            w = csv.DictWriter(buf, fieldnames=self.header, extrasaction="ignore")
+            w.writeheader()
+            w.writerows(self.rows)
+            write_atomic(self.path, buf.getvalue())
             self.file = open(self.path, "a", newline="")
             self.writer = csv.DictWriter(self.file, fieldnames=self.header, extrasaction="ignore")
         self.writer.writerow({k: _fmt(v) for k, v in row.items()})
@@ -90,12 +88,6 @@ class MetricsCSV(Sink):
     def close(self) -> None:
         if self.file is not None and not self.file.closed:
             self.file.close()
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 class CheckpointSink(Sink):
@@ -210,14 +202,10 @@ def plot_curve(metrics_path: Path, png: Path, title: str = "") -> Optional[Path]
         ax2.set_ylabel("centre's greedy success rate")
         ax2.grid(alpha=0.3)
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=png.parent)
-    os.close(fd)
+    buf = io.BytesIO()
     try:
-        fig.savefig(tmp, dpi=110, format="png")
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, png)
+        fig.savefig(buf, dpi=110, format="png")
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_atomic(png, buf.getvalue())
     return png
