@@ -79,6 +79,44 @@ def test_entry_options_are_readable(registry, name):
     assert entry.summary.strip()
 
 
+def spec_value(value) -> str:
+    """``value`` as a spec writes it (``dps/spec.py``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (tuple, list)):
+        return "+".join(map(str, value))
+    return str(value)
+
+
+#: Registry.options binds a spec to the target's constructor signature (dps/registry.py,
+#: bind_spec), while Entry.options lists an algorithm's Config fields: for algorithms the
+#: two disagree (a spec may set center/config/seed, not the Config fields --list shows)
+_ALGO_SPECS = pytest.mark.xfail(strict=True, reason=(
+    "Registry.options/build bind an algorithm spec to the class constructor (center, config, seed, ...) "
+    "instead of the Config fields that Entry.options lists, so ALGORITHMS.options('pgpe:lr_mu=0.2') "
+    "raises 'unknown option' (dps/registry.py, Registry.options -> spec.bind_spec)"))
+
+
+@pytest.mark.parametrize("registry,name", [pytest.param(r, n, marks=[_ALGO_SPECS] if r is ALGORITHMS else [])
+                                           for r in (ALGORITHMS, ENVS, POLICIES, TASKS) for n in r],
+                         ids=lambda x: getattr(x, "kind", x))
+def test_entry_spec_sets_exactly_the_listed_options(registry, name):
+    """The options ``--list`` shows are the ones a spec may set, each converted from its
+    text (the one description of dps/registry.py's module docstring)."""
+    listed = registry[name].options()
+    base = {"env": ENV_SPECS, "policy": POLICY_SPECS, "task": TASK_SPECS}.get(registry.kind, {}).get(name, name)
+    sep = "," if ":" in base else ":"
+    with pytest.raises(UserError, match="accepted: ") as err:
+        registry.options(f"{base}{sep}no_such_option=1")
+    accepted = str(err.value).rsplit("accepted: ", 1)[1]
+    assert (set() if accepted == "(none)" else set(accepted.split(", "))) == {o.name for o in listed}
+    given = registry.options(base)
+    for o in listed:
+        if o.required or o.default is None or spec_value(o.default) == "" or o.name in given:
+            continue
+        assert registry.options(f"{base}{sep}{o.name}={spec_value(o.default)}") == {**given, o.name: o.default}
+
+
 def roundtrip(sd):
     """A state dict through ``torch.save`` / ``torch.load(weights_only=True)``, as a checkpoint."""
     buf = io.BytesIO()
