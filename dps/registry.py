@@ -66,6 +66,11 @@ class Entry:
                     for f in dataclasses.fields(config)]
         return [Option(name, p.annotation, p.default) for name, p in signature_options(obj).items()]
 
+    def parameters(self) -> dict[str, inspect.Parameter]:
+        """:meth:`options` as keyword parameters, for spec binding."""
+        return {o.name: inspect.Parameter(o.name, inspect.Parameter.KEYWORD_ONLY, default=o.default,
+                                          annotation=o.annotation) for o in self.options()}
+
     def describe(self, width: int = 12) -> str:
         """``name  summary  options: a=1 b=2`` (one line of ``--list``)."""
         try:
@@ -117,14 +122,20 @@ class Registry:
     def options(self, text: "str | Spec") -> dict:
         """The converted options a spec sets (defaults not filled in)."""
         spec = self.spec(text)
-        return bind_spec(spec, self[spec.name].load(), self.kind)
+        return bind_spec(spec, self[spec.name].parameters(), self.kind)
 
     def build(self, text: "str | Spec", *args, **supplied):
-        """``cls(*args, **options, **supplied)`` for the spec's entry; ``supplied`` are the
-        arguments the caller owns (device, observation shape …), never spec options."""
-        spec = self.spec(text)
-        cls = self[spec.name].load()
-        return cls(*args, **bind_spec(spec, cls, self.kind), **supplied)
+        """The spec's entry built with its options: ``cls(*args, **options, **supplied)``, or
+        for a class with a ``Config`` dataclass ``cls(*args, config=Config(**options),
+        **supplied)``; ``supplied`` are the arguments the caller owns (device, observation
+        shape, initial centre …), never spec options."""
+        entry = self[self.spec(text).name]
+        options = self.options(text)
+        cls = entry.load()
+        config = getattr(cls, "Config", None)
+        if config is not None and dataclasses.is_dataclass(config):
+            return cls(*args, config=config(**options), **supplied)
+        return cls(*args, **options, **supplied)
 
     def describe(self) -> list[str]:
         """One ``--list`` line per entry."""

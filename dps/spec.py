@@ -139,13 +139,13 @@ def convert(value: str, annotation: Any, what: str) -> Any:
     return value
 
 
-_EXCLUDED = {"self", "device", "dtype", "obs_shape", "out_size", "workers"}
+_EXCLUDED = {"self", "device", "dtype", "obs_shape", "out_size"}
 
 
 def signature_options(fn: Callable) -> dict[str, inspect.Parameter]:
     """The user-settable options of ``fn`` (a class or function): its parameters except
-    ``self``, ``device``, ``dtype``, ``obs_shape``, ``out_size`` and ``workers`` (which the
-    runner supplies)."""
+    ``self``, ``device``, ``dtype``, ``obs_shape`` and ``out_size`` (which the caller
+    supplies)."""
     target = fn.__init__ if inspect.isclass(fn) else fn
     try:
         hints = typing.get_type_hints(target, include_extras=True)
@@ -159,9 +159,10 @@ def signature_options(fn: Callable) -> dict[str, inspect.Parameter]:
     return out
 
 
-def bind_spec(spec: Spec, fn: Callable, kind: str) -> dict[str, Any]:
-    """Convert ``spec``'s options to keyword arguments for ``fn`` with clear errors."""
-    params = signature_options(fn)
+def bind_spec(spec: Spec, fn: "Callable | dict[str, inspect.Parameter]", kind: str) -> dict[str, Any]:
+    """Convert ``spec``'s options to keyword arguments for ``fn`` (a callable, or its
+    options as ``{name: inspect.Parameter}``) with clear errors."""
+    params = fn if isinstance(fn, dict) else signature_options(fn)
     names = list(params)
     kwargs: dict[str, Any] = {}
     positional = [n for n, p in params.items() if p.default is inspect.Parameter.empty]

@@ -88,17 +88,7 @@ def spec_value(value) -> str:
     return str(value)
 
 
-#: Registry.options binds a spec to the target's constructor signature (dps/registry.py,
-#: bind_spec), while Entry.options lists an algorithm's Config fields: for algorithms the
-#: two disagree (a spec may set center/config/seed, not the Config fields --list shows)
-_ALGO_SPECS = pytest.mark.xfail(strict=True, reason=(
-    "Registry.options/build bind an algorithm spec to the class constructor (center, config, seed, ...) "
-    "instead of the Config fields that Entry.options lists, so ALGORITHMS.options('pgpe:lr_mu=0.2') "
-    "raises 'unknown option' (dps/registry.py, Registry.options -> spec.bind_spec)"))
-
-
-@pytest.mark.parametrize("registry,name", [pytest.param(r, n, marks=[_ALGO_SPECS] if r is ALGORITHMS else [])
-                                           for r in (ALGORITHMS, ENVS, POLICIES, TASKS) for n in r],
+@pytest.mark.parametrize("registry,name", [(r, n) for r in (ALGORITHMS, ENVS, POLICIES, TASKS) for n in r],
                          ids=lambda x: getattr(x, "kind", x))
 def test_entry_spec_sets_exactly_the_listed_options(registry, name):
     """The options ``--list`` shows are the ones a spec may set, each converted from its
