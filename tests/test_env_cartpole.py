@@ -2,7 +2,7 @@
 
 * the torch double pole against an independent float64 reference of Wieland's equations
   (plain Python/numpy, one RK4 step at a time, written from the equations in
-  REFERENCES §8) over hundreds of steps of a balancing (LQR) controller;
+  docs/ENVIRONMENTS.md) over hundreds of steps of a balancing (LQR) controller;
 * ``integrator=gym`` against gymnasium's own CartPole-v1, side by side, step by step;
 * hand-worked failure conditions, observation scaling, discrete actions, masking;
 * the damping fitness against a hand computation on the reference trajectory;

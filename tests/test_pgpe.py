@@ -1,4 +1,4 @@
-"""PGPE against a plain, per-pair, per-component reference of REFERENCES §2."""
+"""PGPE against a plain, per-pair, per-component reference of the 2010 rule (docs/ALGORITHMS.md)."""
 import math
 
 import pytest
@@ -42,7 +42,7 @@ def test_paper_rule_matches_reference_to_1e12(N):
     g = torch.Generator().manual_seed(1)
     mu0 = torch.randn(D, generator=g, dtype=torch.float64)
     cfg = PGPEConfig(popsize=2 * N, variant="paper", lr_mu=0.2, lr_sigma=0.1, sigma_init=2.0, float64=True,
-                     flat_sigma_boost=1.0)  # the bare rule of REFERENCES §2
+                     flat_sigma_boost=1.0)  # the bare rule of docs/ALGORITHMS.md
     s = PGPE(mu0, cfg, seed=0)
     mu, sigma, b, m = mu0.tolist(), [2.0] * D, None, -math.inf
     for gen in range(4):
