@@ -4,10 +4,11 @@
     y(x) = Σ_{i=1..n} sin(λ_i x),   λ = (0.2, 0.311, 0.42, 0.51, 0.74)[:n],   x_t = 0.8 t
 
 Protocol (Schmidhuber et al. 2007, §5.2; docs/EVOLINO.md): the training window is
-x ∈ [0, 760) (t = 0 … 949) and the test window x ∈ [1600, 2160) (t = 2000 … 2699). The net is *driven* (teacher forced, input =
-previous true value y_{t−1}, target y_t) over the whole training window, then *runs free*
-from t = 950 on — its own output is the next input — through the gap and over the test
-window; ``test_mse`` is the mean squared error of that free run on the test window.
+x ∈ [0, 760) (t = 0 … 949) and the test window x ∈ [1600, 2160) (t = 2000 … 2699). The
+net is *driven* (teacher forced, input = previous true value y_{t−1}, target y_t) over
+the whole training window, then *runs free* from t = 950 on — its own output is the next
+input — through the gap and over the test window; ``test_mse`` is the mean squared error
+of that free run on the test window.
 For evolution the training window is split: washout ``[0, washout)``, readout fit
 ``[washout, fit_end)``, closed-loop fitness on ``[fit_end, 949)``.
 """
