@@ -312,7 +312,6 @@ def test_a_diverging_run_keeps_its_last_finite_learner_state():
 # ---------------------------------------------------------- envs, step by step ----
 def test_cartpole_nonfinite_action_or_state_fails_on_that_step():
     from dps.envs.cartpole import CartPole
-    from dps.seeding import make_generator
 
     for integrator, fitness in (("rk4", "steps"), ("rk4", "damping"), ("gym", "steps")):
         env = CartPole(poles=1, integrator=integrator, fitness=fitness, max_steps=200)
@@ -328,7 +327,7 @@ def test_cartpole_nonfinite_action_or_state_fails_on_that_step():
             ref.step(a)
         bad = torch.tensor([[0.0, NAN, INF, -INF, 0.0]])
         obs, reward, done, info = env.step(bad)
-        robs, rreward, rdone, _ = ref.step(a)
+        robs, rreward, _, _ = ref.step(a)
         total += reward
         assert done[0].tolist() == [False, True, True, True, False]
         assert not info["success"].any() and torch.isfinite(reward).all()
@@ -352,7 +351,7 @@ def test_cartpole_nonfinite_start_fails_on_the_first_step_and_discrete_float_act
     s = torch.zeros(1, 2, 6, dtype=torch.float64)
     s[0, 0, 3] = NAN
     env.reset_to(s)
-    _, reward, done, info = env.step(torch.zeros(1, 2, 1))
+    _, _, done, info = env.step(torch.zeros(1, 2, 1))
     assert done[0].tolist() == [True, False] and not info["success"].any()
     env = CartPole(discrete=True)
     env.reset_to(torch.zeros(1, 2, 4, dtype=torch.float64))
@@ -467,7 +466,7 @@ def test_gym_nonfinite_observation_ends_the_slot():
 
 
 # --------------------------------------------- every registered env, NaN policy ----
-#: (env spec, greedy-eval episodes); the registry's env names must all appear
+#: env specs (default options where none are given); every registry name must appear
 ENV_CASES = [
     "tmaze",
     "cartpole",

@@ -33,7 +33,14 @@ import numpy as np
 import torch
 
 from ..errors import UserError
-from .base import Antithetic, Searcher, make_optimizer, make_shaping, opt, optimizer_quantities
+from .base import (
+    Antithetic,
+    Searcher,
+    make_optimizer,
+    make_shaping,
+    opt,
+    optimizer_quantities,
+)
 
 
 def _qr(A: torch.Tensor):

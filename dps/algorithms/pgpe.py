@@ -45,7 +45,14 @@ from typing import Optional
 import torch
 
 from ..errors import UserError
-from .base import Antithetic, Searcher, make_optimizer, make_shaping, opt, optimizer_quantities
+from .base import (
+    Antithetic,
+    Searcher,
+    make_optimizer,
+    make_shaping,
+    opt,
+    optimizer_quantities,
+)
 
 
 @dataclass
