@@ -508,12 +508,13 @@ def test_searcher_tell_raw_fitness_ties_and_nan(name):
     s.tell(f)
     assert torch.isfinite(s.center).all()
     x = s.ask()
-    f = fitness_of(x)
-    f[2] = float("nan")
-    with pytest.raises(UserError, match="member 2"):
-        s.tell(f)
     with pytest.raises(UserError):
         s.tell(torch.zeros(x.shape[0] + 1))           # wrong length
+    f = fitness_of(x)
+    f[2] = float("nan")                                # ranks worst (tests/test_nonfinite.py)
+    stats = s.tell(f)
+    assert stats["nonfinite"] == 1 and math.isfinite(stats["best"]) and math.isfinite(stats["mean"])
+    assert torch.isfinite(s.center).all()
 
 
 @pytest.mark.parametrize("name", SEARCHER_NAMES)

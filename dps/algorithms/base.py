@@ -8,10 +8,32 @@ A :class:`Searcher` is a torch-optimizer-like object over flat parameter vectors
     searcher.state_dict() / load_state_dict(sd)
 
 dps *maximises*; a minimisation problem is negated once, at the boundary. The base class
-owns the template (evosax-style): ``tell`` validates the fitness (shape, NaN/inf → one
-clear error), tracks the best-so-far on the *raw* fitness, then calls the subclass's
-``_tell``. Hyper-parameters are a typed ``Config`` dataclass (its fields and ``help``
-metadata become CLI flags); the per-generation state is small and checkpointable.
+owns the template (evosax-style): ``tell`` validates the fitness (shape), applies the
+non-finite rule below, tracks the best-so-far on the *raw* fitness, then calls the
+subclass's ``_tell``. Hyper-parameters are a typed ``Config`` dataclass (its fields and
+``help`` metadata become CLI flags); the per-generation state is small and checkpointable.
+
+Non-finite numbers (the one place every searcher goes through; docs/ALGORITHMS.md):
+
+* **Fitness.** A NaN or ±inf fitness marks a member whose evaluation failed (a policy
+  whose outputs or state went non-finite; +inf is no evidence of a good policy either), so
+  it ranks *below every finite member*: :func:`finite_fitness` replaces each non-finite
+  value by ``worst − (best − worst)``, best/worst the generation's largest/smallest
+  finite fitness (``worst − max(|worst|, 1)`` when they are equal; the next float below
+  ``worst`` where that would round to ``worst`` or overflow). Rank shaping then gives
+  those members the lowest ranks (tied among themselves); raw and normalised rules and
+  pycma (which minimises the negated value) see a value one fitness range below the
+  worst, so their steps stay on the generation's own scale. The best-so-far and the
+  ``best`` / ``mean`` metrics count finite members only (``nonfinite`` gives their
+  number when there are any). A generation whose fitness is non-finite for *every*
+  member carries no information: ``tell`` raises :class:`~dps.errors.NonFiniteError`
+  and changes nothing.
+* **State.** ``tell`` (and ``ask``) keep a snapshot of the searcher's state; if the update
+  leaves the centre, σ or the optimiser's state non-finite (``_finite_quantities``), or
+  ``ask`` samples a non-finite population, the snapshot is restored and
+  :class:`~dps.errors.NonFiniteError` names the searcher, the generation and the quantity.
+  ``state_dict()`` — and so a run's last checkpoint — therefore always holds the last
+  finite state.
 """
 from __future__ import annotations
 
@@ -21,7 +43,7 @@ from typing import Any, Optional
 
 import torch
 
-from ..errors import UserError
+from ..errors import NonFiniteError, UserError
 
 
 def opt(default, help: str, **kw):
@@ -79,6 +101,67 @@ def make_shaping(name: str) -> FitnessShaping:
     if name not in SHAPINGS:
         raise UserError(f"unknown fitness shaping {name!r}; accepted: {', '.join(SHAPINGS)}")
     return SHAPINGS[name]()
+
+
+# ------------------------------------------------------------- non-finite fitness ----
+def finite_fitness(fitness: torch.Tensor) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """The non-finite fitness rule of every searcher (module docstring).
+
+    :returns: ``(fitness, bad)``: ``fitness`` itself and ``None`` when every value is
+        finite (the common case costs one ``isfinite``); else a copy in which every NaN/±inf
+        is replaced by one finite value strictly below the worst finite one, and the bool
+        mask ``bad`` of the replaced members. With no finite value at all the copy is
+        ``fitness`` unchanged (the caller raises).
+    """
+    ok = torch.isfinite(fitness)
+    if bool(ok.all()):
+        return fitness, None
+    bad = ~ok
+    if not bool(ok.any()):
+        return fitness, bad
+    good = fitness[ok]
+    worst, best = good.min(), good.max()
+    gap = best - worst
+    if not float(gap) > 0:
+        gap = worst.abs().clamp_min(1.0)
+    penalty = worst - gap
+    if not (bool(torch.isfinite(penalty)) and float(penalty) < float(worst)):
+        # the range is below worst's float spacing, or worst − gap overflows
+        penalty = torch.nextafter(worst, torch.full_like(worst, -math.inf))
+        if not bool(torch.isfinite(penalty)):   # worst is the dtype's lowest finite number
+            penalty = worst
+    return torch.where(ok, fitness, penalty), bad
+
+
+def _nonfinite_part(value) -> Optional[str]:
+    """``None`` if ``value`` (tensor, numpy array or number) is all finite, else a short
+    description such as ``"nan in 3 of 149 entries"``."""
+    if isinstance(value, (int, float)):   # (a float32 tensor of it could overflow)
+        return None if math.isfinite(value) else ("nan" if math.isnan(value) else "inf")
+    t = torch.as_tensor(value)
+    if not (t.is_floating_point() or t.is_complex()):
+        return None
+    ok = torch.isfinite(t)
+    if bool(ok.all()):
+        return None
+    bad = t[~ok]
+    kinds = "/".join(k for k, m in (("nan", bad.isnan()), ("inf", bad.isinf())) if bool(m.any()))
+    return f"{kinds} in {int(bad.numel())} of {int(t.numel())} entries" if t.numel() > 1 else kinds
+
+
+def optimizer_quantities(opt: "CenterOptimizer"):
+    """``(name, tensor)`` of a centre optimiser's state (velocity, moments) for the guard."""
+    for k, v in opt.state_dict().items():
+        if isinstance(v, torch.Tensor):
+            yield f"the optimiser's {k!r}", v
+
+
+def _clone_tree(tree):
+    if isinstance(tree, dict):
+        return {k: _clone_tree(v) for k, v in tree.items()}
+    if isinstance(tree, torch.Tensor):
+        return tree.clone()
+    return tree
 
 
 # --------------------------------------------------------------- centre optimisers ----
@@ -207,6 +290,8 @@ class Searcher:
     """
 
     Config: type = object
+    #: the options to make smaller when the search diverges (in :class:`NonFiniteError`)
+    nonfinite_hint: str = "a smaller learning rate or σ"
 
     def __init__(self, center: torch.Tensor, config: Any = None, seed: int = 0):
         self.config = config if config is not None else self.Config()
@@ -240,11 +325,53 @@ class Searcher:
     def _load_state(self, sd: dict) -> None:
         pass
 
+    # -- non-finite guard (module docstring) -----------------------------------------
+    def _snapshot(self) -> Any:
+        """What :meth:`_restore` needs to undo an ``_ask`` or ``_tell``: a copy of the
+        dynamic state and of the generator (overridden where ``_state`` is not the state
+        itself, e.g. pycma's replayed history)."""
+        return _clone_tree(self._state()), self.generator.get_state()
+
+    def _restore(self, snapshot: Any) -> None:
+        state, generator = snapshot
+        self._load_state(state)
+        self.generator.set_state(generator)
+
+    def _finite_quantities(self):
+        """``(name, value)`` pairs that must stay finite: the centre and σ (where the
+        searcher has one); subclasses add their optimiser's state. (Not every state tensor:
+        some hold infinite bounds on purpose, e.g. evotorch CEM's ``stdev_max``.)"""
+        yield "the centre", self.center
+        sigma = getattr(self, "sigma", None)
+        if sigma is not None:
+            yield "σ", sigma
+
+    def _nonfinite_quantity(self) -> Optional[tuple[str, str]]:
+        """``(name, what)`` of the first quantity that is not finite, or None."""
+        for name, value in self._finite_quantities():
+            what = _nonfinite_part(value)
+            if what is not None:
+                return name, what
+        return None
+
+    def _nonfinite_error(self, what: str) -> NonFiniteError:
+        return NonFiniteError(f"{type(self).__name__}: {what}; the state is kept as it was before "
+                              f"(a diverging search: try {self.nonfinite_hint})")
+
     # -- template ------------------------------------------------------------------
     def ask(self) -> torch.Tensor:
         if self._asked is not None:
             return self._asked
-        self._asked = self._ask()
+        snapshot = self._snapshot()
+        asked = self._ask()
+        if not bool(torch.isfinite(asked).all()):
+            # name the culprit: a non-finite centre or σ (given at construction, loaded), or
+            # a σ so large that the samples overflow
+            culprit = self._nonfinite_quantity()
+            self._restore(snapshot)
+            name, what = culprit or ("the sampled population", _nonfinite_part(asked))
+            raise self._nonfinite_error(f"{name} is non-finite at generation {self.generation} ({what})")
+        self._asked = asked
         return self._asked
 
     def tell(self, fitness) -> dict:
@@ -253,19 +380,32 @@ class Searcher:
         fitness = torch.as_tensor(fitness, dtype=self._asked.dtype).reshape(-1)
         if fitness.numel() != self._asked.shape[0]:
             raise UserError(f"tell() got {fitness.numel()} fitness values for a population of {self._asked.shape[0]}")
-        bad = ~torch.isfinite(fitness)
-        if bool(bad.any()):
-            idx = int(bad.nonzero()[0])
-            raise UserError(f"fitness of member {idx} is {float(fitness[idx])}; fitness must be finite "
-                            f"(check the env's rewards or the fitness function)")
-        i = int(fitness.argmax())
-        if float(fitness[i]) > self.best_fitness:
-            self.best_fitness = float(fitness[i])
+        clean, bad = finite_fitness(fitness)
+        if bad is not None and bool(bad.all()):
+            raise self._nonfinite_error(f"the fitness of every member of generation {self.generation} is "
+                                        f"non-finite ({_nonfinite_part(fitness)})")
+        snapshot = self._snapshot()
+        try:
+            stats = self._tell(clean)
+        except BaseException:   # e.g. a library update that fails half-way: keep the old state
+            self._restore(snapshot)
+            raise
+        culprit = self._nonfinite_quantity()
+        if culprit is not None:
+            self._restore(snapshot)
+            raise self._nonfinite_error(f"the update of generation {self.generation} made {culprit[0]} "
+                                        f"non-finite ({culprit[1]})")
+        # the replaced values lie below every finite one: the argmax is a finite member
+        i = int(clean.argmax())
+        if float(clean[i]) > self.best_fitness:
+            self.best_fitness = float(clean[i])
             self.best_params = self._asked[i].clone()
-        stats = self._tell(fitness)
         self._asked = None
         self.generation += 1
-        return {"best": float(fitness.max()), "mean": float(fitness.mean()), **stats}
+        if bad is None:
+            return {"best": float(fitness.max()), "mean": float(fitness.mean()), **stats}
+        finite = fitness[~bad]
+        return {"best": float(finite.max()), "mean": float(finite.mean()), "nonfinite": int(bad.sum()), **stats}
 
     def state_dict(self) -> dict:
         return {

@@ -25,6 +25,12 @@ searcher's seed, so ``load_state_dict``
 rebuilds pycma from the seed and replays ``ask()`` / ``tell()`` with the stored fitness,
 reaching bit-identically the state that was saved (tested). Replay costs one pycma
 update per stored generation (no fitness evaluations).
+
+Non-finite values follow the rule of :mod:`dps.algorithms.base`: the fitness pycma gets has
+every NaN/inf replaced by a finite value below the generation's worst (the negated value
+pycma minimises is then above its worst), and the history stores those replaced values, so
+a replay sees what pycma saw. An update that leaves pycma's mean, σ or covariance
+non-finite is undone by replaying the history up to the generation before.
 """
 from __future__ import annotations
 
@@ -64,6 +70,7 @@ class CMAES(Searcher):
     """CMA-ES (pycma) with optional IPOP/BIPOP restarts; see the module docstring."""
 
     Config = CMAESConfig
+    nonfinite_hint = "a smaller sigma0"
 
     def __init__(self, center: torch.Tensor, config=None, seed: int = 0):
         super().__init__(center, config, seed)
@@ -201,6 +208,24 @@ class CMAES(Searcher):
         stats = self._tell_fitness(fitness)
         return {"sigma": self.sigma, "popsize": self.popsize, "restarts": self.irun,
                 "evals": self.evals, "stopped": self.stopped, **stats}
+
+    # --------------------------------------------------- the non-finite guard (base.py) ----
+    # pycma's state lives in the pycma object, not in ``_state()`` (the history): a snapshot
+    # is the history so far, and restoring it replays pycma up to there (the error path only).
+    def _snapshot(self):
+        return list(self.history), self._asked is not None
+
+    def _restore(self, snapshot) -> None:
+        history, pending = snapshot
+        self.history = history
+        self._load_state({**self._state(), "pending": pending})
+
+    def _finite_quantities(self):
+        yield "the centre", self.center
+        yield "σ", self.es.sigma
+        C = getattr(self.es.sm, "C", None)
+        if C is not None:
+            yield "the covariance matrix", np.asarray(C)
 
     def _state(self):
         sizes = [int(h.numel()) for h in self.history]

@@ -33,7 +33,14 @@ import numpy as np
 import torch
 
 from ..errors import UserError
-from .base import Antithetic, Searcher, make_optimizer, make_shaping, opt
+from .base import (
+    Antithetic,
+    Searcher,
+    make_optimizer,
+    make_shaping,
+    opt,
+    optimizer_quantities,
+)
 
 
 def _qr(A: torch.Tensor):
@@ -66,6 +73,7 @@ class _AntitheticES(Searcher):
     population; ``_estimate(f_plus, f_minus)`` returns the ascent direction ``g`` (D,)."""
 
     Config = ESConfig
+    nonfinite_hint = "a smaller lr or sigma"
 
     def __init__(self, center: torch.Tensor, config=None, seed: int = 0):
         super().__init__(center, config, seed)
@@ -114,6 +122,10 @@ class _AntitheticES(Searcher):
         self.eps = None
         return {"grad_norm": float(self.grad.norm()), "step_norm": float(step.norm()),
                 "sigma": float(self.config.sigma)}
+
+    def _finite_quantities(self):
+        yield "the centre", self.mu
+        yield from optimizer_quantities(self.optimizer)
 
     def _state(self):
         return {"mu": self.mu, "eps": self.eps, "grad": self.grad,

@@ -86,6 +86,7 @@ class SNES(_EvoSearcher):
     """
 
     Config = SNESConfig
+    nonfinite_hint = "a smaller center_lr, stdev_lr or stdev_init"
 
     def __init__(self, center, config=None, seed: int = 0):
         super().__init__(center, config, seed)
@@ -109,6 +110,10 @@ class SNES(_EvoSearcher):
         self.dist = self.dist.update_parameters(grads, learning_rates={"mu": self.eta_mu, "sigma": self.eta_sigma})
         sigma = self.dist.sigma
         return {"sigma_mean": float(sigma.mean()), "sigma_max": float(sigma.max())}
+
+    def _finite_quantities(self):
+        yield "the centre", self.dist.mu
+        yield "σ", self.dist.sigma
 
     def _state(self):
         return {"mu": self.dist.mu, "sigma": self.dist.sigma, "pending": self._asked}
@@ -140,6 +145,7 @@ class XNES(_EvoSearcher):
     """
 
     Config = XNESConfig
+    nonfinite_hint = "a smaller center_lr, stdev_lr or stdev_init"
 
     def __init__(self, center, config=None, seed: int = 0):
         super().__init__(center, config, seed)
@@ -163,6 +169,11 @@ class XNES(_EvoSearcher):
         self.dist = self.dist.update_parameters(grads, learning_rates={"mu": self.eta_mu, "sigma": self.eta_A})
         A = self.dist.A
         return {"sigma": float(torch.linalg.det(A).abs() ** (1.0 / self.dim))}
+
+    def _finite_quantities(self):
+        yield "the centre", self.dist.mu
+        yield "σ (the matrix A)", self.dist.A
+        yield "the matrix A⁻¹", self.dist.A_inv
 
     def _state(self):
         return {"mu": self.dist.mu, "A": self.dist.A, "A_inv": self.dist.A_inv, "pending": self._asked}
@@ -199,6 +210,7 @@ class CEM(_EvoSearcher):
     ``mu ← mean(E)``, ``sigma ← std(E)`` (optionally bounded and change-limited)."""
 
     Config = CEMConfig
+    nonfinite_hint = "a smaller stdev_init"
 
     def __init__(self, center, config=None, seed: int = 0):
         super().__init__(center, config, seed)
@@ -225,6 +237,10 @@ class CEM(_EvoSearcher):
         _, fn = _evotorch()
         self.state = fn.cem_tell(self.state, self._asked, fitness)
         return {"sigma_mean": float(self.state.stdev.mean())}
+
+    def _finite_quantities(self):
+        yield "the centre", self.state.center
+        yield "σ", self.state.stdev
 
     def _state(self):
         return {"cem": _tuple_to_dict(self.state), "pending": self._asked}
@@ -263,6 +279,7 @@ class EvoPGPE(_EvoSearcher):
     """
 
     Config = EvoPGPEConfig
+    nonfinite_hint = "a smaller center_lr, stdev_lr or stdev_init"
 
     def __init__(self, center, config=None, seed: int = 0):
         super().__init__(center, config, seed)
@@ -305,6 +322,11 @@ class EvoPGPE(_EvoSearcher):
         self.state = fn.pgpe_tell(self.state, values, evals)
         return {"sigma_mean": float(self.state.stdev.mean()),
                 "speed": float(self.state.optimizer_state.velocity.norm())}
+
+    def _finite_quantities(self):
+        yield "the centre", self.center
+        yield "σ", self.state.stdev
+        yield "the ClipUp velocity", self.state.optimizer_state.velocity
 
     def _state(self):
         return {"pgpe": _tuple_to_dict(self.state), "pending": self._asked}

@@ -45,7 +45,14 @@ from typing import Optional
 import torch
 
 from ..errors import UserError
-from .base import Antithetic, Searcher, make_optimizer, make_shaping, opt
+from .base import (
+    Antithetic,
+    Searcher,
+    make_optimizer,
+    make_shaping,
+    opt,
+    optimizer_quantities,
+)
 
 
 @dataclass
@@ -76,6 +83,7 @@ class PGPE(Searcher):
     reward ``m``, the optimiser state (modern) and the last noise ``eps`` between ask and tell."""
 
     Config = PGPEConfig
+    nonfinite_hint = "a smaller lr_mu, lr_sigma or sigma_init"
 
     def __init__(self, center: torch.Tensor, config: Optional[PGPEConfig] = None, seed: int = 0):
         super().__init__(center, config, seed)
@@ -186,6 +194,12 @@ class PGPE(Searcher):
         self.sigma = (sigma + d_sigma).clamp_min(c.sigma_min)
         return {"sigma_mean": float(self.sigma.mean()), "mu_step": float(step.norm()),
                 "grad_norm": float(grad_mu.norm())}
+
+    def _finite_quantities(self):
+        yield "the centre", self.mu
+        yield "σ", self.sigma
+        if self.opt is not None:
+            yield from optimizer_quantities(self.opt)
 
     def _state(self) -> dict:
         return {"mu": self.mu, "sigma": self.sigma, "b": self.b, "m": self.m, "eps": self.eps,

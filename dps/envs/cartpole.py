@@ -44,7 +44,16 @@ Rewards (``fitness``):
   so that a cart resting exactly at the equilibrium keeps a finite return.
 
 ``success``: the episode reached ``max_steps`` without failing. Done slots stay frozen
-(reward 0, ``done`` True). :func:`dps.evaluation.cartpole.cartpole_checks` gives the generalisation score over
+(reward 0, ``done`` True).
+
+Non-finite numbers: an action that is NaN or ±inf (it becomes a NaN force), or a step
+whose new physical state is not finite (that force, a NaN start given to
+:meth:`reset_to`), is a **failure on that step** — the env's worst outcome: the step is the failing one, ``done``, no success, no
+reward after. Its reward: 1 with ``steps`` (as any failing step); with ``damping`` the
+step counts J = ∞ (potential 0), so the return is ``0.1·t/1000``, the least an episode of
+t steps can score. The failed slot's state stays as it is (it may be NaN; a done slot's
+observations are ignored). Without this rule a NaN state would never fail (every
+comparison with a limit is false) and a NaN policy would balance "perfectly". :func:`dps.evaluation.cartpole.cartpole_checks` gives the generalisation score over
 the 625 grid start states (balanced for 1000 steps) and, for the double pole, whether
 the standard start is balanced for 100,000 steps (the §8 definition of "solved").
 """
@@ -177,6 +186,7 @@ class CartPole(BatchedEnv):
         self._force_pos = torch.tensor(FORCE_MAG, **const)  # discrete actions' forces (0-dim)
         self._force_neg = torch.tensor(-FORCE_MAG, **const)
         self.fail_angle = GYM_THETA if gym else math.radians(FAIL_ANGLE[poles])
+        self._bounds = self._make_bounds(dtype, self.device)
         self._q: Optional[torch.Tensor] = None     # (P, B, 2 + 2k) internal-order state
         self.over: Optional[torch.Tensor] = None   # (P, B) bool
         self.t = 0                                 # actions taken (the same for all slots)
@@ -233,14 +243,23 @@ class CartPole(BatchedEnv):
         return torch.stack([x + GYM_TAU * x_dot, theta + GYM_TAU * theta_dot,
                             x_dot + GYM_TAU * x_acc, theta_dot + GYM_TAU * theta_acc], -1)
 
-    def _failed_q(self, q: torch.Tensor) -> torch.Tensor:
-        k = self.poles
-        return (q[..., 0].abs() > X_LIMIT) | (q[..., 1:k + 1].abs() > self.fail_angle).any(-1)
+    def _make_bounds(self, dtype: torch.dtype, device) -> torch.Tensor:
+        """|q| bounds of a live state in the internal order: |x| ≤ 2.4 m, |θ_i| ≤ the failure
+        angle, velocities at most the largest finite number (so: finite)."""
+        k, big = self.poles, torch.finfo(dtype).max
+        return torch.tensor([X_LIMIT] + [self.fail_angle] * k + [big] * (k + 1), dtype=dtype, device=device)
+
+    def _failed_q(self, q: torch.Tensor, bounds: Optional[torch.Tensor] = None) -> torch.Tensor:
+        # written as "not inside" so that a NaN anywhere in the state fails (NaN compares
+        # false with every limit: "|x| > 2.4" alone would let a NaN cart balance forever);
+        # for finite states it is the usual failure test
+        return ~(q.abs() <= (self._bounds if bounds is None else bounds)).all(-1)
 
     def failed(self, state: torch.Tensor) -> torch.Tensor:
-        """``(…)`` bool for public-order states: the cart left ±2.4 m or a pole passed the
-        failure angle."""
-        return self._failed_q(state.index_select(-1, self._to_internal_t.to(state.device)))
+        """``(…)`` bool for public-order states: the cart left ±2.4 m, a pole passed the
+        failure angle, or the state is not finite."""
+        q = state.index_select(-1, self._to_internal_t.to(state.device))
+        return self._failed_q(q, self._make_bounds(q.dtype, q.device))
 
     # ---- the env contract ---------------------------------------------------------------
     def _obs(self) -> torch.Tensor:
@@ -280,12 +299,16 @@ class CartPole(BatchedEnv):
             self._potential = self._potential.index_select(0, index)
 
     def _force(self, action: torch.Tensor) -> torch.Tensor:
+        """The force per slot; NaN where a (float) action is not finite, so that the state
+        turns NaN and the step fails (module docstring) — clamp alone would turn ±inf into
+        a legal ±10 N."""
         shape = self.over.shape
         if self.discrete:
             a = action.to(self.device).reshape(shape)
-            return torch.where(a == 1, self._force_pos, self._force_neg)
+            force = torch.where(a == 1, self._force_pos, self._force_neg)
+            return torch.where(torch.isfinite(a), force, math.nan) if a.is_floating_point() else force
         a = action.to(self.device, self.dtype).reshape(shape)
-        return FORCE_MAG * a.clamp(-1.0, 1.0)
+        return torch.where(torch.isfinite(a), FORCE_MAG * a.clamp(-1.0, 1.0), math.nan)
 
     def step(self, action: torch.Tensor):
         force = self._force(action)
@@ -294,7 +317,7 @@ class CartPole(BatchedEnv):
         q = torch.where(live.unsqueeze(-1), q, self._q)
         self._q = q
         self.t += 1
-        failed = live & self._failed_q(q)
+        failed = live & self._failed_q(q)    # NaN-safe: a non-finite state fails (module docstring)
         if self.fitness == "steps":
             reward = live.to(self.dtype)
         else:
@@ -303,7 +326,8 @@ class CartPole(BatchedEnv):
             slot = (self.t - 1) % 100
             self._jiggle[..., slot] = torch.where(live, jig, self._jiggle[..., slot])
             if self.t > 100:
-                potential = 0.675 / self._jiggle.sum(-1).clamp_min(J_MIN)
+                # a NaN state counts as J = ∞ (potential 0, no damping credit), as ±inf does
+                potential = (0.675 / self._jiggle.sum(-1).clamp_min(J_MIN)).nan_to_num(nan=0.0)
                 potential = torch.where(live, potential, self._potential)
             else:
                 potential = self._potential

@@ -12,6 +12,11 @@ the reproduction re-checks every solver it reports on the torch env.
 
 Only ``integrator="rk4"``, continuous actions, the standard or a given start, and the
 ``steps`` count (the episode length, failing step included) are supported.
+
+Non-finite numbers follow the torch env: a step whose state is not finite (a NaN or
+infinite weight makes the action and then the state NaN) is the failing step. With
+``return_state`` that final state is returned as it is (the torch env instead keeps the
+last finite state of such a slot).
 """
 from __future__ import annotations
 
@@ -62,7 +67,7 @@ def linear_balance_steps(weights: Sequence[float], poles: int = 2, velocities: b
     two = poles == 2
     mass = M_CART + m1 + (m2 if two else 0.0)
     fail = math.radians(FAIL_ANGLE[poles])
-    cos, sin, tanh = math.cos, math.sin, math.tanh
+    cos, sin, tanh, isfinite = math.cos, math.sin, math.tanh, math.isfinite
     h, h2, h6 = TAU, 0.5 * TAU, TAU / 6.0
 
     def acc(t1, t1d, t2, t2d, F):
@@ -98,7 +103,11 @@ def linear_balance_steps(weights: Sequence[float], poles: int = 2, velocities: b
             xd += h6 * (a1 + 2.0 * (a2 + a3) + a4)
             t1d += h6 * (b1 + 2.0 * (b2 + b3) + b4)
             t2d += h6 * (c1_ + 2.0 * (c2_ + c3_) + c4_)
-        if abs(x) > X_LIMIT or abs(t1) > fail or (two and abs(t2) > fail):
+        # the torch env's failure test, NaN-safe as there: a limit test written with ``<=``
+        # is false for NaN, and a non-finite velocity (sum) fails too — a NaN weight or
+        # state is a failure on this step, not a pole that never falls
+        if not (abs(x) <= X_LIMIT and abs(t1) <= fail and (not two or abs(t2) <= fail)) \
+                or not isfinite(xd + t1d + t2d):
             break
     else:
         step = max_steps

@@ -11,6 +11,10 @@
   ball's cell and at the paddle's cell, 0 elsewhere (as bsuite's catch; the two can only
   share a cell on the final step).
 * Done slots stay frozen: further steps return reward 0 and ``done`` True.
+* Non-finite numbers: the state is integers and actions are indices, so nothing here can
+  become NaN (a policy whose outputs are NaN is the rollout engine's business,
+  ``dps/rollout.py``). An action tensor of floats with a NaN/±inf entry is a failure on
+  that step — the env's worst outcome, a miss: reward −1, ``done``, no success.
 """
 from __future__ import annotations
 
@@ -67,14 +71,21 @@ class Catch(BatchedEnv):
             x.index_select(0, index) for x in (self.ball_row, self.ball_col, self.paddle, self.over))
 
     def step(self, action: torch.Tensor):
-        a = action.to(self.device).long().reshape(self.paddle.shape)
+        a = action.to(self.device).reshape(self.paddle.shape)
+        # float actions could be NaN (.long() would turn it into some index): a miss
+        bad = ~torch.isfinite(a) if a.is_floating_point() else None
+        a = a.long()
         live = ~self.over
         move = torch.where((a >= 0) & (a <= 2), a - 1, torch.zeros_like(a))
         paddle = (self.paddle + move).clamp(0, self.columns - 1)
         self.paddle = torch.where(live, paddle, self.paddle)
         self.ball_row = torch.where(live, self.ball_row + 1, self.ball_row)
         landed = live & (self.ball_row == self.rows - 1)
+        if bad is not None:
+            landed = landed | (live & bad)   # ends now, as a miss
         caught = landed & (self.ball_col == self.paddle)
+        if bad is not None:
+            caught = caught & ~bad
         reward = torch.where(caught, 1.0, torch.where(landed, -1.0, 0.0)).to(torch.float32)
         done = self.over | landed
         self.over = done

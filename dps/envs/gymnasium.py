@@ -30,6 +30,16 @@ Success (``has_success``): gymnasium has no general notion, so it is reported on
 ids in :data:`SUCCESS`: CartPole-v0/v1 succeed when the pole is still up at the time limit
 (truncated, not terminated); Acrobot-v1 and MountainCar(-Continuous) succeed when they
 reach their goal (terminated). Every other id has ``has_success = False``.
+
+Non-finite numbers. A slot whose action is NaN/±inf (a Box action, or a float action
+tensor for a Discrete space) is not stepped — gymnasium would clip NaN to NaN and carry it
+into the state — and a slot whose observation (after ``reset`` or a step) is not finite
+is not stepped again. Either is a **failure on that step**: ``done``, no success, its
+observation replaced by zeros, and its reward **NaN**. NaN is the worst outcome here
+because gymnasium declares no reward range (Pendulum-v1's rewards are ≤ 0, so a reward
+of 0 would be its *best*); a NaN return is what every searcher ranks below all finite
+ones (``dps/algorithms/base.py``), as the rollout engine does for a policy whose outputs
+are NaN. (A non-finite observation from ``reset`` ends the slot on its first step.)
 """
 from __future__ import annotations
 
@@ -143,6 +153,7 @@ class GymEnv(BatchedEnv):
         self._done = np.zeros(0, dtype=bool)
         self._obs = np.zeros((0, self.observation_size), dtype=np.float32)
         self._shape = (0, 0)
+        self._doomed = np.zeros(0, dtype=bool)   # slots whose reset observation was not finite
         #: slot seeds used by the next reset instead of drawing them (set by the workers)
         self._preset_seeds: Optional[np.ndarray] = None
 
@@ -203,6 +214,9 @@ class GymEnv(BatchedEnv):
             raw, _ = self._envs[i].reset(seed=int(s))
             obs[i] = self._observe(raw)
         self._n, self._shape = n, (P, B)
+        # a non-finite start: the slot fails on its first step (module docstring)
+        self._doomed = ~np.isfinite(obs).all(1)
+        obs[self._doomed] = 0.0
         self._obs = obs
         self._done = np.zeros(n, dtype=bool)
         return torch.from_numpy(obs.copy()).reshape(P, B, -1)
@@ -214,21 +228,30 @@ class GymEnv(BatchedEnv):
         done = self._done.copy()
         success = np.zeros(n, dtype=bool)
         if isinstance(self.action_space, Discrete):
-            acts = (action.reshape(n).to(torch.long) + self._discrete_start).tolist()
+            a = action.detach().reshape(n)
+            fail = ~torch.isfinite(a).numpy() if a.is_floating_point() else np.zeros(n, dtype=bool)
+            acts = (a.to(torch.long) + self._discrete_start).tolist()
         else:
             flat = action.detach().reshape(n, -1).to(torch.float64).numpy()
+            fail = ~np.isfinite(flat).all(1)
             acts = np.clip(flat, self._action_low, self._action_high)
             acts = acts.astype(self._action_dtype).reshape(n, *self._action_shape)
+        # non-finite action or start: fail without stepping (module docstring)
+        fail = (fail | self._doomed) & ~self._done
+        self._doomed[:] = False
         obs = self._obs
         envs = self._envs
         goal = self._success == "goal"
-        for i in np.flatnonzero(~self._done).tolist():
+        for i in np.flatnonzero(~(self._done | fail)).tolist():
             raw, r, terminated, truncated, _ = envs[i].step(acts[i])
             obs[i] = self._observe(raw)
             reward[i] = r
             if terminated or truncated:
                 done[i] = True
                 success[i] = terminated if goal else not terminated
+        fail |= ~self._done & ~np.isfinite(obs).all(1)    # a non-finite observation
+        if fail.any():
+            done[fail], success[fail], reward[fail], obs[fail] = True, False, np.nan, 0.0
         self._done = done
         info = {"success": torch.from_numpy(success).reshape(P, B)} if self.has_success else {}
         return (torch.from_numpy(obs.copy()).reshape(P, B, -1),

@@ -13,6 +13,13 @@ are 0; ``gamma = 1.0`` (the only reward is the last one, so discounting would on
 it). The class and the noise come from the generator given to :meth:`reset` (the env keeps
 a reference to it and draws each step's noise from it), so the same generator seed gives
 the same episodes.
+
+Non-finite numbers: actions are indices and the only float state (the class, the noise)
+is drawn, so nothing here can become NaN (a policy whose outputs are NaN is the rollout
+engine's business, ``dps/rollout.py``). An action tensor of floats with a NaN/±inf entry
+is a failure on that step, whatever the step — the env's worst outcome, a wrong answer:
+reward −1, ``done``, no success. (Without this a NaN compares unequal to 1 and would
+count as the answer −1, right for half the episodes.)
 """
 from __future__ import annotations
 
@@ -67,6 +74,8 @@ class ClassQuery(BatchedEnv):
         live = ~self.over
         if self.t >= self.length - 1:  # the action answers the query
             correct = (a == 1) == (self.cls > 0)
+            if a.is_floating_point():  # a non-finite answer is wrong (module docstring)
+                correct = correct & torch.isfinite(a)
             reward = torch.where(correct, 1.0, -1.0) * live
             done = torch.ones_like(self.over)
             success = correct & live
@@ -74,6 +83,10 @@ class ClassQuery(BatchedEnv):
             reward = torch.zeros_like(self.cls)
             done = self.over.clone()
             success = torch.zeros_like(self.over)
+            if a.is_floating_point():  # a non-finite action ends the episode as a wrong answer
+                bad = live & ~torch.isfinite(a)
+                reward = torch.where(bad, -1.0, reward)
+                done = done | bad
         self.over = done
         self.t += 1
         return self._obs(), reward.to(torch.float32), done, {"success": success}

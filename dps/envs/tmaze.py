@@ -20,6 +20,11 @@ Long Short-Term Memory*, NIPS 2001; REFERENCES §7).
   and one move into the correct arm: N+1 steps, undiscounted return 4.
 * Time limit ``max_steps`` (default 4N + 20): ``done`` on that step, no success.
 * Slots that are done stay frozen: further steps return reward 0 and ``done`` True.
+* Non-finite numbers: the state is an integer, and actions are indices, so nothing here
+  can become NaN (a policy whose outputs are NaN is the rollout engine's business,
+  ``dps/rollout.py``). An action tensor of floats with a NaN/±inf entry is a failure on
+  that step — the env's worst outcome, as entering the wrong arm: reward −0.1 (the
+  lowest reward of a step), ``done``, no success.
 """
 from __future__ import annotations
 
@@ -88,9 +93,15 @@ class TMaze(BatchedEnv):
                 else:
                     rew[k] = -0.1          # a wall bump
             # column 4: an action outside 0..3 is a no-op (no move, no reward, not an end)
-        # the last entry (5·S) is the no-op every done slot takes
+        # entry 5·S is the no-op every done slot takes; entry 5·S + 1 the failure that a
+        # non-finite action causes (module docstring): the wrong arm's end, from any cell
+        ds.append(0)
+        rew.append(-0.1)
+        end.append(1)
+        win.append(0)
         dev = self.device
         self._noop = 5 * S
+        self._fail = 5 * S + 1
         self._ds = torch.tensor(ds, dtype=torch.long, device=dev)
         self._rew = torch.tensor(rew, dtype=torch.float32, device=dev)
         self._end = torch.tensor(end, dtype=torch.bool, device=dev)
@@ -137,8 +148,14 @@ class TMaze(BatchedEnv):
         self._s, self.over = self._s.index_select(0, index), self.over.index_select(0, index)
 
     def step(self, action: torch.Tensor):
-        a = action.to(self.device).long().reshape(self._s.shape).clamp(-1, 4).remainder(5)  # 4: outside 0..3
-        k = torch.add(a, self._s, alpha=5).masked_fill_(self.over, self._noop)
+        a = action.to(self.device).reshape(self._s.shape)
+        # float actions could be NaN (.long() would turn it into some index): a failure
+        bad = ~torch.isfinite(a) if a.is_floating_point() else None
+        a = a.long().clamp(-1, 4).remainder(5)  # 4: outside 0..3
+        k = torch.add(a, self._s, alpha=5)
+        if bad is not None:
+            k.masked_fill_(bad, self._fail)
+        k.masked_fill_(self.over, self._noop)
         self._s = self._s + self._ds[k]
         self.t += 1
         enter = self._end[k]
