@@ -52,7 +52,7 @@ from typing import Callable, Optional
 import torch
 
 from .errors import UserError
-from .policies.heads import DiscreteHead, break_ties, make_head
+from .policies.heads import DiscreteHead, break_ties, greedy_scores, make_head
 from .seeding import make_generator
 
 #: kept row counts are ≡ P (mod ROW_ALIGN): a multiple of every CPU kernel's unroll width
@@ -259,7 +259,7 @@ class _LazyGreedy:
         noise = u[u.numel() - n_full:].view(self.full_shape)
         if rows is not None:
             noise = noise.index_select(0, rows)
-        return break_ties(out, noise), out.isnan().any(-1)
+        return break_ties(greedy_scores(out), noise), out.isnan().any(-1)
 
 
 def _keep_rows(row_alive: torch.Tensor, P0: int) -> Optional[torch.Tensor]:

@@ -518,11 +518,6 @@ def _env_and_policy(spec):
     return env, make_policy(_default_policy_spec(spec), env.observation_shape, env.action_space.out_size)
 
 
-def _needs_engine(spec, *cases):
-    return pytest.param(spec, marks=pytest.mark.xfail(strict=False, reason="needs the engine's NaN handling")) \
-        if spec in cases else spec
-
-
 def _assert_no_success(spec, env, returns, success):
     if env.has_success:
         assert success is not None and not bool(success.any()), f"{spec}: a NaN policy succeeded"
@@ -531,12 +526,7 @@ def _assert_no_success(spec, env, returns, success):
         assert not bool((returns >= best).any()), f"{spec}: a NaN policy reached the best return"
 
 
-#: discrete envs where, without the engine's handling, NaN outputs (random tie-breaking)
-#: can win an episode or crash (Atari-Go plays an illegal move)
-NO_SUCCESS_NEEDS_ENGINE = ("class-query", "catch", "atari-go")
-
-
-@pytest.mark.parametrize("spec", [_needs_engine(s, *NO_SUCCESS_NEEDS_ENGINE) for s in ENV_CASES])
+@pytest.mark.parametrize("spec", ENV_CASES)
 def test_nan_policy_rollout_never_succeeds(spec):
     from dps.rollout import rollout
 
@@ -547,7 +537,7 @@ def test_nan_policy_rollout_never_succeeds(spec):
     env.close()
 
 
-@pytest.mark.parametrize("spec", [_needs_engine(s, *NO_SUCCESS_NEEDS_ENGINE) for s in ENV_CASES])
+@pytest.mark.parametrize("spec", ENV_CASES)
 def test_nan_policy_greedy_evaluation_never_succeeds(spec):
     from dps.evaluation import greedy_evaluation
 
@@ -561,12 +551,7 @@ def test_nan_policy_greedy_evaluation_never_succeeds(spec):
     env.close()
 
 
-#: discrete envs where, without the engine's handling, a NaN policy's random walk can
-#: score above a finite policy (or crash)
-RANK_NEEDS_ENGINE = ("class-query", "catch", "gym:CartPole-v1", "atari-go")
-
-
-@pytest.mark.parametrize("spec", [_needs_engine(s, *RANK_NEEDS_ENGINE) for s in ENV_CASES])
+@pytest.mark.parametrize("spec", ENV_CASES)
 def test_nan_policy_never_ranks_above_a_finite_policy(spec):
     """The NaN member's fitness, after the searchers' rule (dps/algorithms/base.py), is at
     most that of every finite member (random initial parameters of the default policy)."""

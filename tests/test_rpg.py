@@ -205,3 +205,19 @@ def test_fused_replay_on_atari_go_with_masks(monkeypatch):
     batch = learner.collect(5)
     assert batch.masks is not None
     _fused_against_loop(learner, monkeypatch, Policy, batch.obs, batch.actions, batch.masks)
+
+
+def test_a_diverging_update_raises_and_keeps_the_policy():
+    """lr = 1e308 overflows the parameters on the first Adam step: NonFiniteError, and the
+    policy and optimiser are the ones before the step (a checkpoint stays finite)."""
+    from dps.errors import NonFiniteError
+
+    env = TMaze(length=3)
+    learner = RPG(LSTMPolicy(env.observation_shape, 4, hidden=4), env,
+                  Config(episodes=4, lr=1e308, grad_clip=None), seed=0)
+    before = learner.state_dict()
+    with pytest.raises(NonFiniteError, match="RPG"):
+        learner.step()
+    after = learner.state_dict()
+    assert torch.equal(before["theta"], after["theta"]) and torch.isfinite(after["theta"]).all()
+    assert after["optimizer"]["state"] == {} and learner.updates == 0

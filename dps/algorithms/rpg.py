@@ -35,13 +35,15 @@ policy, so training and greedy evaluation use the same env and the same policy.
 """
 from __future__ import annotations
 
+import copy
+import math
 from dataclasses import dataclass
 from typing import Optional
 
 import torch
 
 from ..envs.base import BatchedEnv
-from ..errors import UserError
+from ..errors import NonFiniteError, UserError
 from ..policies.heads import BoxHead, make_head
 from ..rollout import Actor, rollout
 from ..seeding import INIT, TRAIN, derive_seed, make_generator
@@ -344,7 +346,18 @@ class RPG(Learner):
             grad_norm = torch.nn.utils.clip_grad_norm_(params, c.grad_clip)
         else:
             grad_norm = torch.sqrt(sum((p.grad ** 2).sum() for p in params if p.grad is not None))
+        if not math.isfinite(float(grad_norm)):
+            raise NonFiniteError(f"RPG: the policy gradient of update {self.updates} is not finite ({float(grad_norm)}); "
+                                 "the policy is kept as it was (try a smaller lr, or grad_clip)")
+        kept = ([p.detach().clone() for p in params], copy.deepcopy(self.optimizer.state_dict()))
         self.optimizer.step()
+        if not all(bool(torch.isfinite(p).all()) for p in params):
+            with torch.no_grad():
+                for p, old in zip(params, kept[0]):
+                    p.copy_(old)
+            self.optimizer.load_state_dict(kept[1])
+            raise NonFiniteError(f"RPG: update {self.updates} made the policy parameters non-finite; the policy "
+                                 "is kept as it was (a diverging step: try a smaller lr)")
         returns = batch.rewards.sum(0)
         out = {"episodes": int(batch.alive.shape[1]), "env_steps": int(batch.alive.sum()),
                "best": float(returns.max()), "mean": float(returns.mean()),

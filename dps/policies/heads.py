@@ -21,11 +21,19 @@ from ..spaces import Box, Discrete
 NEG_INF = -1e30
 
 
+def greedy_scores(out: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """What the greedy action maximises: ``out`` with NaN and −∞ entries raised to the lowest
+    legal score (so a NaN output still picks a legal action: the rollout ends such a slot
+    as a failure, but its env must not be handed an illegal move) and illegal actions at
+    −∞. Finite outputs are unchanged."""
+    scores = out.nan_to_num(nan=NEG_INF).clamp_min(NEG_INF)
+    return scores if mask is None else scores.masked_fill(~mask, -math.inf)
+
+
 def break_ties(scores: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-    """The argmax of ``scores (..., n)`` with ties broken uniformly by ``noise`` (uniform
-    numbers of the same shape): the maximal entry with the largest noise. A row holding a
-    NaN has no maximum (``max`` is NaN and nothing compares equal), so it takes action 0;
-    :func:`dps.rollout.rollout` ends such slots as failures."""
+    """The argmax of ``scores (..., n)`` (from :func:`greedy_scores`) with ties broken
+    uniformly by ``noise`` (uniform numbers of the same shape): the maximal entry with the
+    largest noise."""
     best = scores.max(-1, keepdim=True).values
     return torch.where(scores >= best, noise, torch.full_like(noise, -1.0)).argmax(-1)
 
@@ -42,7 +50,7 @@ class DiscreteHead:
                generator: Optional[torch.Generator] = None) -> torch.Tensor:
         """Argmax over (legal) actions; ties broken uniformly at random when a generator
         is given, else the lowest index."""
-        scores = self._masked(out, mask)
+        scores = greedy_scores(out, mask)
         if generator is None:
             return scores.argmax(-1)
         return break_ties(scores, torch.rand(scores.shape, generator=generator, device=scores.device,
