@@ -7,16 +7,16 @@ Public API (see README.md)::
     policy = dps.make_policy("lstm:hidden=8", env.observation_shape, env.action_space.out_size)
     res = dps.rollout(policy, env, params, episodes=16, seed=0)
 """
+from .algorithms import ALGORITHMS, SGD, Adam, CenteredRanks, ClipUp, Searcher
+from .algorithms.learner import SearchLearner
 from .envs.base import BatchedEnv
-from .spaces import Box, Discrete
 from .envs.registry import ENVS, make_env
 from .errors import UserError
-from .policies import LSTMPolicy, LinearPolicy, MLPPolicy, Policy, make_head, make_policy
+from .evaluation import RolloutProblem, run_episodes
+from .policies import LinearPolicy, LSTMPolicy, MLPPolicy, Policy, make_head, make_policy
 from .rollout import RolloutResult, rollout
 from .seeding import derive_seed
-from .evaluation import RolloutProblem, run_episodes
-from .algorithms.learner import SearchLearner
-from .algorithms import ALGORITHMS, Adam, CenteredRanks, ClipUp, SGD, Searcher
+from .spaces import Box, Discrete
 
 __version__ = "0.1.0"
 

@@ -50,7 +50,6 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import dps  # noqa: E402
 from dps.evaluation import run_episodes  # noqa: E402
-from dps.rollout import rollout  # noqa: E402
 
 HIDDEN = 16
 SIGMA = 0.1

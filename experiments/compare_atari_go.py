@@ -133,8 +133,8 @@ def read_metrics(path: Path) -> tuple[list[int], list[float]]:
 
 
 def aggregate(args, methods, seeds, total_wall: float | None) -> None:
-    import numpy as np
     import matplotlib
+    import numpy as np
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -174,7 +174,7 @@ def aggregate(args, methods, seeds, total_wall: float | None) -> None:
     ax.set_xlabel("training games (population × 40 games × generations)")
     ax.set_ylabel("centre's greedy win rate vs L2 (40 games)")
     ax.set_ylim(-0.02, 1.02)
-    ax.set_title(f"Atari-Go 5×5, MDLSTM h=4 (144 weights) vs L2: median and IQR over seeds")
+    ax.set_title("Atari-Go 5×5, MDLSTM h=4 (144 weights) vs L2: median and IQR over seeds")
     ax.legend(loc="lower right", fontsize=9)
     ax.grid(alpha=0.3)
     fig.tight_layout()

@@ -72,7 +72,7 @@ def main(argv=None):
           f"counting the reference's own sampling error at {REF_GAMES} games; zᵣ: the distance to "
           "the interval of values that round to the reference as printed (0.79: 0.785-0.795) "
           "over that same s.e. of the difference")
-    print(f"| match | N | measured ± s.e. | reference | z | z₂ | zᵣ | as Black | as White | plies | s |")
+    print("| match | N | measured ± s.e. | reference | z | z₂ | zᵣ | as Black | as White | plies | s |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for (a, b), ref in cells.items():
         for N in sizes:

@@ -72,8 +72,8 @@ from dps.algorithms.base import config_from_dict  # noqa: E402
 from dps.envs.cartpole import CartPole  # noqa: E402
 from dps.envs.cartpole_fast import linear_balance_steps  # noqa: E402
 from dps.policies import make_policy  # noqa: E402
-from dps.seeding import INIT, TRAIN, derive_seed  # noqa: E402
 from dps.rollout import rollout  # noqa: E402
+from dps.seeding import INIT, TRAIN, derive_seed  # noqa: E402
 
 OUT_DEFAULT = Path(__file__).resolve().parents[1] / "runs" / "pole"
 OUT = OUT_DEFAULT

@@ -17,7 +17,7 @@ def local_reference(params, seed):
 
 
 def test_in_process_problem_matches_reference_and_seed_matters():
-    from dps.evaluation.distributed import RolloutProblem, RayEvaluator
+    from dps.evaluation.distributed import RayEvaluator, RolloutProblem
 
     problem = RolloutProblem(ENV, POLICY, episodes=EPISODES, num_actors=0)
     ev = RayEvaluator(problem)

@@ -18,8 +18,8 @@ from dps.envs.base import Box, Discrete
 from dps.envs.cartpole import CartPole, grid_start_states
 from dps.envs.registry import make_env
 from dps.errors import UserError
-from dps.policies import LinearPolicy, LSTMPolicy
 from dps.evaluation.cartpole import cartpole_checks
+from dps.policies import LinearPolicy, LSTMPolicy
 from dps.rollout import make_generator, rollout
 
 

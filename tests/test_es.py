@@ -1,5 +1,4 @@
 """Estimator correctness and fixed-seed convergence of the antithetic ES family."""
-import math
 
 import pytest
 import torch

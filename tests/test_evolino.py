@@ -5,11 +5,10 @@ import pytest
 import torch
 
 from dps.algorithms.esp import ESP, cauchy, credit
-from dps.algorithms.evolino import (Config, Evolino, cell_indices, closed_loop, drive_features,
-                                    recurrent_indices)
+from dps.algorithms.evolino import Config, Evolino, cell_indices, closed_loop, drive_features, recurrent_indices
+from dps.algorithms.learner import RunContext
 from dps.errors import UserError
 from dps.policies import make_policy, reset_where
-from dps.algorithms.learner import RunContext
 from dps.tasks import make_task
 from dps.tasks.readout import fit_readout
 

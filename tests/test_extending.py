@@ -20,7 +20,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-import torch
+from test_contracts import contract_tests  # tests/ is on sys.path under pytest's default import mode
 
 from dps.algorithms import ALGORITHMS
 from dps.envs.registry import ENVS
@@ -29,7 +29,6 @@ from dps.policies import POLICIES
 from dps.run import main
 from dps.runner.defaults import TUNED
 from dps.tasks import TASKS
-from test_contracts import contract_tests  # tests/ is on sys.path under pytest's default import mode
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "EXTENDING.md"
 REGISTRIES = {"env": ENVS, "policy": POLICIES, "algorithm": ALGORITHMS, "task": TASKS}

@@ -5,7 +5,6 @@ import math
 from pathlib import Path
 
 import pytest
-
 from fingerprints import RUNS, run
 
 RECORDED = json.loads((Path(__file__).parent / "data" / "fingerprints.json").read_text())

@@ -4,9 +4,9 @@ import math
 import pytest
 import torch
 
-from dps.policies import LSTMPolicy, LinearPolicy, MLPPolicy, RNNPolicy, make_policy
-from dps.policies.heads import BoxHead, DiscreteHead
 from dps.envs.base import Box
+from dps.policies import LinearPolicy, LSTMPolicy, MLPPolicy, RNNPolicy, make_policy
+from dps.policies.heads import BoxHead, DiscreteHead
 
 
 def reference_lstm(params_row, pol, xs, peep):

@@ -4,11 +4,11 @@ import io
 import pytest
 import torch
 
+from dps.algorithms.learner import RunContext
 from dps.algorithms.rpg import RPG, Config
 from dps.envs.memory import ClassQuery
 from dps.envs.tmaze import TMaze
 from dps.policies import LSTMPolicy
-from dps.algorithms.learner import RunContext
 from dps.rollout import rollout
 
 

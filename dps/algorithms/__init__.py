@@ -8,8 +8,18 @@ options are the fields of its class's ``Config`` dataclass (:mod:`dps.registry`)
 from __future__ import annotations
 
 from ..registry import Registry
-from .base import (SGD, Adam, Antithetic, CenteredRanks, ClipUp, FitnessShaping, Normalized, Searcher,
-                   make_optimizer, make_shaping)
+from .base import (
+                   SGD,
+                   Adam,
+                   Antithetic,
+                   CenteredRanks,
+                   ClipUp,
+                   FitnessShaping,
+                   Normalized,
+                   Searcher,
+                   make_optimizer,
+                   make_shaping,
+)
 
 #: every algorithm by name; an entry's ``kind`` is "searcher" or "learner"
 ALGORITHMS = Registry("algorithm")

@@ -38,7 +38,7 @@ Non-finite numbers (the one place every searcher goes through; docs/ALGORITHMS.m
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import field, fields
 from typing import Any, Optional
 
 import torch

@@ -34,7 +34,6 @@ non-finite is undone by replaying the history up to the generation before.
 """
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass
 from typing import Optional

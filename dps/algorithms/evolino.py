@@ -35,9 +35,9 @@ from ..errors import UserError
 from ..policies.lstm import LSTMPolicy
 from ..seeding import INIT, derive_seed
 from ..tasks.readout import fit_readout
-from .learner import Learner
 from .base import opt
 from .esp import ESP
+from .learner import Learner
 
 DEFAULT_POLICY = "lstm:hidden=10,peepholes=true"
 BAD_ERROR = 1e30  # error given to a candidate whose prediction is not finite

@@ -48,8 +48,8 @@ from ..policies.heads import BoxHead, make_head
 from ..rollout import Actor, rollout
 from ..seeding import INIT, TRAIN, derive_seed, make_generator
 from ..spaces import Discrete
-from .learner import Learner, RunContext
 from .base import opt
+from .learner import Learner, RunContext
 from .rpg_baselines import BASELINES, ValueNet, bootstrap_returns, returns_to_go, time_baseline
 from .sde import draw_theta, sde_action, sde_entropy, sde_log_prob
 

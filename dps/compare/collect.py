@@ -9,8 +9,8 @@ import json
 import math
 from pathlib import Path
 
-from .execute import cell_definition, cell_dir, cell_status
 from ..checkpoint import write_atomic
+from .execute import cell_definition, cell_dir, cell_status
 from .grid import Cell
 
 RESULT_COLUMNS = ["learner", "family", "algo", "task", "group", "length", "seed", "status", "budget",

@@ -16,8 +16,8 @@ import time
 import traceback
 from pathlib import Path
 
-from ..errors import UserError
 from ..checkpoint import write_atomic
+from ..errors import UserError
 from .grid import Cell
 
 #: run far more generations than any budget needs: the episode budget ends the run

@@ -6,8 +6,8 @@ import io
 import math
 from pathlib import Path
 
-from .collect import number
 from ..checkpoint import write_atomic
+from .collect import number
 from .tables import by_task_learner, quartiles, step_at
 
 

@@ -22,9 +22,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from ..checkpoint import write_atomic
 from .collect import CURVE_COLUMNS, RESULT_COLUMNS, collect, number, write_csv
 from .execute import cli_command
-from ..checkpoint import write_atomic
 from .grid import GRID_TASKS, Cell
 from .log import LOG, machine, read_log, wall_time
 from .plots import plot_curves, plot_episodes_to_solve, plot_success_vs_length

@@ -23,8 +23,20 @@ from __future__ import annotations
 import math
 from typing import Optional, Sequence
 
-from .cartpole import (FAIL_ANGLE, FORCE_MAG, GRAVITY, M_CART, MU_P, POLE_HALF, POLE_MASS, RK4_STEPS, SCALE,
-                       START_ANGLE, TAU, X_LIMIT)
+from .cartpole import (
+    FAIL_ANGLE,
+    FORCE_MAG,
+    GRAVITY,
+    M_CART,
+    MU_P,
+    POLE_HALF,
+    POLE_MASS,
+    RK4_STEPS,
+    SCALE,
+    START_ANGLE,
+    TAU,
+    X_LIMIT,
+)
 
 
 def linear_balance_steps(weights: Sequence[float], poles: int = 2, velocities: bool = True,

@@ -10,7 +10,6 @@ from typing import Annotated
 import torch
 
 from ..spec import Range
-
 from .base import Layout, Policy, batched_linear, flat_obs
 
 

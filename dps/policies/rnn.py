@@ -20,7 +20,6 @@ from typing import Annotated, Optional
 import torch
 
 from ..spec import Range
-
 from .base import Layout, Policy, batched_linear, flat_obs, reset_where
 
 

@@ -22,7 +22,6 @@ from typing import Annotated
 import torch
 
 from ..spec import Range
-
 from . import SequenceTask, TaskData
 
 IN_SYMBOLS = "Sabc"

@@ -19,8 +19,8 @@ from typing import Optional
 
 import torch
 
-from .readout import fit_readout
 from . import SequenceTask, TaskData
+from .readout import fit_readout
 
 
 def _split_strings(data: TaskData) -> list[tuple[int, int]]:

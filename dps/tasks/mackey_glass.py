@@ -25,7 +25,6 @@ from typing import Annotated
 import torch
 
 from ..spec import Range
-
 from . import SequenceTask, TaskData
 
 BETA, GAMMA, POWER, TAU = 0.2, 0.1, 10, 17.0

@@ -19,7 +19,6 @@ from typing import Annotated
 import torch
 
 from ..spec import Range
-
 from . import SequenceTask, TaskData
 
 LAMBDAS = (0.2, 0.311, 0.42, 0.51, 0.74)

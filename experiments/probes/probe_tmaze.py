@@ -9,10 +9,15 @@ option ``input_bias``). Example (the measurement that fixed the default)::
     python experiments/probes/probe_tmaze.py --N 50 --updates 1500 \
         --policy lstm:hidden=16,forget_bias=5,input_bias=-5,skip=true
 """
-import argparse, time, json, sys
+import argparse
+import json
+import sys
+import time
 from pathlib import Path
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import torch
+
 torch.set_num_threads(1)
 from dps.algorithms.rpg import RPG, Config
 from dps.envs.tmaze import TMaze
