@@ -5,7 +5,7 @@ gradients*, Neural Networks 23(4):551–559, 2010 (ICANN 2008). Parameters θ ~ 
 each sample is evaluated with a deterministic controller.
 
 ``variant="paper"`` — symmetric sampling with reward normalisation (the paper's §2.3–2.4,
-as in the lab's own implementation; REFERENCES §2). Per pair k, with ε_k ~ N(0, diag σ²),
+as in the lab's own implementation; docs/ALGORITHMS.md). Per pair k, with ε_k ~ N(0, diag σ²),
 r⁺ = R(μ+ε_k), r⁻ = R(μ−ε_k), m = the best reward seen so far (this generation's included),
 r̄ = (r⁺ + r⁻)/2 and b the baseline::
 

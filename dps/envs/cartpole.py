@@ -1,5 +1,5 @@
 """Cart-pole balancing: single pole and Wieland's double pole, batched in torch
-(REFERENCES §8; Gomez, Schmidhuber & Miikkulainen, JMLR 9:937–965, 2008).
+(docs/ENVIRONMENTS.md, docs/POLE.md; Gomez, Schmidhuber & Miikkulainen, JMLR 9:937–965, 2008).
 
 Physics (``integrator="rk4"``, the neuroevolution benchmark): Wieland's equations for k
 poles on one cart, pole i with mass m_i, half-length l_i, pivot friction μ_p::
@@ -61,14 +61,15 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Optional
+from typing import Annotated, Optional
 
 import torch
 
 from ..errors import UserError
+from ..spec import Range
 from .base import BatchedEnv, Box, Discrete
 
-# Wieland / Gomez constants (REFERENCES §8)
+# Wieland / Gomez constants (Gomez et al. 2008; docs/ENVIRONMENTS.md)
 GRAVITY = -9.8           # m/s², in the sign convention of the equations above
 M_CART = 1.0             # kg
 POLE_MASS = (0.1, 0.01)  # kg
@@ -121,7 +122,8 @@ class CartPole(BatchedEnv):
     #: steps the standard start must be balanced for in :func:`dps.evaluation.cartpole.cartpole_checks` (§8)
     solve_steps = 100_000
 
-    def __init__(self, poles: int = 1, velocities: bool = True, max_steps: Optional[int] = None,
+    def __init__(self, poles: Annotated[int, Range(1, 2)] = 1, velocities: bool = True,
+                 max_steps: Optional[Annotated[int, Range(1, 100_000_000)]] = None,
                  fitness: Optional[str] = None, start: Optional[str] = None, discrete: bool = False,
                  integrator: str = "rk4", device="cpu", dtype: torch.dtype = torch.float64):
         """

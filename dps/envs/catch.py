@@ -18,11 +18,12 @@
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Annotated, Optional
 
 import torch
 
 from ..errors import UserError
+from ..spec import Range
 from .base import BatchedEnv, Discrete
 
 
@@ -31,7 +32,8 @@ class Catch(BatchedEnv):
     supports_select_rows = True
     action_space = Discrete(3)
 
-    def __init__(self, rows: int = 10, columns: int = 5, device="cpu"):
+    def __init__(self, rows: Annotated[int, Range(2, 10_000)] = 10, columns: Annotated[int, Range(1, 10_000)] = 5,
+                 device="cpu"):
         """
         :param rows: grid height (>= 2); an episode lasts rows − 1 steps
         :param columns: grid width (>= 1)

@@ -44,12 +44,13 @@ are NaN. (A non-finite observation from ``reset`` ends the slot on its first ste
 from __future__ import annotations
 
 import difflib
-from typing import Optional
+from typing import Annotated, Optional
 
 import numpy as np
 import torch
 
 from ..errors import UserError
+from ..spec import Range
 from .base import BatchedEnv, Box, Discrete
 
 #: id -> flattened observation indices that are velocities (``velocities=false`` hides them)
@@ -93,7 +94,7 @@ def _check_id(env_id: str) -> None:
 
 class GymEnv(BatchedEnv):
     def __init__(self, id: str, hide: tuple[int, ...] = (), velocities: bool = True,
-                 max_steps: Optional[int] = None, device="cpu"):
+                 max_steps: Optional[Annotated[int, Range(1, 100_000_000)]] = None, device="cpu"):
         """
         :param id: a registered gymnasium id, e.g. ``CartPole-v1``
         :param hide: flattened observation indices to remove, e.g. ``hide=1+3``

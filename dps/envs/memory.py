@@ -1,4 +1,4 @@
-"""The "noise and class query" memory task (REFERENCES §9; closest published form:
+"""The "noise and class query" memory task (docs/ENVIRONMENTS.md; closest published form:
 Hochreiter & Schmidhuber 1997, experiment 3, the two-sequence problem).
 
 An episode has T = ``length`` steps t = 0 … T−1. The observation at step t is::
@@ -23,11 +23,12 @@ count as the answer −1, right for half the episodes.)
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Annotated, Optional
 
 import torch
 
 from ..errors import UserError
+from ..spec import Range
 from .base import BatchedEnv, Discrete
 
 
@@ -36,7 +37,8 @@ class ClassQuery(BatchedEnv):
     gamma = 1.0
     action_space = Discrete(2)
 
-    def __init__(self, length: int = 20, noise: int = 1, device="cpu"):
+    def __init__(self, length: Annotated[int, Range(1, 1_000_000)] = 20, noise: Annotated[int, Range(0, 1024)] = 1,
+                 device="cpu"):
         """
         :param length: T, steps per episode including the class step and the query step (>= 1)
         :param noise: number of N(0, 1) noise channels (>= 0)

@@ -1,5 +1,5 @@
 """Bakker's T-maze, a long-term-dependency POMDP (Bakker, *Reinforcement Learning with
-Long Short-Term Memory*, NIPS 2001; REFERENCES §7).
+Long Short-Term Memory*, NIPS 2001; docs/ENVIRONMENTS.md).
 
 ::
 
@@ -28,11 +28,12 @@ Long Short-Term Memory*, NIPS 2001; REFERENCES §7).
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Annotated, Optional
 
 import torch
 
 from ..errors import UserError
+from ..spec import Range
 from .base import BatchedEnv, Discrete
 
 NORTH, EAST, SOUTH, WEST = 0, 1, 2, 3
@@ -45,7 +46,8 @@ class TMaze(BatchedEnv):
     observation_shape = (3,)
     action_space = Discrete(4)
 
-    def __init__(self, length: int = 10, max_steps: Optional[int] = None, balanced: bool = True,
+    def __init__(self, length: Annotated[int, Range(1, 100_000)] = 10,
+                 max_steps: Optional[Annotated[int, Range(1, 10_000_000)]] = None, balanced: bool = True,
                  device="cpu"):
         """
         :param length: N, the number of east moves from the start cell to the junction (>= 1)

@@ -18,9 +18,12 @@ engine): the opponent sees the same maps and draws the same moves, so games are 
 """
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
 
 from ...errors import UserError
+from ...spec import Range
 from ..base import BatchedEnv, Discrete
 from .bitboard import BitBoards
 from .boards import Boards
@@ -33,7 +36,8 @@ class AtariGoEnv(BatchedEnv):
     has_action_mask = True
     gamma = 1.0
 
-    def __init__(self, size: int = 5, opponent: str = "L2", games: int = 40,
+    def __init__(self, size: Annotated[int, Range(2, 19)] = 5, opponent: str = "L2",
+                 games: Annotated[int, Range(1, 10_000_000)] = 40,
                  shaping: bool = False, engine: str = "auto", device="cpu"):
         """
         :param size: board size N (2..19)
