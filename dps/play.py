@@ -125,12 +125,12 @@ def watch_game(policy_factory: Callable, params: torch.Tensor, size: int = 5,
 
 
 def _size_from_env(env_spec: str) -> int:
-    from .spec import parse_spec
+    from .envs.registry import ENVS
 
-    spec = parse_spec(env_spec or "atari-go", "env")
+    spec = ENVS.spec(env_spec or "atari-go")
     if spec.name != "atari-go":
         raise UserError(f"the run was trained on env {spec.name!r}, not atari-go")
-    return int(spec.options.get("size", spec.args[0] if spec.args else 5))
+    return int(ENVS.options(spec).get("size", 5))
 
 
 def main(argv=None) -> int:

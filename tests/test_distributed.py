@@ -17,9 +17,9 @@ def local_reference(params, seed):
 
 
 def test_in_process_problem_matches_reference_and_seed_matters():
-    from dps.evaluation.distributed import RayEvaluator, RolloutProblem
+    from dps.evaluation.distributed import RayEvaluator, RayProblem
 
-    problem = RolloutProblem(ENV, POLICY, episodes=EPISODES, num_actors=0)
+    problem = RayProblem(ENV, POLICY, episodes=EPISODES, num_actors=0)
     ev = RayEvaluator(problem)
     P = 6
     params = 0.5 * torch.randn(P, problem.solution_length, generator=torch.Generator().manual_seed(0))

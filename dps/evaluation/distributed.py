@@ -1,6 +1,6 @@
 """Distributed fitness evaluation through evotorch's Ray actors.
 
-:class:`RolloutProblem` is an ``evotorch.Problem`` (objective sense ``"max"``) whose
+:class:`RayProblem` is an ``evotorch.Problem`` (objective sense ``"max"``) whose
 ``_evaluate_batch`` runs :func:`dps.rollout.rollout` on a dps env + policy. Only *spec
 strings* and integer seeds cross process boundaries: each actor builds its own env and
 policy from ``env_spec`` / ``policy_spec`` (once per process, cached), and the generation
@@ -68,7 +68,7 @@ def evaluate_members(env, policy, params: torch.Tensor, episodes: int, seed: int
 def _problem_class():
     from evotorch import Problem
 
-    class RolloutProblem(Problem):
+    class RayProblem(Problem):
         """``evotorch.Problem`` evaluating dps policies on a dps env (see module docstring).
 
         :param env_spec: e.g. ``"cartpole:poles=2,velocities=false"``
@@ -115,20 +115,20 @@ def _problem_class():
         def _use_sync_data_from_actors(self, received):
             self.env_steps = int(sum(received))
 
-    return RolloutProblem
+    return RayProblem
 
 
 def __getattr__(name):
-    # ``dps.evaluation.distributed.RolloutProblem`` without importing evotorch at ``import dps``
-    if name == "RolloutProblem":
+    # ``dps.evaluation.distributed.RayProblem`` without importing evotorch at ``import dps``
+    if name == "RayProblem":
         cls = _problem_class()
-        globals()["RolloutProblem"] = cls
+        globals()["RayProblem"] = cls
         return cls
     raise AttributeError(name)
 
 
 class RayEvaluator:
-    """``evaluate(params (P, D), seed) -> fitness (P,)`` through a :class:`RolloutProblem`
+    """``evaluate(params (P, D), seed) -> fitness (P,)`` through a :class:`RayProblem`
     on evotorch's Ray actors; ``env_steps`` holds the last call's step count."""
 
     def __init__(self, problem):
