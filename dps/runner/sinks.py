@@ -186,8 +186,10 @@ def plot_curve(metrics_path: Path, png: Path, title: str = "") -> Optional[Path]
     cx = [(a, b) for a, b in zip(x, center) if math.isfinite(b)]
     if cx:
         ax.plot(*zip(*cx), "o-", ms=3, label="centre (greedy evaluation)", lw=1.5)
-    if _spans_decades(best + mean + center):
-        ax.set_yscale("symlog", linthresh=1.0)
+    values = best + mean + center
+    if _spans_decades(values):
+        # linear only below the smallest magnitude, so values near 0 (small errors) stay apart
+        ax.set_yscale("symlog", linthresh=min(abs(v) for v in values if math.isfinite(v) and v != 0))
     ax.set_xlabel("training episodes")
     ax.set_ylabel("return")
     ax.set_title(title)
