@@ -47,3 +47,20 @@ def test_no_metrics_no_plot(tmp_path):
     assert plot_curve(tmp_path / "missing.csv", tmp_path / "x.png") is None
     _metrics(tmp_path / "empty.csv", [])
     assert plot_curve(tmp_path / "empty.csv", tmp_path / "x.png") is None and not (tmp_path / "x.png").exists()
+
+
+def test_tensorboard_sink_writes_every_numeric_column(tmp_path):
+    import pytest
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from dps.runner import RunConfig, train
+
+    d = train(RunConfig(algo="pgpe", env="tmaze:length=3", policy="lstm:hidden=2", generations=3, popsize=4,
+                        episodes=2, eval_episodes=2, eval_every=1, tensorboard=True, out=str(tmp_path / "tb")),
+              quiet=True)
+    acc = EventAccumulator(str(d / "tensorboard"))
+    acc.Reload()
+    tags = set(acc.Tags()["scalars"])
+    assert {"best", "mean", "center_return", "center_success", "env_steps"} <= tags
+    assert [e.step for e in acc.Scalars("best")] == [8, 16, 24]   # training episodes
