@@ -113,7 +113,7 @@ def main(argv=None) -> None:
         for method in args.methods:
             rs = [r for r in rows if r["task"] == task_spec and r["method"] == method]
 
-            def med(key):
+            def med(key, rs=rs):   # called in this iteration only; the default binds this cell's rows
                 vals = [r[key] for r in rs if r[key] != ""]
                 if not vals:
                     return None
