@@ -361,7 +361,7 @@ def _torch_linear(poles, velocities, weights, max_steps, start=None):
     obs = env.reset(X.shape[0], 1, make_generator(0, "cpu")) if start is None else \
         env.reset_to(torch.as_tensor(start, dtype=torch.float64).reshape(X.shape[0], 1, -1))
     lengths = torch.zeros(X.shape[0], 1, dtype=torch.long)
-    for t in range(max_steps):
+    for _ in range(max_steps):
         out, _ = pol.step(X, obs)
         obs, _, done, _ = env.step(torch.tanh(out))
         lengths += (~done).long()

@@ -45,7 +45,6 @@ with torch.no_grad():
     L.theta[sl.start + 3 * H:sl.start + 4 * H] += a.obias
 
 def probe():
-    out = {}
     with torch.no_grad():
         res = []
         for goal in (0, 1):
@@ -61,7 +60,6 @@ def probe():
             p = torch.softmax(logits[0, 0], -1)
             ok &= int(logits.argmax()) == (0 if goal == 0 else 2)
             res.append((p, cmax, ok))
-    dN = float(res[0][0][0] - res[1][0][0])
     return dict(pN_goalN=round(float(res[0][0][0]), 3), pN_goalS=round(float(res[1][0][0]), 3),
                 pS_goalS=round(float(res[1][0][2]), 3), cmax=round(max(r[1] for r in res), 2),
                 greedy=sum(r[2] for r in res) / 2)
