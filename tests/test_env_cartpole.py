@@ -172,7 +172,8 @@ def test_gym_mode_continuous_force_and_start_distribution():
     assert obs.abs().max() < 0.05 and obs.std() > 0.02
     s = torch.tensor([[[0.0, 0.1, 0.02, -0.1]]], dtype=torch.float64)
     e1, e2 = CartPole(integrator="gym"), CartPole(integrator="gym", discrete=True)
-    e1.reset_to(s); e2.reset_to(s)
+    e1.reset_to(s)
+    e2.reset_to(s)
     e1.step(torch.full((1, 1, 1), 1.0, dtype=torch.float64))
     e2.step(torch.tensor([[1]]))
     assert torch.equal(e1.state, e2.state)
