@@ -426,7 +426,8 @@ class Searcher:
         self._load_state(sd["state"])
 
     def randn(self, *shape: int) -> torch.Tensor:
-        return torch.randn(*shape, generator=self.generator, dtype=torch.float64 if self.dtype == torch.float64 else torch.float32).to(self.dtype)
+        return torch.randn(*shape, generator=self.generator,
+                           dtype=torch.float64 if self.dtype == torch.float64 else torch.float32).to(self.dtype)
 
     @property
     def dtype(self) -> torch.dtype:
