@@ -6,10 +6,11 @@ task × method (Evolino-ESP, Evolino-CMA, ESN, BPTT-LSTM) → test error, evalua
 
 Writes ``results.csv``, ``results.md`` (with the command) and the first seed's prediction plots
 (``plots/``) to ``--out`` (default ``runs/evolino/``, git-ignored; the committed table was made with
-``--out experiments/results/evolino``, where git keeps the table and ignores ``plots/``). Both Evolino variants get the same number of sequence
-evaluations (``--evals``); the ESN picks its setting from a small grid on the training
-window (``dps.tasks.baselines.ESN_GRID``); the BPTT-LSTM gets ``--bptt-epochs`` full-sequence
-Adam steps. Everything is seeded; the test window is used only for the reported error.
+``--out experiments/results/evolino``, where git keeps the table and ignores ``plots/``). Both
+Evolino variants get the same number of sequence evaluations (``--evals``); the ESN picks its
+setting from a small grid on the training window (``dps.tasks.baselines.ESN_GRID``); the
+BPTT-LSTM gets ``--bptt-epochs`` full-sequence Adam steps. Everything is seeded; the test window
+is used only for the reported error.
 """
 from __future__ import annotations
 
