@@ -277,10 +277,6 @@ class Antithetic:
 
 
 # ----------------------------------------------------------------------- searcher ----
-def generator_state(g: torch.Generator) -> torch.Tensor:
-    return g.get_state()
-
-
 class Searcher:
     """Base class; subclasses implement ``_ask()`` and ``_tell(fitness) -> dict``.
 
