@@ -55,9 +55,12 @@ def main(argv=None):
             params = torch.stack([pol.init_params(g) for _ in range(P)]).to(dev)
             v = torch.randint(0, 3, (P, B, N, N), generator=g)
             obs = torch.stack([v == 1, v == 2], 2).float().to(dev)
-            batched, t_b = timed(lambda: pol.step(params, obs, ())[0], args.reps, sync)
-            looped, t_l = timed(lambda: torch.cat([pol.step(params[p:p + 1], obs[p:p + 1], ())[0]
-                                                   for p in range(P)]), args.reps, sync)
+            # timed() calls these closures before the loop moves on; the defaults bind this config's values
+            batched, t_b = timed(lambda pol=pol, params=params, obs=obs: pol.step(params, obs, ())[0],
+                                 args.reps, sync)
+            looped, t_l = timed(lambda pol=pol, params=params, obs=obs, P=P:
+                                torch.cat([pol.step(params[p:p + 1], obs[p:p + 1], ())[0] for p in range(P)]),
+                                args.reps, sync)
             diff = (batched - looped).abs().max().item()
             scale = batched.abs().max().item()
             assert diff <= 1e-5 * max(1.0, scale), f"batched and looped scores differ by {diff} (scale {scale})"

@@ -181,7 +181,8 @@ def main(argv=None):
         runs = [run_one(a.env, a.policy, int(s), a.target, a.max_updates, a.eval_every, a.eval_episodes,
                         a.metric, baseline=b, **extra) for s in a.seeds.split(",")]
         ok = [r for r in runs if r[0]]
-        med = (lambda i: f"{statistics.median(r[i] for r in ok):.0f}") if ok else (lambda i: "–")
+        # called in this iteration only (the print below); the default binds this baseline's runs
+        med = (lambda i, ok=ok: f"{statistics.median(r[i] for r in ok):.0f}") if ok else (lambda i: "–")
         scores = " ".join(f"{r[4]:.2f}" for r in runs)
         print(f"| rpg ({b}) | {len(ok)}/{len(runs)} | {med(1)} | {med(2)} | {med(3)} | {scores} |", flush=True)
     if a.vs_ppo:

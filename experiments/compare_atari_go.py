@@ -91,8 +91,8 @@ def run_one(method: str, seed: int, args) -> None:
     t0 = time.perf_counter()
     train(cfg, quiet=True, report=False)     # no report.md: minutes per run, not needed here
     wall = time.perf_counter() - t0
-    (out / "wall.json").write_text(json.dumps({"process_wall_seconds": wall, "command": cli_command(method, seed, args)},
-                                              indent=1) + "\n")
+    (out / "wall.json").write_text(json.dumps({"process_wall_seconds": wall,
+                                               "command": cli_command(method, seed, args)}, indent=1) + "\n")
 
 
 # ---------------------------------------------------------------------------------- driver

@@ -146,7 +146,8 @@ def main(argv=None):
          f"the stored ones for {agree} of {len(results)}.", "",
          "Blocks of 1000 steps: `|x|`, `|θ₁|`, `|θ₂|` = the largest in the block (m, rad), `x̄` = the mean cart "
          "position; first block against the last block before the fall (for solvers: the last of the 100).", "",
-         "| kind | method | seed | evals | 625-score | steps | ended by | first: x̄, max x, θ₁, θ₂ | last: x̄, max x, θ₁, θ₂ |",
+         "| kind | method | seed | evals | 625-score | steps | ended by | first: x̄, max x, θ₁, θ₂ "
+         "| last: x̄, max x, θ₁, θ₂ |",
          "|---|---|---|---|---|---|---|---|---|"]
 
     def blk(b):

@@ -6,10 +6,11 @@ task × method (Evolino-ESP, Evolino-CMA, ESN, BPTT-LSTM) → test error, evalua
 
 Writes ``results.csv``, ``results.md`` (with the command) and the first seed's prediction plots
 (``plots/``) to ``--out`` (default ``runs/evolino/``, git-ignored; the committed table was made with
-``--out experiments/results/evolino``, where git keeps the table and ignores ``plots/``). Both Evolino variants get the same number of sequence
-evaluations (``--evals``); the ESN picks its setting from a small grid on the training
-window (``dps.tasks.baselines.ESN_GRID``); the BPTT-LSTM gets ``--bptt-epochs`` full-sequence
-Adam steps. Everything is seeded; the test window is used only for the reported error.
+``--out experiments/results/evolino``, where git keeps the table and ignores ``plots/``). Both
+Evolino variants get the same number of sequence evaluations (``--evals``); the ESN picks its
+setting from a small grid on the training window (``dps.tasks.baselines.ESN_GRID``); the
+BPTT-LSTM gets ``--bptt-epochs`` full-sequence Adam steps. Everything is seeded; the test window
+is used only for the reported error.
 """
 from __future__ import annotations
 
@@ -113,7 +114,7 @@ def main(argv=None) -> None:
         for method in args.methods:
             rs = [r for r in rows if r["task"] == task_spec and r["method"] == method]
 
-            def med(key):
+            def med(key, rs=rs):   # called in this iteration only; the default binds this cell's rows
                 vals = [r[key] for r in rs if r[key] != ""]
                 if not vals:
                     return None

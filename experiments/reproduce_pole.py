@@ -429,7 +429,8 @@ def write(rows, summary, cost, args, wall, argv):
         w.writerows(rows)
     with open(OUT / "candidates.json", "w") as f:
         json.dump([{k: r[k] for k in ("task", "method", "seed", "candidate")} for r in rows], f)
-    failed = [dict({k: r[k] for k in ("task", "method", "seed", "policy")}, **c) for r in rows for c in r.get("failed") or ()]
+    failed = [dict({k: r[k] for k in ("task", "method", "seed", "policy")}, **c)
+              for r in rows for c in r.get("failed") or ()]
     if failed:
         with open(OUT / "failed_candidates.json", "w") as f:
             json.dump(failed, f)
@@ -438,7 +439,8 @@ def write(rows, summary, cost, args, wall, argv):
         w.writeheader()
         w.writerows(summary)
     L = ["# Pole balancing: evaluations to solve (Gomez et al. 2008 table vs dps)", "",
-         "Command: `" + " ".join(["python", "experiments/reproduce_pole.py"] + [shlex.quote(a) for a in argv]) + "`", "",
+         "Command: `" + " ".join(["python", "experiments/reproduce_pole.py"] + [shlex.quote(a) for a in argv])
+         + "`", "",
          f"Seeds: {args.seed_list}; jobs: {args.jobs}; "
          f"machine: {platform.node()} ({os.cpu_count()} CPUs, shared with other jobs), torch {torch.__version__}, "
          f"1 torch thread per process; total wall time {wall / 60:.1f} min; "
@@ -453,12 +455,14 @@ def write(rows, summary, cost, args, wall, argv):
             continue
         pub = PUBLISHED[task]
         L += [f"## ({task}) {spec['title']}", "",
-              f"Policy `{spec['policy']}` ({srows[0]['num_params']} parameters); cap {spec['cap']:,} evaluations per run."
+              f"Policy `{spec['policy']}` ({srows[0]['num_params']} parameters); "
+              f"cap {spec['cap']:,} evaluations per run."
               + ("" if task != "c" else " Champion tests (`--test-champions " + champions + "`): " +
                  ("the best member of every generation, as published." if champions == "each" else
                   "only a best member that beats every member the run tested before.")), "",
               "Published (mean evaluations): " + ", ".join(f"{c} {v:,}" for c, v in zip(PUBLISHED_COLS, pub)), "",
-              "| method | options | solved / runs | median evals | IQR | mean | median generalisation (of 625) | 625-tests (s) | wall s (all runs) |",
+              "| method | options | solved / runs | median evals | IQR | mean | median generalisation (of 625) "
+              "| 625-tests (s) | wall s (all runs) |",
               "|---|---|---|---|---|---|---|---|---|"]
         for s in srows:
             iqr = "–" if s["q1"] is None else f"{s['q1']:,.0f}–{s['q3']:,.0f}"
@@ -468,7 +472,8 @@ def write(rows, summary, cost, args, wall, argv):
                             "100,000-step check, search continued")
             L.append(f"| {s['method']} | `{json.dumps(METHODS[s['method']][task])}` | {s['solved']} / {s['runs']} "
                      f"(candidates {s['candidates']}{cutnote}) | {fmt(s['median'], 0)} | {iqr} | {fmt(s['mean'], 0)} | "
-                     f"{fmt(s['median_generalization'], 0)} | {s['grid_checks']} ({s['grid_check_s']}) | {s['wall_s']} |")
+                     f"{fmt(s['median_generalization'], 0)} | {s['grid_checks']} ({s['grid_check_s']}) | "
+                     f"{s['wall_s']} |")
         if task in cost:
             c = cost[task]
             L += ["", f"Post-hoc checks: {c['candidates']} candidates; 625-grid scores {c['grid_s']} s (batched); "
@@ -503,7 +508,8 @@ def load_rows(out: Path):
     with open(out / "runs.csv", newline="") as f:
         rows = [{k: (v if k in ("task", "method", "policy") else typed(v)) for k, v in r.items()}
                 for r in csv.DictReader(f)]
-    cands = {(c["task"], c["method"], c["seed"]): c["candidate"] for c in json.loads((out / "candidates.json").read_text())}
+    cands = {(c["task"], c["method"], c["seed"]): c["candidate"]
+             for c in json.loads((out / "candidates.json").read_text())}
     failed = {}
     if (out / "failed_candidates.json").exists():  # written by runs made since 2026-12-02
         for c in json.loads((out / "failed_candidates.json").read_text()):
@@ -605,8 +611,9 @@ def main(argv=None):
                 continue
             for r in out:
                 rows.append(r)
+                cut = "CUT BY DEADLINE at " + str(r["evaluations_used"]) + " evals, " if r["cut_by_deadline"] else ""
                 print(f"[{time.perf_counter() - t0:7.0f}s] {r['task']} {r['method']:6s} seed {r['seed']}: "
-                      f"{'CUT BY DEADLINE at ' + str(r['evaluations_used']) + ' evals, ' if r['cut_by_deadline'] else ''}"
+                      f"{cut}"
                       f"solver at {r['candidate_at']} evals, generalization {r['generalization']}, "
                       f"{r['generations']} gens, best trial {r['best_steps_seen']} steps, "
                       f"{r['grid_checks']} grid tests (best {r['best_grid_seen']}), {r['wall_s']} s", flush=True)

@@ -67,7 +67,8 @@ def main(argv=None) -> None:
     ap.add_argument("dir", help="a folder of run directories (python -m dps.run --out DIR/NAME)")
     args = ap.parse_args(argv)
     root = Path(args.dir)
-    runs = sorted(d for d in root.iterdir() if d.is_dir() and ((d / "summary.json").exists() or (d / "config.json").exists()))
+    runs = sorted(d for d in root.iterdir()
+                  if d.is_dir() and ((d / "summary.json").exists() or (d / "config.json").exists()))
     if not runs:
         raise SystemExit(f"no run directories (with summary.json or config.json) in {root}")
     header = ["run", "algorithm", "env / task", "policy", "seed", "generations", "training episodes", "env steps",

@@ -172,7 +172,8 @@ def test_gym_mode_continuous_force_and_start_distribution():
     assert obs.abs().max() < 0.05 and obs.std() > 0.02
     s = torch.tensor([[[0.0, 0.1, 0.02, -0.1]]], dtype=torch.float64)
     e1, e2 = CartPole(integrator="gym"), CartPole(integrator="gym", discrete=True)
-    e1.reset_to(s); e2.reset_to(s)
+    e1.reset_to(s)
+    e2.reset_to(s)
     e1.step(torch.full((1, 1, 1), 1.0, dtype=torch.float64))
     e2.step(torch.tensor([[1]]))
     assert torch.equal(e1.state, e2.state)
@@ -361,7 +362,7 @@ def _torch_linear(poles, velocities, weights, max_steps, start=None):
     obs = env.reset(X.shape[0], 1, make_generator(0, "cpu")) if start is None else \
         env.reset_to(torch.as_tensor(start, dtype=torch.float64).reshape(X.shape[0], 1, -1))
     lengths = torch.zeros(X.shape[0], 1, dtype=torch.long)
-    for t in range(max_steps):
+    for _ in range(max_steps):
         out, _ = pol.step(X, obs)
         obs, _, done, _ = env.step(torch.tanh(out))
         lengths += (~done).long()

@@ -23,12 +23,18 @@ def test_observation_grid():
     env = Catch(rows=4, columns=3)
     obs = _start(env, [0, 2])
     grid = obs.reshape(1, 2, 4, 3)
-    expect0 = torch.zeros(4, 3); expect0[0, 0] = 1; expect0[3, 1] = 1
-    expect1 = torch.zeros(4, 3); expect1[0, 2] = 1; expect1[3, 1] = 1
+    expect0 = torch.zeros(4, 3)
+    expect0[0, 0] = 1
+    expect0[3, 1] = 1
+    expect1 = torch.zeros(4, 3)
+    expect1[0, 2] = 1
+    expect1[3, 1] = 1
     assert torch.equal(grid[0, 0], expect0) and torch.equal(grid[0, 1], expect1)
     obs, *_ = env.step(torch.tensor([[LEFT, RIGHT]]))
     grid = obs.reshape(1, 2, 4, 3)
-    expect0 = torch.zeros(4, 3); expect0[1, 0] = 1; expect0[3, 0] = 1
+    expect0 = torch.zeros(4, 3)
+    expect0[1, 0] = 1
+    expect0[3, 0] = 1
     assert torch.equal(grid[0, 0], expect0)
 
 

@@ -60,7 +60,8 @@ def test_evopgpe_uses_dps_antithetic_layout_and_clipup_first_step():
     # ClipUp's first step: velocity = center_lr · g / ‖g‖ (below max speed 2·center_lr)
     assert torch.allclose(step, cfg.center_lr * g / g.norm(), atol=1e-10)
     # sigma moved, but by at most stdev_max_change (20 %)
-    assert bool(((s.sigma - 0.3).abs() <= 0.2 * 0.3 + 1e-12).all()) and not torch.allclose(s.sigma, torch.full((8,), 0.3, dtype=torch.float64))
+    assert bool(((s.sigma - 0.3).abs() <= 0.2 * 0.3 + 1e-12).all())
+    assert not torch.allclose(s.sigma, torch.full((8,), 0.3, dtype=torch.float64))
 
 
 @pytest.mark.parametrize("cls,cfg,gens,threshold", [

@@ -103,7 +103,8 @@ def test_python_examples_trained_with_the_tuned_rows(example, run, algo, policy,
     d = example.dir / "runs" / run
     config = json.loads((d / "config.json").read_text())["run"]
     assert config["algo"] == algo and config["policy"] == policy
-    assert (config["popsize"], config["episodes"], config["center_episodes"], config["stop_success"]) == (20, 8, 50, 1.0)
+    assert (config["popsize"], config["episodes"], config["center_episodes"],
+            config["stop_success"]) == (20, 8, 50, 1.0)
     assert options.items() <= config["algo_options"].items()
     summary = json.loads((d / "summary.json").read_text())
     with open(d / "metrics.csv") as f:

@@ -203,7 +203,7 @@ def test_huge_step_size_raises_and_keeps_the_last_finite_state(key):
     name, config, quantity = DIVERGE[key]
     s = make(name, seed=0, **config)
     cls_name = type(s).__name__
-    for generation in range(20):
+    for generation in range(20):  # noqa: B007 -- read after the loop: the generation that raised
         before = snapshot(s.state_dict())
         try:
             x = s.ask()
@@ -322,7 +322,7 @@ def test_cartpole_nonfinite_action_or_state_fails_on_that_step():
         ref.reset_to(start)
         a = torch.zeros(1, 5)
         total = torch.zeros(1, 5, dtype=torch.float64)
-        for t in range(120):                                    # past the damping's first 100 steps
+        for _ in range(120):                                    # past the damping's first 100 steps
             total += env.step(a)[1]
             ref.step(a)
         bad = torch.tensor([[0.0, NAN, INF, -INF, 0.0]])
@@ -372,7 +372,7 @@ def test_cartpole_fast_fails_where_the_torch_env_fails():
     X = torch.tensor(weights, dtype=torch.float32)
     obs = env.reset(len(weights), 1, make_generator(0, "cpu"))
     lengths = torch.zeros(len(weights), dtype=torch.long)
-    for t in range(400):
+    for _ in range(400):
         out, _ = pol.step(X, obs)
         obs, _, done, _ = env.step(torch.tanh(out))
         lengths += (~done[:, 0]).long()

@@ -22,7 +22,7 @@ def scripted(moves):
         try:
             return next(it)
         except StopIteration:
-            raise EOFError
+            raise EOFError from None
     return input_fn
 
 

@@ -344,7 +344,8 @@ def test_lstm_sequence_matches_the_step_loop(kw):
 def test_lstm_sequence_declines_what_it_cannot_do():
     from dps.policies import LSTMPolicy
     obs = torch.zeros(3, 2, 4)
-    assert LSTMPolicy(4, 2, peepholes=True).sequence(torch.zeros(1, LSTMPolicy(4, 2, peepholes=True).num_params), obs) is None
+    peep = LSTMPolicy(4, 2, peepholes=True)
+    assert peep.sequence(torch.zeros(1, peep.num_params), obs) is None
     pol = LSTMPolicy(4, 2)
     assert pol.sequence(torch.zeros(2, pol.num_params), obs) is None       # one parameter vector only
 

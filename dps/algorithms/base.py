@@ -277,10 +277,6 @@ class Antithetic:
 
 
 # ----------------------------------------------------------------------- searcher ----
-def generator_state(g: torch.Generator) -> torch.Tensor:
-    return g.get_state()
-
-
 class Searcher:
     """Base class; subclasses implement ``_ask()`` and ``_tell(fitness) -> dict``.
 
@@ -426,7 +422,8 @@ class Searcher:
         self._load_state(sd["state"])
 
     def randn(self, *shape: int) -> torch.Tensor:
-        return torch.randn(*shape, generator=self.generator, dtype=torch.float64 if self.dtype == torch.float64 else torch.float32).to(self.dtype)
+        return torch.randn(*shape, generator=self.generator,
+                           dtype=torch.float64 if self.dtype == torch.float64 else torch.float32).to(self.dtype)
 
     @property
     def dtype(self) -> torch.dtype:

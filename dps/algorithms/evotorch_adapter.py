@@ -198,7 +198,8 @@ class CEMConfig:
     popsize: Optional[int] = opt(50, "population size")
     parenthood_ratio: float = opt(0.2, "fraction of the population that forms the elite (>= 2 members)")
     stdev_init: float = opt(0.1, "initial per-coordinate sigma")
-    stdev_min: float = opt(1e-12, "lower bound of sigma (> 0: a sigma of exactly 0 turns NaN in evotorch's change limiter)")
+    stdev_min: float = opt(1e-12, "lower bound of sigma (> 0: a sigma of exactly 0 turns NaN in evotorch's "
+                                  "change limiter)")
     stdev_max_change: Optional[float] = opt(0.05, "max relative change of sigma per generation (limits the "
                                                   "elite-std collapse of plain CEM; None = unlimited)")
     float64: bool = opt(False, "work in float64")

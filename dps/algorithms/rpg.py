@@ -347,8 +347,8 @@ class RPG(Learner):
         else:
             grad_norm = torch.sqrt(sum((p.grad ** 2).sum() for p in params if p.grad is not None))
         if not math.isfinite(float(grad_norm)):
-            raise NonFiniteError(f"RPG: the policy gradient of update {self.updates} is not finite ({float(grad_norm)}); "
-                                 "the policy is kept as it was (try a smaller lr, or grad_clip)")
+            raise NonFiniteError(f"RPG: the policy gradient of update {self.updates} is not finite "
+                                 f"({float(grad_norm)}); the policy is kept as it was (try a smaller lr, or grad_clip)")
         kept = ([p.detach().clone() for p in params], copy.deepcopy(self.optimizer.state_dict()))
         self.optimizer.step()
         if not all(bool(torch.isfinite(p).all()) for p in params):

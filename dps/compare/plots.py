@@ -38,7 +38,9 @@ def _band(curves_by_seed: list[list[dict]], key: str, xs: list[float]):
     for x in xs:
         vals = [v for v in (step_at(c, x, key, "success") for c in curves_by_seed) if v is not None]
         q = quartiles(vals) if vals else (math.nan,) * 3
-        lo.append(q[0]); md.append(q[1]); hi.append(q[2])
+        lo.append(q[0])
+        md.append(q[1])
+        hi.append(q[2])
     return lo, md, hi
 
 
@@ -97,7 +99,10 @@ def plot_success_vs_length(out: Path, rows: list[dict], tasks: list, learners: l
                     continue
                 vals = [float(r["final_success"]) for r in cells if number(r.get("final_success")) is not None]
                 q = quartiles(vals)
-                xs.append(n * shift); lo.append(q[1] - q[0]); md.append(q[1]); hi.append(q[2] - q[1])
+                xs.append(n * shift)
+                lo.append(q[1] - q[0])
+                md.append(q[1])
+                hi.append(q[2] - q[1])
                 frac.append(sum(bool(r.get("solved")) for r in cells) / len(cells))
             if not xs:
                 continue

@@ -131,7 +131,8 @@ def write_report(out: Path, cells: list[Cell], *, preset: str, command: str,
            "evaluation of the last centre on fresh episodes."),
           ("* policies: each learner on dps's LSTM with its measured per-env default size (`policy` column of "
            "`results.csv`) unless the task below names one."), ""]
-    L += ["| task | env | budget (episodes) | target | centre eval | final eval | policy |", "|---|---|---|---|---|---|---|"]
+    L += ["| task | env | budget (episodes) | target | centre eval | final eval | policy |",
+          "|---|---|---|---|---|---|---|"]
     for t in tasks:
         L.append(f"| {t.name} | `{t.env}` | {t.budget:,} | {t.target} | {t.center_episodes} eps × {t.evals} | "
                  f"{t.eval_episodes} eps | {t.policy or 'per learner'} |")
@@ -157,7 +158,8 @@ def write_report(out: Path, cells: list[Cell], *, preset: str, command: str,
                            r["final_success"], r["final_return"])
         solved = f"{r['solved']}/{r['finished']}"
         if r["finished"] < r["runs"]:
-            solved += f" (+{r['runs'] - r['finished']} not finished" + (f", {r['errors']} error" if r["errors"] else "") + ")"
+            solved += (f" (+{r['runs'] - r['finished']} not finished"
+                       + (f", {r['errors']} error" if r["errors"] else "") + ")")
         gen = f"; 625-test {_fmt_int(r['generalization'][1])}" if r["generalization"] else ""
         L.append(f"| {r['task']} | {r['learner']} | {solved} | {_iqr(e, _fmt_int)} | {_fmt_int(s[1])} | "
                  f"{_fmt(w[1], 1)} | {_iqr(f, _fmt)} | {_fmt(ret[1], 3)}{gen} | {r['wall_seconds']:.0f} |")

@@ -48,14 +48,16 @@ Rewards (``fitness``):
 
 Non-finite numbers: an action that is NaN or ±inf (it becomes a NaN force), or a step
 whose new physical state is not finite (that force, a NaN start given to
-:meth:`reset_to`), is a **failure on that step** — the env's worst outcome: the step is the failing one, ``done``, no success, no
-reward after. Its reward: 1 with ``steps`` (as any failing step); with ``damping`` the
-step counts J = ∞ (potential 0), so the return is ``0.1·t/1000``, the least an episode of
-t steps can score. The failed slot's state stays as it is (it may be NaN; a done slot's
-observations are ignored). Without this rule a NaN state would never fail (every
-comparison with a limit is false) and a NaN policy would balance "perfectly". :func:`dps.evaluation.cartpole.cartpole_checks` gives the generalisation score over
-the 625 grid start states (balanced for 1000 steps) and, for the double pole, whether
-the standard start is balanced for 100,000 steps (the §8 definition of "solved").
+:meth:`reset_to`), is a **failure on that step** — the env's worst outcome: the step is
+the failing one, ``done``, no success, no reward after. Its reward: 1 with ``steps`` (as
+any failing step); with ``damping`` the step counts J = ∞ (potential 0), so the return is
+``0.1·t/1000``, the least an episode of t steps can score. The failed slot's state stays
+as it is (it may be NaN; a done slot's observations are ignored). Without this rule a NaN
+state would never fail (every comparison with a limit is false) and a NaN policy would
+balance "perfectly". :func:`dps.evaluation.cartpole.cartpole_checks` gives the
+generalisation score over the 625 grid start states (balanced for 1000 steps) and, for the
+double pole, whether the standard start is balanced for 100,000 steps (the §8 definition
+of "solved").
 """
 from __future__ import annotations
 

@@ -98,7 +98,7 @@ def linear_balance_steps(weights: Sequence[float], poles: int = 2, velocities: b
         return xa, (fg1 + xa * c1) * cl1, 0.0
 
     w0, w1, w2, w3, w4, w5 = wr
-    for step in range(1, max_steps + 1):
+    for step in range(1, max_steps + 1):  # noqa: B007 -- the result: read after the loop (the failing step)
         a = tanh(w0 * x + w1 * xd + w2 * t1 + w3 * t1d + w4 * t2 + w5 * t2d + bias)
         F = FORCE_MAG * (1.0 if a > 1.0 else (-1.0 if a < -1.0 else a))
         for _ in range(RK4_STEPS):

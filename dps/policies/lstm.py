@@ -122,7 +122,6 @@ class LSTMPolicy(Policy):
                  episode_start: Optional[torch.Tensor] = None):
         """Last layer's ``h_t (P, B, H)`` — ``[h_t, x_t] (P, B, H + n_obs)`` with ``skip`` —
         and the new state."""
-        P = params.shape[0]
         x = flat_obs(obs, params.dtype)
         if self.input_scale != 1.0:
             x = x * self.input_scale

@@ -52,7 +52,8 @@ class AnBnCn(SequenceTask):
     generative = False
     in_size = out_size = 4
 
-    def __init__(self, train_max: Annotated[int, Range(1, 1000)] = 10, test_max: Annotated[int, Range(1, 10_000)] = 100):
+    def __init__(self, train_max: Annotated[int, Range(1, 1000)] = 10,
+                 test_max: Annotated[int, Range(1, 10_000)] = 100):
         """
         :param train_max: training strings n = 1 … train_max
         :param test_max: strings n = 1 … test_max are tested for generalisation

@@ -194,7 +194,8 @@ BASELINES = {"esn": EchoStateNetwork, "bptt-lstm": GradientLSTM}
 
 def run_baseline(name: str, task: SequenceTask, seed: int = 0, **options) -> dict:
     """Fit baseline ``name`` on ``task`` and test it (``esn`` picks its setting from
-    :data:`ESN_GRID` on the training window unless ``select=False``): ``{**metrics, "evaluations", "wall_s", "curves"}``."""
+    :data:`ESN_GRID` on the training window unless ``select=False``):
+    ``{**metrics, "evaluations", "wall_s", "curves"}``."""
     if name not in BASELINES:
         raise ValueError(f"unknown baseline {name!r}; accepted: {', '.join(BASELINES)}")
     t0 = time.perf_counter()

@@ -35,24 +35,26 @@ ap.add_argument("--obias", type=float, default=0.0)
 a = ap.parse_args()
 env = TMaze(length=a.N)
 pol = make_policy(a.policy, env.observation_shape, 4)
-cfg = dict(episodes=32, lr=0.01, entropy=0.05, baseline="moving"); cfg.update(json.loads(a.cfg))
+cfg = dict(episodes=32, lr=0.01, entropy=0.05, baseline="moving")
+cfg.update(json.loads(a.cfg))
 L = RPG(pol, env, Config(**cfg), seed=a.seed)
 # observation codes as in dps/envs/tmaze.py: start (goal north), start (goal south), corridor, junction
 codes = torch.tensor([[0, 1, 1], [1, 1, 0], [1, 0, 1], [0, 1, 0]], dtype=torch.float32)
 with torch.no_grad():
-    H = pol.hidden; sl, _ = pol.layout["b0"]
+    H = pol.hidden
+    sl, _ = pol.layout["b0"]
     L.theta[sl.start:sl.start + H] += a.ibias
     L.theta[sl.start + 3 * H:sl.start + 4 * H] += a.obias
 
 def probe():
-    out = {}
     with torch.no_grad():
         res = []
         for goal in (0, 1):
             seq = [codes[goal]] + [codes[2]] * (a.N - 1) + [codes[3]]
             state = pol.initial_state(1, 1)
             th = L.theta.detach().unsqueeze(0)
-            cmax = 0; ok = True
+            cmax = 0
+            ok = True
             for t, o in enumerate(seq):
                 logits, state = pol.step(th, o.view(1, 1, 3), state)
                 cmax = max(cmax, float(state[1].abs().max()))
@@ -61,14 +63,16 @@ def probe():
             p = torch.softmax(logits[0, 0], -1)
             ok &= int(logits.argmax()) == (0 if goal == 0 else 2)
             res.append((p, cmax, ok))
-    dN = float(res[0][0][0] - res[1][0][0])
     return dict(pN_goalN=round(float(res[0][0][0]), 3), pN_goalS=round(float(res[1][0][0]), 3),
                 pS_goalS=round(float(res[1][0][2]), 3), cmax=round(max(r[1] for r in res), 2),
                 greedy=sum(r[2] for r in res) / 2)
 
-t0 = time.time(); steps = 0; solved = None
+t0 = time.time()
+steps = 0
+solved = None
 for k in range(1, a.updates + 1):
-    info = L.step(); steps += info["env_steps"]
+    info = L.step()
+    steps += info["env_steps"]
     if k % 5 == 0:
         pr = probe()
         if pr["greedy"] == 1.0 and solved is None:
