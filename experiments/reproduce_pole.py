@@ -78,7 +78,7 @@ from dps.seeding import INIT, TRAIN, derive_seed  # noqa: E402
 OUT_DEFAULT = Path(__file__).resolve().parents[1] / "runs" / "pole"
 OUT = OUT_DEFAULT
 
-TASKS = {
+POLE_TASKS = {
     "a": dict(title="1 pole, Markov", env=dict(poles=1, velocities=True, fitness="steps"),
               policy="linear", cap=2_000),
     "b": dict(title="2 poles, with velocities", env=dict(poles=2, velocities=True, fitness="steps"),
@@ -125,7 +125,7 @@ def make_searcher(method: str, task: str, policy, seed: int):
 
 def grid_score(policy, task: str, params: torch.Tensor, seed: int) -> torch.Tensor:
     """(P,) number of the 625 grid starts balanced for 1000 steps, one batched rollout."""
-    e = TASKS[task]["env"]
+    e = POLE_TASKS[task]["env"]
     env = CartPole(poles=e["poles"], velocities=e["velocities"], fitness="steps", max_steps=1000, start="grid")
     res = rollout(policy, env, params.reshape(params.shape[0], -1), 625, seed)
     return res.success.sum(1)
@@ -134,7 +134,7 @@ def grid_score(policy, task: str, params: torch.Tensor, seed: int) -> torch.Tens
 def long_check(policy, task: str, params: torch.Tensor, seed: int) -> torch.Tensor:
     """(P,) long: steps each member balances the standard start, up to 100,000, on the torch
     env (one batched rollout; ≈ 1.4 ms per step whatever P). 100,000 = passed."""
-    e = TASKS[task]["env"]
+    e = POLE_TASKS[task]["env"]
     env = CartPole(poles=e["poles"], velocities=e["velocities"], fitness="steps", max_steps=LONG_STEPS,
                    start="standard")
     res = rollout(policy, env, params.reshape(params.shape[0], -1), 1, seed)
@@ -142,7 +142,7 @@ def long_check(policy, task: str, params: torch.Tensor, seed: int) -> torch.Tens
 
 
 def _row(task, method, seed, cap, policy):
-    return {"task": task, "method": method, "seed": seed, "cap": cap, "policy": TASKS[task]["policy"],
+    return {"task": task, "method": method, "seed": seed, "cap": cap, "policy": POLE_TASKS[task]["policy"],
             "num_params": policy.num_params, "candidate_at": None, "cut_by_deadline": False, "generations": 0,
             "evaluations_used": 0, "env_steps": 0, "grid_checks": 0, "grid_check_s": 0.0,
             "long_checks": 0, "long_fails": 0, "long_check_s": 0.0,
@@ -158,7 +158,7 @@ def run_markov(job) -> dict:
     if deadline is not None and time.time() > deadline:
         return None
     torch.set_num_threads(1)
-    spec = TASKS[task]
+    spec = POLE_TASKS[task]
     env = CartPole(max_steps=1000, start="standard", **spec["env"])
     policy = make_policy(spec["policy"], env.observation_shape, env.action_space.out_size)
     searcher = make_searcher(method, task, policy, seed)
@@ -263,7 +263,7 @@ def run_group(job) -> list[dict]:
     if champions not in CHAMPION_TESTS:
         raise ValueError(f"champion test must be one of {CHAMPION_TESTS}, got {champions!r}")
     torch.set_num_threads(1)
-    spec = TASKS[task]
+    spec = POLE_TASKS[task]
     env = CartPole(max_steps=1000, start="standard", **spec["env"])
     policy = make_policy(spec["policy"], env.observation_shape, env.action_space.out_size)
     runs = []
@@ -342,15 +342,15 @@ def posthoc(rows: list[dict]) -> dict:
     simulator found; c: the check itself)."""
     torch.set_num_threads(1)
     cost = {}
-    for task in TASKS:
+    for task in POLE_TASKS:
         # task c's solvers passed their 100,000-step check inside the run
         sel = [r for r in rows if r["task"] == task and r["candidate"] is not None
                and not (task == "c" and r["long_ok"] is not None)]
         if not sel:
             continue
-        e = TASKS[task]["env"]
+        e = POLE_TASKS[task]["env"]
         env = CartPole(max_steps=1000, **e)
-        policy = make_policy(TASKS[task]["policy"], env.observation_shape, env.action_space.out_size)
+        policy = make_policy(POLE_TASKS[task]["policy"], env.observation_shape, env.action_space.out_size)
         X = torch.tensor([r["candidate"] for r in sel], dtype=torch.float32)
         t0 = time.perf_counter()
         if task != "c":
@@ -381,7 +381,7 @@ def quartiles(xs):
 
 def summarise(rows):
     out = []
-    for task in TASKS:
+    for task in POLE_TASKS:
         for method in METHODS:
             both = [r for r in rows if r["task"] == task and r["method"] == method]
             sel = [r for r in both if not r["cut_by_deadline"]]
@@ -449,7 +449,7 @@ def write(rows, summary, cost, args, wall, argv):
          "counted; a, b: trials of up to 100,000 steps, c: 1000-step trials with the damping fitness). "
          "Median and IQR over the runs that solved; `solved` = runs whose solver passed every "
          "criterion within the cap (module docstring).", ""]
-    for task, spec in TASKS.items():
+    for task, spec in POLE_TASKS.items():
         srows = [s for s in summary if s["task"] == task]
         if not srows:
             continue
@@ -527,9 +527,9 @@ def apply_sets(sets, error) -> None:
     for kv in sets:
         key, _, v = kv.partition("=")
         parts = key.split(".")
-        if len(parts) != 3 or parts[0] not in METHODS or parts[1] not in TASKS or not v:
+        if len(parts) != 3 or parts[0] not in METHODS or parts[1] not in POLE_TASKS or not v:
             error(f"--set takes METHOD.TASK.KEY=VALUE with METHOD in {', '.join(METHODS)} and TASK in "
-                  f"{', '.join(TASKS)}, got {kv!r}")
+                  f"{', '.join(POLE_TASKS)}, got {kv!r}")
         try:
             value = json.loads(v)
         except json.JSONDecodeError:
@@ -541,7 +541,7 @@ def main(argv=None):
     global OUT
     argv = sys.argv[1:] if argv is None else argv
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
+    p.add_argument("--tasks", nargs="+", default=list(POLE_TASKS), choices=list(POLE_TASKS))
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     p.add_argument("--seeds", type=int, default=20, help="seeds 0..N-1 (20 = the full setting)")
     p.add_argument("--first-seed", type=int, default=0,
@@ -571,8 +571,8 @@ def main(argv=None):
             setattr(args, k, meta[k])
         args.test_champions = meta.get("test_champions", "record")  # runs before the option: record
         for r in rows:
-            TASKS[r["task"]]["policy"] = r["policy"]
-            TASKS[r["task"]]["cap"] = r["cap"]
+            POLE_TASKS[r["task"]]["policy"] = r["policy"]
+            POLE_TASKS[r["task"]]["cap"] = r["cap"]
         if "methods" in meta:  # the options in force, --set included
             for method, per_task in meta["methods"].items():
                 METHODS[method].update(per_task)
@@ -581,25 +581,25 @@ def main(argv=None):
         write(rows, summarise(rows), meta["cost"], args, meta["wall"], meta["argv"])
         print((OUT / "results.md").read_text())
         return
-    nseeds = {t: args.seeds for t in TASKS}
+    nseeds = {t: args.seeds for t in POLE_TASKS}
     for kv in args.seeds_per_task:
         k, v = kv.split("=")
         nseeds[k] = int(v)
     for kv in args.cap:
         k, v = kv.split("=")
-        TASKS[k]["cap"] = int(v)
+        POLE_TASKS[k]["cap"] = int(v)
     k0 = args.first_seed
     args.seed_list = {t: f"{k0}..{k0 + nseeds[t] - 1}" for t in args.tasks}
     for kv in args.policy:
         k, v = kv.split("=", 1)
-        TASKS[k]["policy"] = v
+        POLE_TASKS[k]["policy"] = v
     apply_sets(args.set, p.error)
     deadline = None if args.deadline is None else time.time() + 60 * args.deadline
     # seed-major order: every method's seed 0 first, so a run cut by --deadline stays balanced
-    jobs = [("markov", (t, m, s, TASKS[t]["cap"], deadline))
+    jobs = [("markov", (t, m, s, POLE_TASKS[t]["cap"], deadline))
             for t in args.tasks if t != "c" for s in range(k0, k0 + nseeds[t]) for m in args.methods]
     if "c" in args.tasks:   # lock-step groups, one per process
-        members = [(m, s, TASKS["c"]["cap"]) for s in range(k0, k0 + nseeds["c"]) for m in args.methods]
+        members = [(m, s, POLE_TASKS["c"]["cap"]) for s in range(k0, k0 + nseeds["c"]) for m in args.methods]
         jobs = [("group", ("c", members[i::args.jobs], deadline, args.test_champions))
                 for i in range(min(args.jobs, len(members)))] + jobs
     t0 = time.perf_counter()

@@ -35,13 +35,13 @@ def test_markov_run_solves_the_single_pole_and_counts_whole_generations(rp):
 
 def test_lock_step_group_equals_separate_runs(rp):
     """Batching several runs into one rollout changes nothing for any of them."""
-    rp.TASKS["c"]["policy"] = "lstm:hidden=2,input_scale=10"
+    rp.POLE_TASKS["c"]["policy"] = "lstm:hidden=2,input_scale=10"
     try:
         members = [("cmaes", 0, 60), ("pgpe", 1, 60), ("snes", 2, 60)]
         together = rp.run_group(("c", members, None))
         apart = [rp.run_group(("c", [m], None))[0] for m in members]
     finally:
-        rp.TASKS["c"]["policy"] = "lstm:hidden=4,input_scale=10"
+        rp.POLE_TASKS["c"]["policy"] = "lstm:hidden=4,input_scale=10"
     keys = ("method", "seed", "generations", "evaluations_used", "env_steps", "best_steps_seen", "grid_checks",
             "candidate_at")
     for a, b in zip(together, apart):
@@ -90,11 +90,11 @@ def test_failed_long_check_does_not_end_the_run(rp, monkeypatch):
         return torch.tensor([rp.LONG_STEPS if len(calls) > 1 else 4321] * params.shape[0])
 
     monkeypatch.setattr(rp, "long_check", long_check)
-    rp.TASKS["c"]["policy"] = "lstm:hidden=2,input_scale=10"
+    rp.POLE_TASKS["c"]["policy"] = "lstm:hidden=2,input_scale=10"
     try:
         (r,) = rp.run_group(("c", [("cmaes", 0, 2000)], None, "record", 1))
     finally:
-        rp.TASKS["c"]["policy"] = "lstm:hidden=4,input_scale=10"
+        rp.POLE_TASKS["c"]["policy"] = "lstm:hidden=4,input_scale=10"
     assert r["long_fails"] == 1 and r["long_checks"] == 2 and r["long_ok"]
     assert r["candidate_at"] == r["evaluations_used"] == 2 * 20 and r["generalization"] == 625
     # the failed candidate is kept, with where it fell
@@ -109,7 +109,7 @@ def test_report_only_shows_the_options_the_run_used(rp, tmp_path, monkeypatch):
     import json
 
     monkeypatch.setattr(rp, "METHODS", copy.deepcopy(rp.METHODS))
-    monkeypatch.setattr(rp, "TASKS", copy.deepcopy(rp.TASKS))  # main() also sets policies and caps
+    monkeypatch.setattr(rp, "POLE_TASKS", copy.deepcopy(rp.POLE_TASKS))  # main() also sets policies and caps
     rows = [rp.run_markov(("a", "cmaes", 0, 200, None))]
     args = type("A", (), {"seed_list": {"a": "0..0"}, "jobs": 1, "skipped": 0})()
     rp.OUT = tmp_path
@@ -136,13 +136,13 @@ def test_batched_champion_tests_change_no_result(rp, monkeypatch):
         digit(params, 0, 3) == 0, 300, 100))
     monkeypatch.setattr(rp, "long_check", lambda policy, task, params, seed: torch.where(
         digit(params, 1, 5) == 0, rp.LONG_STEPS, 1234))
-    rp.TASKS["c"]["policy"] = "lstm:hidden=2,input_scale=10"
+    rp.POLE_TASKS["c"]["policy"] = "lstm:hidden=2,input_scale=10"
     members = [("cmaes", 0, 1200), ("pgpe", 1, 1200), ("snes", 2, 1200)]
     try:
         at_once = rp.run_group(("c", members, None, "each", 1))
         batched = rp.run_group(("c", members, None, "each", 7))
     finally:
-        rp.TASKS["c"]["policy"] = "lstm:hidden=4,input_scale=10"
+        rp.POLE_TASKS["c"]["policy"] = "lstm:hidden=4,input_scale=10"
     drop = ("wall_s", "grid_check_s", "long_check_s")
     for a, b in zip(at_once, batched):
         assert {k: v for k, v in a.items() if k not in drop} == {k: v for k, v in b.items() if k not in drop}
@@ -159,14 +159,14 @@ def test_pole_failures_replays_the_stored_fall(rp, tmp_path):
     spec = importlib.util.spec_from_file_location("pole_failures", _PATH.parent / "pole_failures.py")
     pf = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(pf)
-    rp.TASKS["c"]["policy"] = "rnn:hidden=4,skip=true"
+    rp.POLE_TASKS["c"]["policy"] = "rnn:hidden=4,skip=true"
     try:
         env = rp.CartPole(poles=2, velocities=False)
         policy = rp.make_policy("rnn:hidden=4,skip=true", env.observation_shape, env.action_space.out_size)
         X = torch.randn(4, policy.num_params, generator=torch.Generator().manual_seed(3)) * 0.3
         steps = rp.long_check(policy, "c", X, 0).tolist()
     finally:
-        rp.TASKS["c"]["policy"] = "lstm:hidden=4,input_scale=10"
+        rp.POLE_TASKS["c"]["policy"] = "lstm:hidden=4,input_scale=10"
     assert all(n < rp.LONG_STEPS for n in steps) and len(set(steps)) > 1
     rows = [dict(rp._row("c", "cmaes", 5, 100, policy), policy="rnn:hidden=4,skip=true",
                  failed=[{"evaluations": 20 * (k + 1), "generalization": 200 + k, "steps": n, "params": x.tolist()}
