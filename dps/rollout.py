@@ -157,7 +157,8 @@ def rollout(policy, env, params: torch.Tensor, episodes: int, seed: int,
     nan = torch.tensor(float("nan"), device=device, dtype=params.dtype)
     rec = {"obs": [], "actions": [], "alive": [], "rewards": [], "masks": []}
     T = env.max_steps if max_steps is None else min(max_steps, env.max_steps)
-    sync_every = 1 if device.type == "cpu" or record else 8
+    cpu = device.type == "cpu"
+    sync_every = 1 if cpu or record else 8
     for t in range(T):
         mask = env.action_mask() if env.has_action_mask and lazy is None else None
         broken = None  # slots whose policy output is NaN
@@ -170,7 +171,10 @@ def rollout(policy, env, params: torch.Tensor, episodes: int, seed: int,
                 recorded = action
             else:
                 action = recorded = act(out, mask, gen)
-                broken = out.isnan().any(-1)
+                # on the CPU one reduction decides whether any output is NaN (a NaN, or +inf
+                # beside -inf, makes the sum NaN); on a GPU the mask avoids a sync per step
+                if not cpu or bool(out.sum().isnan()):
+                    broken = out.isnan().any(-1)
         if record:
             rec["obs"].append(obs)
             rec["actions"].append(recorded)
