@@ -21,7 +21,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from .errors import unknown
+from .errors import UserError, unknown
 from .spec import Spec, bind_spec, parse_spec, signature_options
 
 
@@ -129,13 +129,21 @@ class Registry:
         for a class with a ``Config`` dataclass ``cls(*args, config=Config(**options),
         **supplied)``; ``supplied`` are the arguments the caller owns (device, observation
         shape, initial centre …), never spec options."""
-        entry = self[self.spec(text).name]
-        options = self.options(text)
+        spec = self.spec(text)
+        entry = self[spec.name]
+        options = self.options(spec)
         cls = entry.load()
         config = getattr(cls, "Config", None)
-        if config is not None and dataclasses.is_dataclass(config):
-            return cls(*args, config=config(**options), **supplied)
-        return cls(*args, **options, **supplied)
+        try:
+            if config is not None and dataclasses.is_dataclass(config):
+                return cls(*args, config=config(**options), **supplied)
+            return cls(*args, **options, **supplied)
+        except UserError:
+            raise
+        except ValueError as exc:
+            # a constructor that checks its options together (sines: washout < fit_end) and
+            # raises a plain ValueError still names a mistake in this spec: one clear line
+            raise UserError(f"bad {self.kind} spec {str(spec)!r}: {' '.join(str(exc).split())}") from None
 
     def describe(self) -> list[str]:
         """One ``--list`` line per entry."""

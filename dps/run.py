@@ -18,20 +18,31 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import typing
-from typing import Optional
+from typing import Annotated, Optional
 
 from .algorithms import ALGORITHMS
 from .envs.registry import ENVS
 from .errors import UserError
 from .policies import POLICIES
 from .runner import Interrupted, RunConfig, RunFailed, evaluate_run, train
-from .spec import convert
+from .spec import Range, convert
 from .tasks import TASKS
+
+#: torch intra-op threads: more than this only oversubscribes (torch crashes on ~10^5)
+THREADS = Annotated[int, Range(1, 256)]
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # argparse takes only -1 and -.5 for negative numbers; "--lr -1e-3" and "--x -inf" were
+        # "expected one argument": these are values too (-inf then meets the finite check)
+        self._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^-(inf|infinity|nan)$",
+                                                   re.IGNORECASE)
+
     def error(self, message):  # one line, no usage dump
         raise UserError(f"{message} (see: python -m dps.run {self.prog.split()[-1]} --help)")
 
@@ -62,8 +73,8 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="clear the existing run directory given by --out first (it must be a dps run directory)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--threads", type=int, default=1,
-                   help="torch intra-op threads (default 1: lock-step rollouts are latency-bound; "
+    p.add_argument("--threads", type=_flag_type(THREADS, "threads"), default=1,
+                   help="torch intra-op threads, 1..256 (default 1: lock-step rollouts are latency-bound; "
                         "more threads only help very large populations)")
 
 
@@ -108,7 +119,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             p.add_argument("dir")
             p.add_argument("--episodes", type=_flag_type(int, "episodes"))
             p.add_argument("--seed", type=_flag_type(int, "seed"))
-            p.add_argument("--threads", type=int, default=1)
+            p.add_argument("--threads", type=_flag_type(THREADS, "threads"), default=1)
             a = p.parse_args(argv[1:])
             _set_threads(a.threads)
             print(json.dumps(evaluate_run(a.dir, a.episodes, a.seed), indent=2))
@@ -120,7 +131,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             p.add_argument("--workers", type=_flag_type(int, "workers"))
             p.add_argument("--tensorboard", action="store_true", default=None)
             p.add_argument("--quiet", action="store_true")
-            p.add_argument("--threads", type=int, default=1)
+            p.add_argument("--threads", type=_flag_type(THREADS, "threads"), default=1)
             a = p.parse_args(argv)
             _set_threads(a.threads)
             changes = {k: getattr(a, k) for k in ("generations", "workers", "tensorboard") if getattr(a, k) is not None}
@@ -139,19 +150,30 @@ def main(argv: Optional[list[str]] = None) -> int:
         _print_summary(run_dir)
         return 0
     except UserError as exc:
-        print(f"dps: error: {exc}", file=sys.stderr)
+        print(f"dps: error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
     except Interrupted as exc:
-        print(f"\ndps: {exc}", file=sys.stderr)
+        print(f"\ndps: {_one_line(str(exc))}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:  # before a run directory exists, or while evaluating: nothing to keep
+        print("\ndps: interrupted", file=sys.stderr)
         return 130
     except RunFailed as exc:
-        print(f"dps: error: {exc}", file=sys.stderr)
+        print(f"dps: error: {_one_line(str(exc))}", file=sys.stderr)
         return 1
 
 
+#: every character str.splitlines() breaks a line at
+_LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+def _one_line(message: str) -> str:
+    """``message`` with line breaks escaped: a value quoted unescaped (argparse's
+    "unrecognized arguments: ...", a path) must not split the one error line."""
+    return "".join(repr(c)[1:-1] if c in _LINE_BREAKS else c for c in message)
+
+
 def _set_threads(n: int) -> None:
-    if n < 1:
-        raise UserError(f"--threads must be >= 1, got {n}")
     import torch
     torch.set_num_threads(n)
 
@@ -164,6 +186,8 @@ def _print_summary(run_dir) -> None:
         print(f"run directory: {run_dir}")
         print(f"generations {s['generations']}  episodes {s['episodes']}  env steps {s['env_steps']}  "
               f"wall {s['wall_seconds']:.1f}s")
+        if s.get("stop_reason"):
+            print(s["stop_reason"])
         if s.get("first_success"):
             fs = s["first_success"]
             print(f"centre first met the success criterion after generation {fs['generation']} "

@@ -9,7 +9,9 @@ A spec names a registered object and sets its keyword options::
 
 Values are converted with the annotation of the matching parameter (``int``, ``float``,
 ``bool``, ``str``, ``tuple[int, ...]`` written ``1+3``, or ``Optional`` of these). Numbers
-must be finite; ``Annotated[int, Range(1, 4096)]`` also bounds them, so an option that
+must be finite and representable where they are used: a float's magnitude at most float32's
+largest (a larger one is ``inf`` in the float32 tensors of policies and searchers), an int
+within int64; ``Annotated[int, Range(1, 4096)]`` also bounds them, so an option that
 would only exhaust memory (an LSTM with 10⁵ cells) is refused before anything is
 allocated. An unknown key or an unconvertible or out-of-range value raises one
 :class:`~dps.errors.UserError` naming the value and what is accepted.
@@ -26,6 +28,11 @@ from .errors import UserError
 
 _TRUE = {"1", "true", "yes", "on", "y", "t"}
 _FALSE = {"0", "false", "no", "off", "n", "f"}
+
+#: the largest float32; a user's float beyond it would be inf in a float32 tensor
+FLOAT_MAX = 3.4028234663852886e38
+#: int64's range, which torch and numpy hold integers in
+INT_MIN, INT_MAX = -(2 ** 63), 2 ** 63 - 1
 
 
 @dataclass(frozen=True)
@@ -125,17 +132,81 @@ def convert(value: str, annotation: Any, what: str) -> Any:
         raise UserError(f"bad value {value!r} for {what}; accepted: true/false")
     if annotation is int:
         try:
-            return int(value)
+            number = int(value)
         except ValueError:
             raise UserError(f"bad value {value!r} for {what}; accepted: an integer") from None
+        return _check_int(number, value, what)
     if annotation is float:
         try:
             number = float(value)
         except ValueError:
             raise UserError(f"bad value {value!r} for {what}; accepted: a number") from None
-        if not math.isfinite(number):
-            raise UserError(f"bad value {value!r} for {what}; accepted: a finite number")
-        return number
+        return _check_float(number, value, what)
+    return value
+
+
+def _check_int(number: int, shown: Any, what: str) -> int:
+    if not INT_MIN <= number <= INT_MAX:
+        raise UserError(f"bad value {shown!r} for {what}; accepted: an integer in [{INT_MIN}, {INT_MAX}]")
+    return number
+
+
+def _check_float(number: float, shown: Any, what: str) -> float:
+    if not math.isfinite(number) or abs(number) > FLOAT_MAX:
+        raise UserError(f"bad value {shown!r} for {what}; accepted: a finite number of magnitude at most "
+                        f"{FLOAT_MAX:.4g} (float32's largest)")
+    return number
+
+
+def check_value(value: Any, annotation: Any, what: str) -> Any:
+    """Check an already typed value (a JSON config's) against ``annotation`` as
+    :func:`convert` checks a string: the type (an int is a float, a bool is no number),
+    finite and representable numbers, ``Literal`` choices and ``Range`` bounds; returns it."""
+    if isinstance(annotation, str):
+        annotation = {"int": int, "float": float, "bool": bool, "str": str}.get(annotation, str)
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        inner, *extras = typing.get_args(annotation)
+        out = check_value(value, inner, what)
+        for extra in extras:
+            if isinstance(extra, Range) and out is not None:
+                for item in (out if isinstance(out, (tuple, list)) else (out,)):
+                    extra.check(item, what)
+        return out
+    if origin is typing.Union or (origin is not None and str(origin) == "<class 'types.UnionType'>"):
+        if value is None and type(None) in typing.get_args(annotation):
+            return None
+        inner = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return check_value(value, inner[0], what)
+    if origin is typing.Literal:
+        allowed = typing.get_args(annotation)
+        if not any(type(value) is type(a) and value == a for a in allowed):  # True is no 1, 1 no "1"
+            raise UserError(f"bad value {value!r} for {what}; accepted: {', '.join(map(str, allowed))}")
+        return value
+    if origin in (tuple, list):
+        (inner, *_) = typing.get_args(annotation) or (str,)
+        if not isinstance(value, (tuple, list)):
+            raise UserError(f"bad value {value!r} for {what}; accepted: a list")
+        return tuple(check_value(v, inner, what) for v in value)
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise UserError(f"bad value {value!r} for {what}; accepted: true/false")
+        return value
+    if annotation is int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise UserError(f"bad value {value!r} for {what}; accepted: an integer")
+        return _check_int(value, value, what)
+    if annotation is float:
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise UserError(f"bad value {value!r} for {what}; accepted: a number")
+        try:
+            number = float(value)
+        except OverflowError:  # an int beyond float64's range
+            number = math.inf
+        _check_float(number, value, what)
+        return value
+    if annotation is str and not isinstance(value, str):
+        raise UserError(f"bad value {value!r} for {what}; accepted: a string")
     return value
 
 

@@ -48,7 +48,8 @@ def test_resume_is_bit_identical(tmp_path, algo):
     ra = [(r["best"], r["mean"], r["env_steps"]) for r in csv.DictReader(open(full / "metrics.csv"))]
     rb = [(r["best"], r["mean"], r["env_steps"]) for r in csv.DictReader(open(half / "metrics.csv"))]
     assert ra == rb
-    assert json.loads((full / "summary.json").read_text())["eval"] == json.loads((half / "summary.json").read_text())["eval"]
+    summary = {d: json.loads((d / "summary.json").read_text()) for d in (full, half)}
+    assert summary[full]["eval"] == summary[half]["eval"]
 
 
 def test_same_seed_same_run_different_seed_differs(tmp_path):
@@ -80,7 +81,8 @@ def test_interrupt_keeps_a_resumable_checkpoint(tmp_path, monkeypatch):
     assert load_checkpoint(d / "checkpoint.pt")["generation"] == 2
     train(RunConfig(algo=""), resume=str(d), quiet=True)
     full = _run(tmp_path, "ref", 5)
-    assert torch.equal(load_checkpoint(d / "checkpoint.pt")["center"], load_checkpoint(full / "checkpoint.pt")["center"])
+    centers = [load_checkpoint(x / "checkpoint.pt")["center"] for x in (d, full)]
+    assert torch.equal(*centers)
     assert len(list(csv.DictReader(open(d / "metrics.csv")))) == 5
 
 

@@ -125,7 +125,7 @@ class CartPole(BatchedEnv):
     solve_steps = 100_000
 
     def __init__(self, poles: Annotated[int, Range(1, 2)] = 1, velocities: bool = True,
-                 max_steps: Optional[Annotated[int, Range(1, 100_000_000)]] = None,
+                 max_steps: Optional[Annotated[int, Range(1, 10_000_000)]] = None,
                  fitness: Optional[str] = None, start: Optional[str] = None, discrete: bool = False,
                  integrator: str = "rk4", device="cpu", dtype: torch.dtype = torch.float64):
         """

@@ -32,7 +32,7 @@ class Catch(BatchedEnv):
     supports_select_rows = True
     action_space = Discrete(3)
 
-    def __init__(self, rows: Annotated[int, Range(2, 10_000)] = 10, columns: Annotated[int, Range(1, 10_000)] = 5,
+    def __init__(self, rows: Annotated[int, Range(2, 1024)] = 10, columns: Annotated[int, Range(1, 1024)] = 5,
                  device="cpu"):
         """
         :param rows: grid height (>= 2); an episode lasts rows − 1 steps

@@ -94,7 +94,7 @@ def _check_id(env_id: str) -> None:
 
 class GymEnv(BatchedEnv):
     def __init__(self, id: str, hide: tuple[int, ...] = (), velocities: bool = True,
-                 max_steps: Optional[Annotated[int, Range(1, 100_000_000)]] = None, device="cpu"):
+                 max_steps: Optional[Annotated[int, Range(1, 10_000_000)]] = None, device="cpu"):
         """
         :param id: a registered gymnasium id, e.g. ``CartPole-v1``
         :param hide: flattened observation indices to remove, e.g. ``hide=1+3``

@@ -37,7 +37,7 @@ class ClassQuery(BatchedEnv):
     gamma = 1.0
     action_space = Discrete(2)
 
-    def __init__(self, length: Annotated[int, Range(1, 1_000_000)] = 20, noise: Annotated[int, Range(0, 1024)] = 1,
+    def __init__(self, length: Annotated[int, Range(1, 100_000)] = 20, noise: Annotated[int, Range(0, 1024)] = 1,
                  device="cpu"):
         """
         :param length: T, steps per episode including the class step and the query step (>= 1)

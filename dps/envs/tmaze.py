@@ -46,8 +46,8 @@ class TMaze(BatchedEnv):
     observation_shape = (3,)
     action_space = Discrete(4)
 
-    def __init__(self, length: Annotated[int, Range(1, 100_000)] = 10,
-                 max_steps: Optional[Annotated[int, Range(1, 10_000_000)]] = None, balanced: bool = True,
+    def __init__(self, length: Annotated[int, Range(1, 10_000)] = 10,
+                 max_steps: Optional[Annotated[int, Range(1, 1_000_000)]] = None, balanced: bool = True,
                  device="cpu"):
         """
         :param length: N, the number of east moves from the start cell to the junction (>= 1)

@@ -26,7 +26,7 @@ from ..evaluation import RolloutProblem
 from ..policies import make_policy
 from ..rollout import available_memory, memory_estimate
 from ..seeding import INIT, derive_seed
-from .config import RunConfig, algo_config, resolve_device, run_name
+from .config import CHANGEABLE_ON_RESUME, RunConfig, algo_config, resolve_device, run_name
 
 
 class Run:
@@ -66,6 +66,9 @@ class Run:
         self.totals = {"episodes": 0, "env_steps": 0, "wall_seconds": 0.0}
         #: when the centre first met the success criterion: generation, episodes, seconds
         self.first_success = None
+        #: the metrics row of the last finished generation, kept in the checkpoint so that a
+        #: resume restores it where a crash tore or lost it in metrics.csv (sinks.MetricsCSV)
+        self.last_row = None
 
     @property
     def checkpoint_path(self) -> Path:
@@ -78,6 +81,7 @@ class Run:
             "totals": dict(self.totals),
             "stopped_early": self.stopped_early,
             "first_success": json.dumps(self.first_success),
+            "last_row": json.dumps(self.last_row, default=float),
             "learner": self.learner.state_dict(),
             "center": self.learner.center.detach().cpu().clone(),
             "policy": self.cfg.policy,
@@ -86,11 +90,35 @@ class Run:
 
     def load(self) -> None:
         ck = load_checkpoint(self.checkpoint_path)
+        self._check_matches(ck)
         self.learner.load_state_dict(ck["learner"])
         self.generation = int(ck["generation"])
         self.totals = dict(ck["totals"])
         self.stopped_early = bool(ck.get("stopped_early", False))
         self.first_success = json.loads(ck.get("first_success", "null"))
+        self.last_row = json.loads(ck.get("last_row", "null"))
+
+    def _check_matches(self, ck: dict) -> None:
+        """The checkpoint belongs to this configuration: a config.json edited by hand (another
+        policy, env or seed) would otherwise load a centre of another shape, or continue a
+        different run under the old one's name."""
+        try:
+            saved = json.loads(ck.get("config", "null"))
+        except (TypeError, ValueError):
+            saved = None
+        if isinstance(saved, dict):
+            now = dataclasses.asdict(self.cfg)
+            ignored = CHANGEABLE_ON_RESUME + ("out",)  # out: the folder may have been moved
+            diff = [f"--{k.replace('_', '-')} {now[k]!r} (the checkpoint's: {saved[k]!r})" for k in now
+                    if k not in ignored and k in saved and saved[k] != now[k]]
+            if diff:
+                raise UserError(f"{str(self.dir / 'config.json')!r} does not match {str(self.checkpoint_path)!r}: "
+                                f"{'; '.join(diff)}; restore config.json or start a new run")
+        center = ck.get("center")
+        held = center.numel() if torch.is_tensor(center) else 0
+        if held != self.learner.center.numel():
+            raise UserError(f"{str(self.checkpoint_path)!r} holds {held} parameters, but the run's policy has "
+                            f"{self.learner.center.numel()}")
 
     def close(self) -> None:
         if self.env is not None:
@@ -157,13 +185,17 @@ def writable_dir(d: Path) -> Path:
 
 def read_config(run_dir: Path) -> RunConfig:
     """The checked :class:`RunConfig` of a run directory's config.json."""
-    path = run_dir / "config.json"
-    if not path.exists():
-        raise UserError(f"{str(run_dir)!r} is not a dps run directory (no config.json)")
+    path = Path(run_dir) / "config.json"
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise UserError(f"{str(path)!r} cannot be read: {exc}") from None
+        text = path.read_text()
+    except (FileNotFoundError, NotADirectoryError):
+        raise UserError(f"{str(run_dir)!r} is not a dps run directory (no config.json)") from None
+    except (OSError, ValueError) as exc:  # a NUL in the path, a name too long, not UTF-8 …
+        raise UserError(f"{str(path)!r} cannot be read: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise UserError(f"{str(path)!r} is not valid JSON: {exc}") from None
     if not isinstance(data, dict) or "run" not in data:
         raise UserError(f"{str(path)!r} has no 'run' object")
     return RunConfig.from_dict(data["run"], str(path))

@@ -16,7 +16,8 @@ from ..algorithms import ALGORITHMS
 from ..algorithms.base import config_from_dict
 from ..envs.registry import ENVS
 from ..errors import UserError
-from ..spec import parse_spec
+from ..policies import POLICIES
+from ..spec import check_value, parse_spec
 from ..tasks import TASKS
 from .defaults import tuned
 
@@ -65,8 +66,9 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, values: dict, what: str = "config.json") -> "RunConfig":
-        """A checked config from a dict (config.json's ``run``): unknown keys and values of
-        the wrong type or range are one clear error."""
+        """A checked, resolved config from a dict (config.json's ``run``): unknown keys, values
+        of the wrong type or range, unknown names, specs that do not bind and settings left
+        unresolved are one clear error."""
         if not isinstance(values, dict):
             raise UserError(f"{what}: 'run' must be an object, got {type(values).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}
@@ -75,6 +77,11 @@ class RunConfig:
             raise UserError(f"{what}: unknown setting(s) {', '.join(extra)}; accepted: {', '.join(sorted(names))}")
         cfg = cls(**values)
         check(cfg, what)
+        check_names(cfg, what)
+        unset = [f"--{k.replace('_', '-')}" for k in RESOLVED + ("policy",) * (cfg.env is not None)
+                 if getattr(cfg, k) is None]  # an env run's policy is resolved; a task's learner has its own
+        if unset:
+            raise UserError(f"{what}: {', '.join(unset)} not set (a resolved run sets them)")
         return cfg
 
 
@@ -92,22 +99,68 @@ def _type_ok(value: Any, annotation: Any) -> bool:
     return isinstance(value, target)
 
 
-def check(cfg: RunConfig, what: str = "setting") -> None:
-    """Every field's type and range (finite numbers only); one error naming the value."""
+#: the settings :func:`resolve` always fills in (config.json must have them)
+RESOLVED = ("generations", "popsize", "episodes", "eval_episodes", "eval_every", "center_episodes")
+
+
+def check(cfg: RunConfig, what: str = "") -> None:
+    """Every field's type and range (finite numbers only), and the algorithm's options
+    against its ``Config`` fields' types; one error naming the value (prefixed by ``what``,
+    e.g. the config.json it came from)."""
+    prefix = f"{what}: " if what else ""
     hints = typing.get_type_hints(RunConfig)
     for f in dataclasses.fields(RunConfig):
         value = getattr(cfg, f.name)
         flag = "--" + f.name.replace("_", "-")
         if not _type_ok(value, hints[f.name]):
-            raise UserError(f"{what}: {flag} has the wrong type: {value!r}")
+            raise UserError(f"{prefix}{flag} has the wrong type: {value!r}")
         low, high = f.metadata.get("low"), f.metadata.get("high")
+        if isinstance(value, str) and "\0" in value:  # no path or spec holds one; os calls would raise
+            raise UserError(f"{prefix}{flag} {value!r} contains a NUL character")
         if value is None or isinstance(value, (bool, str, dict)):
             continue
         if isinstance(value, float) and not math.isfinite(value):
-            raise UserError(f"{flag} must be a finite number, got {value!r}")
+            raise UserError(f"{prefix}{flag} must be a finite number, got {value!r}")
         if (low is not None and value < low) or (high is not None and value > high):
             kind = "an integer" if isinstance(value, int) else "a number"
-            raise UserError(f"{flag} must be {kind} in [{low}, {high}], got {value!r}")
+            raise UserError(f"{prefix}{flag} must be {kind} in [{low}, {high}], got {value!r}")
+    if cfg.algo in ALGORITHMS and cfg.algo_options:
+        # config.json's options are typed JSON values, not strings through the CLI's converter:
+        # check them the same way (a NaN or a string as a learning rate is refused here)
+        options = {o.name: o for o in ALGORITHMS[cfg.algo].options()}
+        for k, v in cfg.algo_options.items():
+            if k not in options:
+                raise UserError(f"{prefix}unknown option {k!r} for algorithm {cfg.algo!r}; accepted: "
+                                f"{', '.join(options)}")
+            try:
+                check_value(v, options[k].annotation, f"--{k.replace('_', '-')}")
+            except UserError as exc:
+                raise UserError(f"{prefix}{exc}") from None
+
+
+def check_names(cfg: RunConfig, what: str = "") -> None:
+    """The algorithm is registered, exactly one of env and task is given (a task only for
+    evolino), and the env, task and policy specs bind to their entries' options."""
+    prefix = f"{what}: " if what else ""
+    try:
+        entry = ALGORITHMS[cfg.algo]
+    except UserError as exc:
+        raise UserError(f"{prefix}{exc}") from None
+    if (cfg.env is None) == (cfg.task is None):
+        if cfg.env is None:
+            raise UserError(f"{prefix}missing --env SPEC (or --task SPEC for evolino); see python -m dps.run --list")
+        raise UserError(f"{prefix}give either --env or --task, not both")
+    if cfg.task is not None and entry.name != "evolino":
+        raise UserError(f"{prefix}--task is only for evolino; algorithm {cfg.algo!r} needs --env")
+    try:
+        if cfg.env is not None:
+            ENVS.options(cfg.env)
+        else:
+            TASKS.options(cfg.task)
+        if cfg.policy is not None:
+            POLICIES.options(cfg.policy)
+    except UserError as exc:
+        raise UserError(f"{prefix}{exc}") from None
 
 
 #: settings that may differ from config.json when a run is resumed: they do not change what
@@ -150,18 +203,11 @@ def resolve_device(name: str) -> torch.device:
 
 def resolve(cfg: RunConfig) -> RunConfig:
     """Fill unset fields from the tuned defaults (:mod:`.defaults`); validate names and values."""
-    entry = ALGORITHMS[cfg.algo]
-    if (cfg.env is None) == (cfg.task is None):
-        if cfg.env is None:
-            raise UserError("missing --env SPEC (or --task SPEC for evolino); see python -m dps.run --list")
-        raise UserError("give either --env or --task, not both")
+    check(cfg)  # a NUL in a spec, a wrong type: before any name is looked up
+    check_names(cfg)
     if cfg.env is not None:
-        spec = ENVS.spec(cfg.env)
-        defaults, algo_opts = tuned(cfg.algo, spec.name, ENVS.options(spec))
+        defaults, algo_opts = tuned(cfg.algo, ENVS.spec(cfg.env).name, ENVS.options(cfg.env))
     else:
-        if entry.name != "evolino":
-            raise UserError(f"--task is only for evolino; algorithm {cfg.algo!r} needs --env")
-        TASKS.spec(cfg.task)
         defaults, algo_opts = tuned(cfg.algo, "*", {})
         defaults["policy"] = None  # the learner's own default (Evolino: LSTM with peepholes)
     out = dataclasses.replace(cfg)

@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Optional
 
+import torch
+
 from ..checkpoint import load_checkpoint, write_json_atomic
 from ..errors import UserError
 from ..evaluation import env_report, greedy_evaluation, run_episodes
@@ -63,18 +65,23 @@ def _open(cfg: RunConfig, resume: Optional[str], changes: Optional[dict], overwr
         return run
     cfg = resolve(cfg)
     target = Path(cfg.out) if cfg.out else None
-    if target is not None and target.exists() and (not target.is_dir() or any(target.iterdir())):
+    try:
+        occupied = target is not None and target.exists() and (not target.is_dir() or any(target.iterdir()))
+        is_run = occupied and (target / "config.json").is_file()
+    except OSError as exc:  # a name too long, a folder that cannot be listed
+        raise UserError(f"--out {cfg.out!r} cannot be used: {exc.strerror or exc}") from None
+    if occupied:
         if not overwrite:
             raise UserError(f"--out {str(target)!r} already exists and is not empty; continue that run with "
                             f"--resume {target}, clear it with --overwrite, or choose another --out")
-        if not (target / "config.json").is_file():
+        if not is_run:
             raise UserError(f"--overwrite refuses to clear {str(target)!r}: it is not a dps run directory "
                             "(no config.json)")
     run = Run(cfg, target or Path("runs"))
     if target is None:
         run.dir = new_run_dir(cfg)
     else:
-        if overwrite:
+        if occupied:  # --overwrite of a run directory (checked above); a new --out needs no clearing
             clear_run_dir(target)
         run.dir = writable_dir(target)
     return run
@@ -96,6 +103,7 @@ def _generation(run: Run) -> dict:
     t0 = time.perf_counter()
     stats = run.learner.step()
     g = run.generation
+    _check_finite(run, g)
     episodes_before = run.totals["episodes"]
     run.totals["episodes"] += int(stats.pop("episodes"))
     run.totals["env_steps"] += int(stats.pop("env_steps"))
@@ -121,7 +129,34 @@ def _generation(run: Run) -> dict:
                              "success_rate": center_success}
     if cfg.stop_success is not None and center_success is not None and center_success >= cfg.stop_success:
         run.stopped_early = True
+    run.last_row = row
     return row
+
+
+def _check_finite(run: Run, when: Optional[int] = None) -> None:
+    """A centre with a NaN or inf parameter is refused: such a policy still acts (on NaN
+    scores) and its episodes may be counted as successes, but its numbers mean nothing.
+    ``when``: the generation that produced it (the run stops there, its last finite
+    checkpoint kept); None: a saved centre about to be evaluated."""
+    if bool(torch.isfinite(run.learner.center.detach()).all()):
+        return
+    if when is None:
+        raise UserError(f"the saved centre in {run.dir} has non-finite (nan/inf) parameters; it is not evaluated")
+    options = ", ".join(f"{k}={v}" for k, v in sorted(run.cfg.algo_options.items())) or "defaults"
+    kept = f"the checkpoint of generation {when - 1} is kept in {run.dir}" if when else "no generation finished"
+    raise UserError(f"the centre's parameters became non-finite (nan/inf) in generation {when} ({run.cfg.algo} "
+                    f"with {options}); the run stops ({kept}). Lower the step sizes (learning rate, initial sigma)")
+
+
+def _stop_reason(run: Run) -> Optional[str]:
+    """Why the run ended before ``cfg.generations`` generations (None if it did not)."""
+    if run.stopped_early:
+        return (f"stopped after generation {run.generation - 1}: the centre's greedy success rate reached "
+                f"{run.cfg.stop_success}")
+    if _budget_spent(run) and run.generation < run.cfg.generations:
+        return (f"stopped after generation {run.generation - 1}: {run.totals['episodes']} training episodes "
+                f"reached the budget --max-episodes {run.cfg.max_episodes}")
+    return None
 
 
 def _budget_spent(run: Run) -> bool:
@@ -153,7 +188,7 @@ def train(cfg: RunConfig, resume: Optional[str] = None, quiet: bool = False, fin
     if resume is None:
         for name, obj in (extra_files or {}).items():
             write_json_atomic(obj, run.dir / name)
-    sinks = [MetricsCSV(run.dir / "metrics.csv", run.generation), CheckpointSink()]
+    sinks = [MetricsCSV(run.dir / "metrics.csv", run.generation, run.last_row), CheckpointSink()]
     progress = None
     if not quiet:
         progress = ProgressBar(cfg.generations, run.generation)
@@ -180,9 +215,9 @@ def _loop(run: Run, sinks: list, progress) -> None:
             row = _generation(run)
             for sink in sinks:
                 sink.write(run, row)
-        if progress is not None and run.stopped_early:
-            progress.note(f"stopped after generation {run.generation - 1}: the centre's greedy success rate "
-                          f"reached {cfg.stop_success}")
+        reason = _stop_reason(run)
+        if progress is not None and reason:
+            progress.note(reason)
     except (KeyboardInterrupt, UserError):
         raise
     except Exception as exc:  # a crashed worker, an env bug …: the checkpoint stays
@@ -197,6 +232,7 @@ def _finish(run: Run, report: bool) -> None:
     run without summary.json is one whose resume still has this to do)."""
     cfg = run.cfg
     summary = {"generations": run.generation, **run.totals, "stopped_early": run.stopped_early,
+               "stop_reason": _stop_reason(run),
                "first_success": run.first_success, "algorithm": cfg.algo, "env": cfg.env, "task": cfg.task,
                "policy": cfg.policy, "seed": cfg.seed, "num_params": int(run.learner.center.numel())}
     t0 = time.perf_counter()
@@ -212,6 +248,7 @@ def _finish(run: Run, report: bool) -> None:
 
 def _final_evaluation(run: Run, episodes: int, seed: int) -> dict:
     learner = run.learner
+    _check_finite(run)
     if run.env is None:  # supervised tasks: the learner's own test protocol
         return learner.final_evaluation(run.dir)
     return greedy_evaluation(learner.policy, run.env, learner.center, episodes, seed, run.cfg.workers)

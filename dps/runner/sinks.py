@@ -15,6 +15,8 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -62,28 +64,50 @@ def read_metrics(path: Path, upto: int) -> tuple[list[str], list[dict]]:
     return header, rows
 
 
-class MetricsCSV(Sink):
-    """metrics.csv (module docstring). The file is rewritten once (header + the kept rows,
-    atomically) before the first new row, then appended to."""
+def _header(row: dict) -> list[str]:
+    return BASE_COLUMNS + sorted(k for k in row if k not in BASE_COLUMNS)
 
-    def __init__(self, path: Path, generation: int):
+
+class MetricsCSV(Sink):
+    """metrics.csv (module docstring). On a resume (``generation`` > 0) the file is repaired
+    at once: the rows of generations ``< generation`` are kept, a torn or later row is
+    dropped, and the row of generation ``generation - 1`` is restored from ``last_row`` (the
+    checkpoint's copy) where a crash tore or lost it; the file is rewritten atomically, then
+    appended to. Each row is synced to disk before the checkpoint of its generation is
+    written, so a crash can lose at most the row the checkpoint restores."""
+
+    def __init__(self, path: Path, generation: int, last_row: Optional[dict] = None):
         self.path = path
         self.header, self.rows = read_metrics(path, generation)
+        if self.header[:len(BASE_COLUMNS)] != BASE_COLUMNS:  # a header torn by a crash
+            self.header, self.rows = [], []
+        if last_row is not None and int(last_row["generation"]) == generation - 1 and not (
+                self.rows and int(self.rows[-1]["generation"]) == generation - 1):
+            self.header = self.header or _header(last_row)
+            self.rows.append({k: _fmt(v) for k, v in last_row.items()})
         self.file = None
+        if self.header and path.exists():
+            self._rewrite()
+
+    def _rewrite(self) -> None:
+        buf = io.StringIO(newline="")
+        w = csv.DictWriter(buf, fieldnames=self.header, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(self.rows)
+        write_atomic(self.path, buf.getvalue())
 
     def write(self, run, row: dict) -> None:
         if self.file is None:
             if not self.header:
-                self.header = BASE_COLUMNS + sorted(k for k in row if k not in BASE_COLUMNS)
-            buf = io.StringIO(newline="")
-            w = csv.DictWriter(buf, fieldnames=self.header, extrasaction="ignore")
-            w.writeheader()
-            w.writerows(self.rows)
-            write_atomic(self.path, buf.getvalue())
+                self.header = _header(row)
+                self._rewrite()
+            elif not self.path.exists():
+                self._rewrite()
             self.file = open(self.path, "a", newline="")
             self.writer = csv.DictWriter(self.file, fieldnames=self.header, extrasaction="ignore")
         self.writer.writerow({k: _fmt(v) for k, v in row.items()})
         self.file.flush()
+        os.fsync(self.file.fileno())
 
     def close(self) -> None:
         if self.file is not None and not self.file.closed:
@@ -110,8 +134,9 @@ class ProgressBar(Sink):
         self.bar.update(1)
 
     def note(self, text: str) -> None:
-        """A line under the bar (why the run stopped)."""
-        self.bar.write(text)
+        """A line under the bar (why the run stopped), on the bar's stream (stderr): stdout
+        keeps only the final summary."""
+        self.bar.write(text, file=sys.stderr)
 
     def close(self) -> None:
         self.bar.close()

@@ -37,7 +37,7 @@ class AtariGoEnv(BatchedEnv):
     gamma = 1.0
 
     def __init__(self, size: Annotated[int, Range(2, 19)] = 5, opponent: str = "L2",
-                 games: Annotated[int, Range(1, 10_000_000)] = 40,
+                 games: Annotated[int, Range(1, 100_000)] = 40,
                  shaping: bool = False, engine: str = "auto", device="cpu"):
         """
         :param size: board size N (2..19)
