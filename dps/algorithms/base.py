@@ -39,11 +39,34 @@ from __future__ import annotations
 
 import math
 from dataclasses import field, fields
-from typing import Any, Optional
+from typing import Annotated, Any, Optional
 
 import torch
 
 from ..errors import NonFiniteError, UserError
+from ..spec import Range
+
+# ---------------------------------------------------------------- option ranges ----
+# The bounds of algorithm options (dps/spec.py checks them for the CLI and config.json):
+# every number is finite, and one that would only diverge or exhaust memory is refused.
+Rate = Annotated[float, Range(0, 1e3)]  # a learning rate or a weight: >= 0, at most 1e3
+Fraction = Annotated[float, Range(0, 1)]  # a fraction, momentum or discount: in [0, 1]
+Sigma = Annotated[float, Range(1e-12, 1e6)]  # a step size or scale that must stay positive
+Scale = Annotated[float, Range(0, 1e6)]  # a non-negative scale or tolerance
+Bound = Annotated[float, Range(0, 1e12)]  # a non-negative upper bound
+Factor = Annotated[float, Range(1, 1e3)]  # a multiplier >= 1
+Growth = Annotated[float, Range(1, 100)]  # a growth factor in [1, 100]
+Clip = Annotated[float, Range(1e-12, 1e9)]  # a positive clipping norm
+LogStd = Annotated[float, Range(-20, 5)]  # a log standard deviation in [-20, 5]
+Size = Annotated[int, Range(1, 10_000_000)]  # a population or batch size, at least 1
+SizeOrAuto = Annotated[int, Range(0, 10_000_000)]  # a size, 0 for the library's default
+Generations = Annotated[int, Range(0, 1_000_000_000)]  # a generation count, 0 for never
+Restarts = Annotated[int, Range(0, 10_000)]  # a restart count
+Steps = Annotated[int, Range(1, 1_000_000)]  # a positive step or epoch count
+Members = Annotated[int, Range(1, 100_000)]  # a positive count of members or trials
+Cells = Annotated[int, Range(1, 4096)]  # a hidden size
+EpisodeSteps = Annotated[int, Range(1, 100_000_000)]  # an episode length
+Evaluations = Annotated[int, Range(1, 10**15)]  # a budget of evaluations
 
 
 def opt(default, help: str, **kw):

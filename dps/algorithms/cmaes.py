@@ -42,7 +42,7 @@ import numpy as np
 import torch
 
 from ..errors import UserError
-from .base import Searcher, opt
+from .base import Evaluations, Growth, Restarts, Scale, Searcher, Sigma, Size, opt
 
 #: pycma stop reasons that end the whole search (no restart)
 _TERMINAL = ("ftarget", "maxfevals", "callback")
@@ -51,17 +51,17 @@ RESTARTS = ("none", "ipop", "bipop")
 
 @dataclass
 class CMAESConfig:
-    popsize: Optional[int] = opt(None, "population size lambda (None = pycma's 4 + 3 ln D)")
-    sigma0: float = opt(0.5, "initial step size sigma0")
+    popsize: Optional[Size] = opt(None, "population size lambda (None = pycma's 4 + 3 ln D)")
+    sigma0: Sigma = opt(0.5, "initial step size sigma0")
     restarts: str = opt("none", "restart strategy: none | ipop | bipop")
-    max_restarts: int = opt(9, "at most this many (large-population) restarts")
-    incpopsize: float = opt(2.0, "IPOP/BIPOP population multiplier per restart")
+    max_restarts: Restarts = opt(9, "at most this many (large-population) restarts")
+    incpopsize: Growth = opt(2.0, "IPOP/BIPOP population multiplier per restart")
     lower: Optional[float] = opt(None, "lower bound of every coordinate (None = unbounded)")
     upper: Optional[float] = opt(None, "upper bound of every coordinate (None = unbounded)")
-    tolfun: float = opt(1e-11, "pycma tolfun: stop when the fitness range is below this")
-    tolx: float = opt(1e-11, "pycma tolx: stop when all coordinate steps are below this")
+    tolfun: Scale = opt(1e-11, "pycma tolfun: stop when the fitness range is below this")
+    tolx: Scale = opt(1e-11, "pycma tolx: stop when all coordinate steps are below this")
     ftarget: Optional[float] = opt(None, "stop for good once a fitness >= ftarget is reached")
-    maxfevals: Optional[int] = opt(None, "total evaluation budget over all restarts")
+    maxfevals: Optional[Evaluations] = opt(None, "total evaluation budget over all restarts")
     float64: bool = opt(False, "hand out float64 populations (pycma works in float64 anyway)")
 
 

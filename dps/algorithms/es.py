@@ -35,7 +35,11 @@ import torch
 from ..errors import UserError
 from .base import (
     Antithetic,
+    Fraction,
+    Rate,
     Searcher,
+    Sigma,
+    Size,
     make_optimizer,
     make_shaping,
     opt,
@@ -57,13 +61,13 @@ def _qr(A: torch.Tensor):
 class ESConfig:
     """Options shared by the antithetic ES family (one CLI flag each)."""
 
-    popsize: int = opt(50, "population size, even (popsize/2 antithetic pairs)")
-    sigma: float = opt(0.1, "perturbation scale sigma")
-    lr: float = opt(0.01, "centre learning rate (step size of the centre optimiser)")
+    popsize: Size = opt(50, "population size, even (popsize/2 antithetic pairs)")
+    sigma: Sigma = opt(0.1, "perturbation scale sigma")
+    lr: Rate = opt(0.01, "centre learning rate (step size of the centre optimiser)")
     optimizer: str = opt("adam", "centre optimiser: adam | clipup | sgd")
-    momentum: float = opt(0.9, "momentum of the sgd / clipup centre optimiser")
-    max_speed: Optional[float] = opt(None, "ClipUp max speed (None = 2·lr)")
-    weight_decay: float = opt(0.0, "L2 coefficient: g ← g − weight_decay·mu (Salimans et al. 2017)")
+    momentum: Fraction = opt(0.9, "momentum of the sgd / clipup centre optimiser")
+    max_speed: Optional[Sigma] = opt(None, "ClipUp max speed (None = 2·lr)")
+    weight_decay: Rate = opt(0.0, "L2 coefficient: g ← g − weight_decay·mu (Salimans et al. 2017)")
     shaping: str = opt("centered", "fitness shaping: centered | raw | normalized")
     float64: bool = opt(False, "keep mu and the noise in float64")
 
@@ -165,12 +169,12 @@ class OpenES(_AntitheticES):
 
 @dataclass
 class GuidedESConfig(ESConfig):
-    alpha: float = opt(0.5, "share of the isotropic (full-space) part of the search covariance")
+    alpha: Fraction = opt(0.5, "share of the isotropic (full-space) part of the search covariance")
     beta: float = opt(1.0, "gradient scale beta (Maheswaranathan et al. 2019, Alg. 1)")
     shaping: str = opt("raw", "fitness shaping: raw (as in the paper) | centered | normalized")
     optimizer: str = opt("sgd", "centre optimiser: sgd (as in the paper) | adam | clipup")
-    lr: float = opt(0.2, "centre learning rate")
-    momentum: float = opt(0.0, "momentum of sgd / clipup")
+    lr: Rate = opt(0.2, "centre learning rate")
+    momentum: Fraction = opt(0.0, "momentum of sgd / clipup")
 
 
 class GuidedES(_AntitheticES):

@@ -35,7 +35,7 @@ from ..errors import UserError
 from ..policies.lstm import LSTMPolicy
 from ..seeding import INIT, derive_seed
 from ..tasks.readout import fit_readout
-from .base import opt
+from .base import Fraction, Generations, Members, Scale, Sigma, SizeOrAuto, Steps, opt
 from .esp import ESP
 from .learner import Learner
 
@@ -47,25 +47,25 @@ BAD_ERROR = 1e30  # error given to a candidate whose prediction is not finite
 class Config:
     outer: Literal["esp", "cmaes"] = opt("esp", "outer loop over the recurrent weights: ESP (one subpopulation "
                                                 "per cell) or CMA-ES (pycma) over all of them")
-    subpop: int = opt(10, "ESP: chromosomes per subpopulation (--popsize overrides)")
-    trials: int = opt(10, "ESP: individuals each chromosome takes part in per generation "
+    subpop: Members = opt(10, "ESP: chromosomes per subpopulation (--popsize overrides)")
+    trials: Members = opt(10, "ESP: individuals each chromosome takes part in per generation "
                           "(evaluations = trials × subpop)")
-    init_scale: float = opt(0.1, "initial recurrent weights U(−s, s)")
+    init_scale: Scale = opt(0.1, "initial recurrent weights U(−s, s)")
     forget_bias: float = opt(1.0, "added to the initial forget-gate biases (long memory from the start)")
-    alpha: float = opt(0.01, "ESP: Cauchy mutation scale")
+    alpha: Fraction = opt(0.01, "ESP: Cauchy mutation scale")
     parents: float = opt(0.25, "ESP: fraction of each subpopulation kept as parents")
     credit: Literal["mean", "best"] = opt("mean", "ESP: a chromosome's fitness is the mean (or best) of the "
                                                   "individuals it took part in")
-    stagnation: int = opt(20, "ESP: generations without a new best before a burst mutation (0: never)")
-    burst_scale: float = opt(0.05, "ESP: Cauchy scale of the burst mutation around the best individual")
-    sigma0: float = opt(0.05, "CMA-ES: initial step size")
-    cma_popsize: int = opt(0, "CMA-ES: population size λ (0: pycma's 4 + 3 ln D; --popsize overrides)")
-    feedback_scale: float = opt(0.01, "generative tasks: inputs (true or fed-back values) are multiplied by this")
-    ridge: float = opt(0.0, "ridge term ρ of the readout fit (0: plain pseudo-inverse)")
+    stagnation: Generations = opt(20, "ESP: generations without a new best before a burst mutation (0: never)")
+    burst_scale: Scale = opt(0.05, "ESP: Cauchy scale of the burst mutation around the best individual")
+    sigma0: Sigma = opt(0.05, "CMA-ES: initial step size")
+    cma_popsize: SizeOrAuto = opt(0, "CMA-ES: population size λ (0: pycma's 4 + 3 ln D; --popsize overrides)")
+    feedback_scale: Sigma = opt(0.01, "generative tasks: inputs (true or fed-back values) are multiplied by this")
+    ridge: Scale = opt(0.0, "ridge term ρ of the readout fit (0: plain pseudo-inverse)")
     float64: bool = opt(True, "run the LSTM and the readout fit in float64")
     baselines: bool = opt(True, "final evaluation also fits the ESN and the BPTT-trained LSTM on the same task "
                                 "(summary.json eval.baselines; seconds)")
-    bptt_epochs: int = opt(300, "full-sequence Adam epochs of the BPTT-LSTM baseline")
+    bptt_epochs: Steps = opt(300, "full-sequence Adam epochs of the BPTT-LSTM baseline")
 
 
 # ------------------------------------------------------------------ building blocks ----

@@ -33,7 +33,7 @@ from typing import Optional
 import torch
 
 from ..errors import UserError
-from .base import Antithetic, Searcher, opt
+from .base import Antithetic, Fraction, Rate, Scale, Searcher, Sigma, Size, opt
 
 
 def _evotorch():
@@ -70,10 +70,10 @@ class _EvoSearcher(Searcher):
 # ------------------------------------------------------------------------- SNES ----
 @dataclass
 class SNESConfig:
-    popsize: Optional[int] = opt(None, "population size (None = 4 + 3 ln D)")
-    stdev_init: float = opt(0.1, "initial per-coordinate sigma")
-    center_lr: float = opt(1.0, "learning rate of mu (evotorch/SNES default 1)")
-    stdev_lr: Optional[float] = opt(None, "learning rate of log sigma (None = 0.2 (3 + ln D) / sqrt(D))")
+    popsize: Optional[Size] = opt(None, "population size (None = 4 + 3 ln D)")
+    stdev_init: Sigma = opt(0.1, "initial per-coordinate sigma")
+    center_lr: Rate = opt(1.0, "learning rate of mu (evotorch/SNES default 1)")
+    stdev_lr: Optional[Rate] = opt(None, "learning rate of log sigma (None = 0.2 (3 + ln D) / sqrt(D))")
     float64: bool = opt(False, "work in float64")
 
 
@@ -126,10 +126,10 @@ class SNES(_EvoSearcher):
 # ------------------------------------------------------------------------- XNES ----
 @dataclass
 class XNESConfig:
-    popsize: Optional[int] = opt(None, "population size (None = 4 + 3 ln D)")
-    stdev_init: float = opt(0.1, "initial sigma (A = stdev_init · I)")
-    center_lr: float = opt(1.0, "learning rate eta_mu")
-    stdev_lr: Optional[float] = opt(None, "learning rate of A (None = 0.6 (3 + ln D) / (D sqrt(D)))")
+    popsize: Optional[Size] = opt(None, "population size (None = 4 + 3 ln D)")
+    stdev_init: Sigma = opt(0.1, "initial sigma (A = stdev_init · I)")
+    center_lr: Rate = opt(1.0, "learning rate eta_mu")
+    stdev_lr: Optional[Rate] = opt(None, "learning rate of A (None = 0.6 (3 + ln D) / (D sqrt(D)))")
     float64: bool = opt(False, "work in float64")
 
 
@@ -195,12 +195,12 @@ def _tuple_to_dict(t) -> dict:
 # -------------------------------------------------------------------------- CEM ----
 @dataclass
 class CEMConfig:
-    popsize: Optional[int] = opt(50, "population size")
-    parenthood_ratio: float = opt(0.2, "fraction of the population that forms the elite (>= 2 members)")
-    stdev_init: float = opt(0.1, "initial per-coordinate sigma")
-    stdev_min: float = opt(1e-12, "lower bound of sigma (> 0: a sigma of exactly 0 turns NaN in evotorch's "
+    popsize: Optional[Size] = opt(50, "population size")
+    parenthood_ratio: Fraction = opt(0.2, "fraction of the population that forms the elite (>= 2 members)")
+    stdev_init: Sigma = opt(0.1, "initial per-coordinate sigma")
+    stdev_min: Scale = opt(1e-12, "lower bound of sigma (> 0: a sigma of exactly 0 turns NaN in evotorch's "
                                   "change limiter)")
-    stdev_max_change: Optional[float] = opt(0.05, "max relative change of sigma per generation (limits the "
+    stdev_max_change: Optional[Rate] = opt(0.05, "max relative change of sigma per generation (limits the "
                                                   "elite-std collapse of plain CEM; None = unlimited)")
     float64: bool = opt(False, "work in float64")
 
@@ -255,13 +255,13 @@ class CEM(_EvoSearcher):
 # ------------------------------------------------------------------------- PGPE ----
 @dataclass
 class EvoPGPEConfig:
-    popsize: Optional[int] = opt(50, "population size, even (popsize/2 symmetric pairs)")
-    center_lr: float = opt(0.075, "ClipUp step size alpha (max speed = 2 · center_lr by default)")
-    max_speed: Optional[float] = opt(None, "ClipUp max speed (None = 2 · center_lr)")
-    momentum: float = opt(0.9, "ClipUp momentum")
-    stdev_init: float = opt(0.1, "initial per-coordinate sigma")
-    stdev_lr: float = opt(0.1, "sigma learning rate")
-    stdev_max_change: Optional[float] = opt(0.2, "max relative change of sigma per generation")
+    popsize: Optional[Size] = opt(50, "population size, even (popsize/2 symmetric pairs)")
+    center_lr: Rate = opt(0.075, "ClipUp step size alpha (max speed = 2 · center_lr by default)")
+    max_speed: Optional[Sigma] = opt(None, "ClipUp max speed (None = 2 · center_lr)")
+    momentum: Fraction = opt(0.9, "ClipUp momentum")
+    stdev_init: Sigma = opt(0.1, "initial per-coordinate sigma")
+    stdev_lr: Rate = opt(0.1, "sigma learning rate")
+    stdev_max_change: Optional[Rate] = opt(0.2, "max relative change of sigma per generation")
     ranking: str = opt("centered", "fitness ranking: centered | normalized | raw | linear | nes")
     float64: bool = opt(False, "work in float64")
 

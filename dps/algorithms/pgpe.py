@@ -47,7 +47,15 @@ import torch
 from ..errors import UserError
 from .base import (
     Antithetic,
+    Bound,
+    Factor,
+    Fraction,
+    Generations,
+    Rate,
+    Scale,
     Searcher,
+    Sigma,
+    Size,
     make_optimizer,
     make_shaping,
     opt,
@@ -57,23 +65,23 @@ from .base import (
 
 @dataclass
 class PGPEConfig:
-    popsize: int = opt(20, "samples per generation (2 × symmetric pairs; must be even)")
+    popsize: Size = opt(20, "samples per generation (2 × symmetric pairs; must be even)")
     variant: str = opt("paper", "paper: Sehnke 2010 reward-normalised rule; modern: centered ranks + optimiser")
-    lr_mu: float = opt(0.2, "α_μ, learning rate of the mean (paper variant) / optimiser step size (modern)")
-    lr_sigma: float = opt(0.1, "α_σ, learning rate of the standard deviations")
-    sigma_init: float = opt(2.0, "initial σ (all components)")
-    sigma_min: float = opt(1e-6, "lower bound on σ (numerical safety)")
-    init_scale: float = opt(0.0, "scale of the random initial μ (0 = start from zeros, as in the paper)")
+    lr_mu: Rate = opt(0.2, "α_μ, learning rate of the mean (paper variant) / optimiser step size (modern)")
+    lr_sigma: Rate = opt(0.1, "α_σ, learning rate of the standard deviations")
+    sigma_init: Sigma = opt(2.0, "initial σ (all components)")
+    sigma_min: Scale = opt(1e-6, "lower bound on σ (numerical safety)")
+    init_scale: Scale = opt(0.0, "scale of the random initial μ (0 = start from zeros, as in the paper)")
     optimizer: str = opt("clipup", "modern variant: centre optimiser clipup | adam | sgd")
-    max_speed: Optional[float] = opt(None, "ClipUp max speed (default 2 × lr_mu)")
-    momentum: float = opt(0.9, "ClipUp / SGD momentum")
-    stdev_max_change: float = opt(0.2, "modern variant: max relative change of σ per generation")
+    max_speed: Optional[Sigma] = opt(None, "ClipUp max speed (default 2 × lr_mu)")
+    momentum: Fraction = opt(0.9, "ClipUp / SGD momentum")
+    stdev_max_change: Rate = opt(0.2, "modern variant: max relative change of σ per generation")
     shaping: str = opt("centered", "modern variant: fitness shaping centered | normalized | raw")
-    flat_sigma_boost: float = opt(1.0, "multiply σ by this when at least half the population ties with the "
+    flat_sigma_boost: Factor = opt(1.0, "multiply σ by this when at least half the population ties with the "
                                        "best (a flat fitness landscape gives no gradient; pycma does the same). "
                                        "1 = off")
-    sigma_max: float = opt(20.0, "upper bound on σ for the flat-fitness boost")
-    restart_after: int = opt(0, "restart from the initial μ, σ (fresh noise) after this many generations "
+    sigma_max: Bound = opt(20.0, "upper bound on σ for the flat-fitness boost")
+    restart_after: Generations = opt(0, "restart from the initial μ, σ (fresh noise) after this many generations "
                                 "without a new best sample in the current restart; 0 = never")
     float64: bool = opt(False, "keep μ, σ and the noise in float64")
 

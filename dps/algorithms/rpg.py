@@ -48,7 +48,7 @@ from ..policies.heads import BoxHead, make_head
 from ..rollout import Actor, rollout
 from ..seeding import INIT, TRAIN, derive_seed, make_generator
 from ..spaces import Discrete
-from .base import opt
+from .base import Cells, Clip, EpisodeSteps, Fraction, LogStd, Rate, Scale, Size, Steps, opt
 from .learner import Learner, RunContext
 from .rpg_baselines import BASELINES, ValueNet, bootstrap_returns, returns_to_go, time_baseline
 from .sde import draw_theta, sde_action, sde_entropy, sde_log_prob
@@ -56,27 +56,27 @@ from .sde import draw_theta, sde_action, sde_entropy, sde_log_prob
 
 @dataclass
 class Config:
-    episodes: int = opt(32, "M: episodes per update, run in parallel")
-    lr: float = opt(0.01, "Adam step size for the policy (and its log σ)")
-    gamma: Optional[float] = opt(None, "discount γ of the returns-to-go (None = the env's gamma)")
+    episodes: Size = opt(32, "M: episodes per update, run in parallel")
+    lr: Rate = opt(0.01, "Adam step size for the policy (and its log σ)")
+    gamma: Optional[Fraction] = opt(None, "discount γ of the returns-to-go (None = the env's gamma)")
     baseline: str = opt("moving", "none | moving | time (leave-one-out per-step mean) | value (LSTM V(h_t)) "
                                 "| bootstrap (K-step returns with V)")
-    moving_rate: float = opt(0.1, "rate of the moving-average baseline")
-    entropy: float = opt(0.05, "entropy bonus weight β")
-    grad_clip: Optional[float] = opt(1.0, "max global gradient norm (None = no clipping)")
+    moving_rate: Fraction = opt(0.1, "rate of the moving-average baseline")
+    entropy: Rate = opt(0.05, "entropy bonus weight β")
+    grad_clip: Optional[Clip] = opt(1.0, "max global gradient norm (None = no clipping)")
     normalize: bool = opt(True, "divide advantages by their batch standard deviation")
-    tbptt: Optional[int] = opt(None, "truncate BPTT every k steps (None = full BPTT through the episode)")
+    tbptt: Optional[Size] = opt(None, "truncate BPTT every k steps (None = full BPTT through the episode)")
     prev_action: bool = opt(False, "append the previous action to the observation")
     prev_reward: bool = opt(False, "append the previous reward to the observation")
     sde: bool = opt(False, "state-dependent exploration on the policy's features (Box actions)")
-    init_log_std: float = opt(-0.5, "initial log σ of Gaussian / SDE exploration")
-    out_init: float = opt(0.1, "scale of the initial readout weights (small = near-uniform start)")
-    init_scale: float = opt(1.0, "scale of the initial (fan-in) policy weights; < 1 keeps LSTM cells with a "
+    init_log_std: LogStd = opt(-0.5, "initial log σ of Gaussian / SDE exploration")
+    out_init: Scale = opt(0.1, "scale of the initial readout weights (small = near-uniform start)")
+    init_scale: Scale = opt(1.0, "scale of the initial (fan-in) policy weights; < 1 keeps LSTM cells with a "
                                  "large forget bias out of saturation on long constant input streams")
-    value_hidden: int = opt(16, "LSTM cells of the value net (value/bootstrap baselines)")
-    value_lr: float = opt(0.01, "Adam step size of the value net")
-    bootstrap_k: int = opt(10, "K of the bootstrapped K-step returns")
-    max_steps: Optional[int] = opt(None, "cap on the episode length below the env's own")
+    value_hidden: Cells = opt(16, "LSTM cells of the value net (value/bootstrap baselines)")
+    value_lr: Rate = opt(0.01, "Adam step size of the value net")
+    bootstrap_k: Steps = opt(10, "K of the bootstrapped K-step returns")
+    max_steps: Optional[EpisodeSteps] = opt(None, "cap on the episode length below the env's own")
 
 
 class HistoryInputs(BatchedEnv):

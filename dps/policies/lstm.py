@@ -38,6 +38,7 @@ from typing import Annotated, Optional
 
 import torch
 
+from ..errors import UserError
 from ..spec import Range
 from .base import Layout, Policy, batched_linear, flat_obs, reset_where
 
@@ -73,7 +74,7 @@ class LSTMPolicy(Policy):
             drift", 1997)
         """
         if hidden < 1 or layers < 1:
-            raise ValueError(f"LSTM needs hidden >= 1 and layers >= 1, got hidden={hidden}, layers={layers}")
+            raise UserError(f"LSTM needs hidden >= 1 and layers >= 1, got hidden={hidden}, layers={layers}")
         self.obs_shape = tuple(obs_shape) if not isinstance(obs_shape, int) else (obs_shape,)
         self.obs_size = int(torch.tensor(self.obs_shape).prod()) if self.obs_shape else 1
         self.out_size = int(out_size)

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import torch
 
+from ..errors import UserError
 from ..spec import Range
 from .base import Layout, Policy, batched_linear, flat_obs
 
@@ -21,7 +22,7 @@ class MLPPolicy(Policy):
         if isinstance(hidden, int):
             hidden = (hidden,)
         if any(h < 1 for h in hidden):
-            raise ValueError(f"MLP hidden sizes must be >= 1, got {hidden}")
+            raise UserError(f"MLP hidden sizes must be >= 1, got {hidden}")
         self.obs_shape = tuple(obs_shape) if not isinstance(obs_shape, int) else (obs_shape,)
         self.obs_size = int(torch.tensor(self.obs_shape).prod()) if self.obs_shape else 1
         self.out_size = int(out_size)

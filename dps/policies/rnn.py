@@ -19,6 +19,7 @@ from typing import Annotated, Optional
 
 import torch
 
+from ..errors import UserError
 from ..spec import Range
 from .base import Layout, Policy, batched_linear, flat_obs, reset_where
 
@@ -32,7 +33,7 @@ class RNNPolicy(Policy):
         :param skip: the readout also sees the (scaled) observation
         """
         if hidden < 1:
-            raise ValueError(f"RNN needs hidden >= 1, got hidden={hidden}")
+            raise UserError(f"RNN needs hidden >= 1, got hidden={hidden}")
         self.obs_shape = tuple(obs_shape) if not isinstance(obs_shape, int) else (obs_shape,)
         self.obs_size = int(torch.tensor(self.obs_shape).prod()) if self.obs_shape else 1
         self.out_size = int(out_size)

@@ -21,6 +21,7 @@ from typing import Annotated
 
 import torch
 
+from ..errors import UserError
 from ..spec import Range
 from . import SequenceTask, TaskData
 
@@ -59,7 +60,7 @@ class AnBnCn(SequenceTask):
         :param test_max: strings n = 1 … test_max are tested for generalisation
         """
         if not 1 <= train_max <= test_max:
-            raise ValueError(f"anbncn: need 1 <= train_max <= test_max, got {train_max}, {test_max}")
+            raise UserError(f"anbncn: need 1 <= train_max <= test_max, got {train_max}, {test_max}")
         self.train_max, self.test_max = int(train_max), int(test_max)
         self.name = f"anbncn:train_max={train_max}"
         parts = [string(n) for n in range(1, self.train_max + 1)]

@@ -18,6 +18,7 @@ from typing import Annotated
 
 import torch
 
+from ..errors import UserError
 from ..spec import Range
 from . import SequenceTask, TaskData
 
@@ -47,9 +48,9 @@ class SuperimposedSines(SequenceTask):
             the rest (up to step 949) is run closed loop for the fitness
         """
         if not 1 <= n <= len(LAMBDAS):
-            raise ValueError(f"sines: n must be in 1..{len(LAMBDAS)}, got {n}")
+            raise UserError(f"sines: n must be in 1..{len(LAMBDAS)}, got {n}")
         if not 0 <= washout < fit_end < TRAIN_END - 1:
-            raise ValueError(f"sines: need 0 <= washout < fit_end < {TRAIN_END - 1}, got washout={washout}, "
+            raise UserError(f"sines: need 0 <= washout < fit_end < {TRAIN_END - 1}, got washout={washout}, "
                              f"fit_end={fit_end}")
         self.n, self.washout, self.fit_end = int(n), int(washout), int(fit_end)
         self.name = f"sines:n={n}"
