@@ -8,13 +8,13 @@
   through :func:`dps.rollout.rollout` and :func:`dps.evaluation.greedy_evaluation`, and its
   fitness never ranks above a finite policy's.
 """
-import io
 import math
 import warnings
 
 import numpy as np
 import pytest
 import torch
+from statecheck import assert_same, roundtrip
 
 from dps.algorithms import ALGORITHMS
 from dps.algorithms.base import CenteredRanks, finite_fitness
@@ -39,33 +39,6 @@ def fitness_of(x):
     return -((x.double() - 0.3) ** 2).sum(-1)
 
 
-def snapshot(sd):
-    """A deep, weights-only copy of a state dict (what a checkpoint would hold)."""
-    buf = io.BytesIO()
-    torch.save(sd, buf)
-    buf.seek(0)
-    return torch.load(buf, weights_only=True)
-
-
-def assert_same(a, b, where="state"):
-    if isinstance(a, dict):
-        assert isinstance(b, dict) and set(a) == set(b), where
-        for k in a:
-            assert_same(a[k], b[k], f"{where}.{k}")
-    elif isinstance(a, (list, tuple)):
-        assert isinstance(b, (list, tuple)) and len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b)):
-            assert_same(x, y, f"{where}[{i}]")
-    elif isinstance(a, torch.Tensor):
-        assert isinstance(b, torch.Tensor) and a.dtype == b.dtype and a.shape == b.shape, where
-        if a.is_floating_point():   # NaN == NaN here (a state may hold NaN on purpose)
-            assert torch.equal(a.isnan(), b.isnan()) and torch.equal(a.nan_to_num(), b.nan_to_num()), where
-        else:
-            assert torch.equal(a, b), where
-    elif isinstance(a, float) and math.isnan(a):
-        assert isinstance(b, float) and math.isnan(b), where
-    else:
-        assert a == b, f"{where}: {a!r} != {b!r}"
 
 
 # ---------------------------------------------------------------- the fitness rule ----
@@ -165,10 +138,10 @@ def test_a_generation_without_finite_fitness_raises_and_changes_nothing(name):
     s = make(name, seed=2)
     s.tell(fitness_of(s.ask()))
     x = s.ask()
-    before = snapshot(s.state_dict())
+    before = roundtrip(s.state_dict())
     with pytest.raises(NonFiniteError, match=r"every member of generation 1 is non-finite"):
         s.tell(torch.tensor([NAN, INF, -INF, NAN, NAN, NAN, NAN, NAN]))
-    assert_same(snapshot(s.state_dict()), before)
+    assert_same(roundtrip(s.state_dict()), before)
     assert torch.equal(s.ask(), x)                              # the same population is pending
     s.tell(fitness_of(x))                                       # and can still be told
 
@@ -204,13 +177,13 @@ def test_huge_step_size_raises_and_keeps_the_last_finite_state(key):
     s = make(name, seed=0, **config)
     cls_name = type(s).__name__
     for generation in range(20):  # noqa: B007 -- read after the loop: the generation that raised
-        before = snapshot(s.state_dict())
+        before = roundtrip(s.state_dict())
         try:
             x = s.ask()
         except NonFiniteError as exc:   # σ so large that the samples (or σ itself) overflow
             err = exc
             break
-        before = snapshot(s.state_dict())
+        before = roundtrip(s.state_dict())
         try:
             s.tell(fitness_of(x))
         except NonFiniteError as exc:
@@ -222,7 +195,7 @@ def test_huge_step_size_raises_and_keeps_the_last_finite_state(key):
     assert isinstance(err, UserError)
     assert "\n" not in msg and msg.startswith(f"{cls_name}: ") and quantity in msg
     assert f"generation {generation}" in msg and "try a smaller" in msg and "non-finite" in msg
-    assert_same(snapshot(s.state_dict()), before)
+    assert_same(roundtrip(s.state_dict()), before)
     assert torch.isfinite(s.center).all()
 
 
@@ -252,7 +225,7 @@ def test_a_nonfinite_update_is_undone(name, monkeypatch):
         twin.tell(fitness_of(twin.ask()))
     x = s.ask()
     twin.ask()
-    before = snapshot(s.state_dict())
+    before = roundtrip(s.state_dict())
     real = type(s)._tell
 
     def poisoned(self, fitness):
@@ -264,7 +237,7 @@ def test_a_nonfinite_update_is_undone(name, monkeypatch):
     with pytest.raises(NonFiniteError, match=r"update of generation 2 made the centre non-finite \(nan"):
         s.tell(fitness_of(x))
     monkeypatch.undo()
-    assert_same(snapshot(s.state_dict()), before)
+    assert_same(roundtrip(s.state_dict()), before)
     s.tell(fitness_of(x))
     twin.tell(fitness_of(x))
     assert torch.equal(s.ask(), twin.ask())
@@ -302,10 +275,10 @@ def test_a_diverging_run_keeps_its_last_finite_learner_state():
     learner.step()
     searcher.opt.lr = 1e308                                     # the next step overflows
     searcher.ask()                                              # (the step's ask: this population)
-    before = snapshot(learner.state_dict())
+    before = roundtrip(learner.state_dict())
     with pytest.raises(NonFiniteError, match="PGPE: the update of generation 1 made the centre"):
         learner.step()
-    assert_same(snapshot(learner.state_dict()), before)
+    assert_same(roundtrip(learner.state_dict()), before)
     assert torch.isfinite(learner.center).all()
 
 
