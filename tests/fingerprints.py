@@ -46,6 +46,11 @@ def collect(run_dir: Path) -> dict:
     return {"metrics": rows, "eval": _strip(summary.get("eval", {})), "report": summary.get("report")}
 
 
+def recorded(name: str, data: dict) -> dict:
+    """The recorded numbers of ``name`` as :func:`run` produces them now."""
+    return {**data, "report": None} if name in NO_REPORT else data
+
+
 def _strip(value):
     """``value`` without wall-clock entries, at any depth."""
     if isinstance(value, dict):
@@ -53,7 +58,22 @@ def _strip(value):
     return value
 
 
+#: runs whose env report is left out: Atari-Go's report (24 cells of 1000 games, most of the
+#: run's time) is compared with the code before the reorganisation on its own, file hashes
+#: included, in tests/test_atari_go_env.py
+NO_REPORT = {"pgpe_atari_go"}
+
+
 def run(name: str, out: Path) -> dict:
+    if name in NO_REPORT:
+        from dps.run import _algo_parser  # the CLI's own parsing, then the runner without the report
+        from dps.runner import RunConfig, train
+
+        parser, names = _algo_parser(RUNS[name][0])
+        a = parser.parse_args(RUNS[name][1:] + ["--out", str(out)])
+        given = {f.name: getattr(a, f.name) for f in RunConfig.flags() if getattr(a, f.name) is not None}
+        train(RunConfig(algo=RUNS[name][0], **given), quiet=True, report=False)
+        return collect(out)
     args = RUNS[name] + ["--out", str(out), "--quiet"]
     subprocess.run([sys.executable, "-m", "dps.run", *args], check=True, stdout=subprocess.DEVNULL)
     return collect(out)
