@@ -95,6 +95,16 @@ class Range:
         return value
 
 
+def _in_ranges(value: Any, extras, what: str) -> Any:
+    """``value`` (or each item of a tuple/list value) checked against the ``Range`` marks of
+    an ``Annotated`` type; returns it."""
+    for extra in extras:
+        if isinstance(extra, Range) and value is not None:
+            for item in (value if isinstance(value, (tuple, list)) else (value,)):
+                extra.check(item, what)
+    return value
+
+
 def convert(value: str, annotation: Any, what: str) -> Any:
     """Convert one string to ``annotation``; ``what`` names it in errors."""
     if isinstance(annotation, str):  # postponed annotations that were not resolved
@@ -102,12 +112,7 @@ def convert(value: str, annotation: Any, what: str) -> Any:
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
         inner, *extras = typing.get_args(annotation)
-        out = convert(value, inner, what)
-        for extra in extras:
-            if isinstance(extra, Range) and out is not None:
-                for item in (out if isinstance(out, tuple) else (out,)):
-                    extra.check(item, what)
-        return out
+        return _in_ranges(convert(value, inner, what), extras, what)
     if origin is typing.Union or (origin is not None and str(origin) == "<class 'types.UnionType'>"):
         inner = [a for a in typing.get_args(annotation) if a is not type(None)]
         if value.lower() in {"none", "null", ""}:
@@ -167,12 +172,7 @@ def check_value(value: Any, annotation: Any, what: str) -> Any:
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
         inner, *extras = typing.get_args(annotation)
-        out = check_value(value, inner, what)
-        for extra in extras:
-            if isinstance(extra, Range) and out is not None:
-                for item in (out if isinstance(out, (tuple, list)) else (out,)):
-                    extra.check(item, what)
-        return out
+        return _in_ranges(check_value(value, inner, what), extras, what)
     if origin is typing.Union or (origin is not None and str(origin) == "<class 'types.UnionType'>"):
         if value is None and type(None) in typing.get_args(annotation):
             return None
