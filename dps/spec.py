@@ -95,6 +95,18 @@ class Range:
         return value
 
 
+def _unpack(annotation: Any) -> tuple[Any, Any]:
+    """``(annotation, origin)`` with a postponed (string) annotation of a plain type resolved
+    and ``X | None`` reported as ``typing.Union``, so that :func:`convert` and
+    :func:`check_value` read a type the same way."""
+    if isinstance(annotation, str):
+        annotation = {"int": int, "float": float, "bool": bool, "str": str}.get(annotation, str)
+    origin = typing.get_origin(annotation)
+    if origin is not None and str(origin) == "<class 'types.UnionType'>":
+        origin = typing.Union
+    return annotation, origin
+
+
 def _in_ranges(value: Any, extras, what: str) -> Any:
     """``value`` (or each item of a tuple/list value) checked against the ``Range`` marks of
     an ``Annotated`` type; returns it."""
@@ -107,13 +119,11 @@ def _in_ranges(value: Any, extras, what: str) -> Any:
 
 def convert(value: str, annotation: Any, what: str) -> Any:
     """Convert one string to ``annotation``; ``what`` names it in errors."""
-    if isinstance(annotation, str):  # postponed annotations that were not resolved
-        annotation = {"int": int, "float": float, "bool": bool, "str": str}.get(annotation, str)
-    origin = typing.get_origin(annotation)
+    annotation, origin = _unpack(annotation)
     if origin is typing.Annotated:
         inner, *extras = typing.get_args(annotation)
         return _in_ranges(convert(value, inner, what), extras, what)
-    if origin is typing.Union or (origin is not None and str(origin) == "<class 'types.UnionType'>"):
+    if origin is typing.Union:
         inner = [a for a in typing.get_args(annotation) if a is not type(None)]
         if value.lower() in {"none", "null", ""}:
             return None
@@ -167,13 +177,11 @@ def check_value(value: Any, annotation: Any, what: str) -> Any:
     """Check an already typed value (a JSON config's) against ``annotation`` as
     :func:`convert` checks a string: the type (an int is a float, a bool is no number),
     finite and representable numbers, ``Literal`` choices and ``Range`` bounds; returns it."""
-    if isinstance(annotation, str):
-        annotation = {"int": int, "float": float, "bool": bool, "str": str}.get(annotation, str)
-    origin = typing.get_origin(annotation)
+    annotation, origin = _unpack(annotation)
     if origin is typing.Annotated:
         inner, *extras = typing.get_args(annotation)
         return _in_ranges(check_value(value, inner, what), extras, what)
-    if origin is typing.Union or (origin is not None and str(origin) == "<class 'types.UnionType'>"):
+    if origin is typing.Union:
         if value is None and type(None) in typing.get_args(annotation):
             return None
         inner = [a for a in typing.get_args(annotation) if a is not type(None)]
