@@ -55,10 +55,8 @@ CHECKS: dict[type, Callable[..., dict]] = {CartPole: cartpole_checks}
 
 def env_checks(policy, env, params: torch.Tensor, seed: int) -> dict:
     """The env's own tests of one parameter vector (:data:`CHECKS`), or ``{}``."""
-    for cls, check in CHECKS.items():
-        if isinstance(env, cls):
-            return check(policy, env, params, seed)
-    return {}
+    check = _for_env(CHECKS, env)
+    return {} if check is None else check(policy, env, params, seed)
 
 
 def greedy_evaluation(policy, env, params: torch.Tensor, episodes: int, seed: int, workers: int = 1) -> dict:
@@ -82,7 +80,10 @@ def env_report(policy, env, params: torch.Tensor, run_dir, seed: int) -> Optiona
     """The env's own report of a trained parameter vector (:data:`REPORTS`), written into
     ``run_dir`` (Atari-Go: win rates on every board size against the ladder), and its
     compact dict for summary.json; None for envs without one."""
-    for cls, report in REPORTS.items():
-        if isinstance(env, cls):
-            return report(env, policy, params, run_dir, seed)
-    return None
+    report = _for_env(REPORTS, env)
+    return None if report is None else report(env, policy, params, run_dir, seed)
+
+
+def _for_env(table: dict, env) -> Optional[Callable]:
+    """The entry of ``table`` (env class -> function) for ``env``'s class, or None."""
+    return next((fn for cls, fn in table.items() if isinstance(env, cls)), None)
