@@ -11,15 +11,22 @@ other bookkeeping::
     ENVS = Registry("env")
     ENVS.add("tmaze", "dps.envs.tmaze:TMaze", "Bakker's T-maze ...")
     env = ENVS.build("tmaze:length=50", device="cpu")
+
+A user's own package joins by being imported: :func:`import_modules` (the CLI's
+``--import MODULE``) imports modules that register on import — dps entries through
+``ENVS.add`` and friends, or gymnasium ids through ``gymnasium.register`` — and remembers
+them, so that worker processes (:mod:`dps.evaluation.workers`) import the same modules
+before they rebuild an env.
 """
 from __future__ import annotations
 
 import dataclasses
 import importlib
 import inspect
+import re
 import typing
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from .errors import UserError, unknown
 from .spec import Spec, bind_spec, parse_spec, signature_options
@@ -149,3 +156,33 @@ class Registry:
         """One ``--list`` line per entry."""
         width = max((len(n) for n in self._entries), default=0) + 1
         return [e.describe(width) for e in self._entries.values()]
+
+
+#: modules imported by :func:`import_modules`, in order (worker processes import them too)
+IMPORTED: list[str] = []
+
+_MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+def import_module(name: str, why: str):
+    """``importlib.import_module(name)``; a malformed name or a failed import is one
+    :class:`~dps.errors.UserError` line naming the module and ``why`` it was imported."""
+    if not isinstance(name, str) or not _MODULE_NAME.match(name):
+        raise UserError(f"bad module name {name!r} for {why}; accepted: a dotted Python module name "
+                        "such as popgym or mypkg.envs")
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise UserError(f"cannot import module {name!r} for {why}: {exc} "
+                        "(is the package installed in this Python environment?)") from None
+    except Exception as exc:  # the module's own code failed: its message, on one line
+        raise UserError(f"importing module {name!r} for {why} failed: {type(exc).__name__}: "
+                        f"{' '.join(str(exc).split())}") from None
+
+
+def import_modules(names: Iterable[str]) -> None:
+    """Import each module (``--import MODULE``) and remember it in :data:`IMPORTED`."""
+    for name in names:
+        import_module(name, "--import")
+        if name not in IMPORTED:
+            IMPORTED.append(name)

@@ -27,7 +27,9 @@ from .algorithms import ALGORITHMS
 from .envs.registry import ENVS
 from .errors import UserError
 from .policies import POLICIES
+from .registry import import_modules
 from .runner import Interrupted, RunConfig, RunFailed, evaluate_run, train
+from .runner.config import flag_name
 from .spec import Range, convert
 from .tasks import TASKS
 
@@ -61,9 +63,11 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     """The flags of :class:`RunConfig` (one per field) plus the process-only ones."""
     hints = typing.get_type_hints(RunConfig)
     for f in RunConfig.flags():
-        name = f"--{f.name.replace('_', '-')}"
+        name = flag_name(f)
         if hints[f.name] is bool:
             p.add_argument(name, action="store_true", default=None, help=f.metadata["help"])
+        elif hints[f.name] is list:
+            p.add_argument(name, dest=f.name, action="append", default=None, metavar="MODULE", help=f.metadata["help"])
         else:
             p.add_argument(name, default=None, metavar="VALUE", type=_flag_type(hints[f.name], f.name),
                            help=f.metadata["help"])
@@ -104,9 +108,22 @@ def _list() -> None:
             print("  " + line)
 
 
+def _imports_in(argv: list[str]) -> list[str]:
+    """The ``--import MODULE`` values of ``argv``, read before the parsers are built: a
+    module may register the algorithm, env or policy the rest of the line names."""
+    out = []
+    for i, arg in enumerate(argv):
+        if arg == "--import" and i + 1 < len(argv):
+            out.append(argv[i + 1])
+        elif arg.startswith("--import="):
+            out.append(arg.partition("=")[2])
+    return out
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        import_modules(_imports_in(argv))
         if not argv or argv[0] in ("-h", "--help"):
             print(__doc__.strip())
             print("\nalgorithms: " + ", ".join(ALGORITHMS) + "  (python -m dps.run ALGO --help)")

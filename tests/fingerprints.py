@@ -30,9 +30,14 @@ RUNS = {
 _TIME_KEYS = {"wall_seconds", "eval_seconds", "seconds", "time", "wall_s"}
 
 
+#: significant digits of the recorded metrics (metrics.csv once kept six; it keeps every
+#: digit now, so a fresh value is rounded to the recording's precision before comparing)
+RECORDED_DIGITS = 6
+
+
 def _number(text: str):
     try:
-        return float(text)
+        return float(f"{float(text):.{RECORDED_DIGITS}g}")
     except ValueError:
         return text
 

@@ -1,5 +1,11 @@
 """Same seed ⇒ same numbers: short CLI runs against the numbers recorded in
-tests/data/fingerprints.json (see tests/fingerprints.py for the runs and how to re-record)."""
+tests/data/fingerprints.json (see tests/fingerprints.py for the runs and how to re-record).
+
+The promise holds on one platform. Two runs are sensitive to the last bit of the CPU's
+floating-point kernels (Evolino's pseudo-inverse of a near-singular design matrix; an
+Atari-Go greedy move decided by a near tie), which differ between CPU models with the same
+torch build; tests/data/fingerprints-platforms.json holds the same code's numbers measured
+on such another platform, and a run must match one recording exactly."""
 import json
 import math
 from pathlib import Path
@@ -8,6 +14,7 @@ import pytest
 from fingerprints import RUNS, recorded, run
 
 RECORDED = json.loads((Path(__file__).parent / "data" / "fingerprints.json").read_text())
+PLATFORMS = json.loads((Path(__file__).parent / "data" / "fingerprints-platforms.json").read_text())
 
 
 def _same(a, b, where=""):
@@ -27,4 +34,11 @@ def _same(a, b, where=""):
 
 @pytest.mark.parametrize("name", sorted(RUNS))
 def test_same_numbers_as_recorded(name, tmp_path):
-    _same(run(name, tmp_path / name), recorded(name, RECORDED[name]), name)
+    now = run(name, tmp_path / name)
+    for other in PLATFORMS.get(name, []):
+        try:
+            _same(now, recorded(name, other), name)
+            return
+        except AssertionError:
+            pass
+    _same(now, recorded(name, RECORDED[name]), name)

@@ -16,6 +16,13 @@ Worker processes are not this module's business: :mod:`dps.evaluation.workers` r
 the env in each worker from :meth:`GymEnv.worker_config` and hands it the slot seeds of
 its rectangle (``_preset_seeds``), so the episodes do not depend on how slots are split.
 
+Ids. ``gym:CartPole-v1`` names an id in gymnasium's registry. An id from a package that
+registers its envs on import is written in gymnasium's own ``module:EnvId`` form
+(``gym:popgym:popgym-RepeatPreviousEasy-v0``): the module is imported here, and again in
+every worker process because the id travels with :meth:`GymEnv.worker_config`; the CLI's
+``--import MODULE`` (:func:`dps.registry.import_modules`) does the same for any module.
+An unknown id lists close matches.
+
 Options:
 
 * ``hide``: indices of flattened observation components removed (``hide=1+3``).
@@ -24,7 +31,9 @@ Options:
   velocity); Pendulum-v1 hides 2 (angular velocity); Acrobot-v1 hides 4+5 (both angular
   velocities); MountainCar-v0 / MountainCarContinuous-v0 hide 1 (car velocity).
 * ``max_steps``: the episode limit; default the env's own ``TimeLimit``
-  (``spec.max_episode_steps``). Given explicitly, it replaces the ``TimeLimit``.
+  (``spec.max_episode_steps``). Given explicitly, it replaces the ``TimeLimit``. An env
+  registered without one (POPGym's end their episodes themselves) gets
+  :data:`DEFAULT_MAX_STEPS` and one warning line saying so: an episode loop needs a bound.
 
 Success (``has_success``): gymnasium has no general notion, so it is reported only for
 ids in :data:`SUCCESS`: CartPole-v0/v1 succeed when the pole is still up at the time limit
@@ -44,12 +53,14 @@ are NaN. (A non-finite observation from ``reset`` ends the slot on its first ste
 from __future__ import annotations
 
 import difflib
+import logging
 from typing import Annotated, Optional
 
 import numpy as np
 import torch
 
 from ..errors import UserError
+from ..registry import import_module
 from ..spec import Range
 from .base import BatchedEnv, Box, Discrete
 
@@ -74,6 +85,12 @@ SUCCESS: dict[str, str] = {
 }
 
 
+#: the episode limit of an id registered without a TimeLimit (module docstring)
+DEFAULT_MAX_STEPS = 1000
+
+log = logging.getLogger("dps")
+
+
 def _gym():
     try:
         import gymnasium
@@ -82,14 +99,27 @@ def _gym():
     return gymnasium
 
 
-def _check_id(env_id: str) -> None:
+def split_id(env_id: str) -> tuple[Optional[str], str]:
+    """``"module:EnvId"`` → ``("module", "EnvId")``; a plain id → ``(None, id)``."""
+    module, sep, name = env_id.rpartition(":")
+    return (module or None, name) if sep else (None, env_id)
+
+
+def _check_id(env_id: str) -> str:
+    """Import the module of a ``module:EnvId`` id and check that the id is registered;
+    returns the registry id (without the module)."""
     gym = _gym()
-    if env_id in gym.registry:
-        return
+    module, name = split_id(env_id)
+    if module is not None:
+        import_module(module, f"gymnasium id {env_id!r}")
+    if name in gym.registry:
+        return name
     names = list(gym.registry)
-    close = difflib.get_close_matches(env_id, names, n=5, cutoff=0.5)
+    close = difflib.get_close_matches(name, names, n=5, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
-    raise UserError(f"unknown gymnasium id {env_id!r}{hint} (gymnasium.pprint_registry() lists all)")
+    package = "" if module is not None else (
+        "; an id from a package that registers on import is written gym:PACKAGE:ID (or pass --import PACKAGE)")
+    raise UserError(f"unknown gymnasium id {name!r}{hint}{package} (gymnasium.pprint_registry() lists all)")
 
 
 class GymEnv(BatchedEnv):
@@ -104,7 +134,7 @@ class GymEnv(BatchedEnv):
         super().__init__(device)
         if torch.device(device).type != "cpu":
             raise UserError(f"the gym env steps on the CPU only; got device {str(device)!r}")
-        _check_id(id)
+        self._registry_id = _check_id(id)
         if max_steps is not None and max_steps < 1:
             raise UserError(f"max_steps must be >= 1, got {max_steps}")
         self.id = id
@@ -112,11 +142,11 @@ class GymEnv(BatchedEnv):
         self._max_steps_option = max_steps
         hidden = set(int(i) for i in hide)
         if not velocities:
-            if id not in VELOCITY_INDICES:
+            if self._registry_id not in VELOCITY_INDICES:
                 raise UserError(
                     f"velocities=false is not known for gymnasium id {id!r}; it is supported for "
                     f"{', '.join(VELOCITY_INDICES)} (for other ids use hide=I+J)")
-            hidden |= set(VELOCITY_INDICES[id])
+            hidden |= set(VELOCITY_INDICES[self._registry_id])
         self._envs: list = []
         probe = self._make()
         self._envs.append(probe)
@@ -146,9 +176,14 @@ class GymEnv(BatchedEnv):
         self.action_space, self._discrete_start = self._convert_action_space(probe.action_space)
         limit = max_steps if max_steps is not None else (probe.spec.max_episode_steps if probe.spec else None)
         if limit is None:
-            raise UserError(f"gymnasium id {id!r} has no time limit; set one, e.g. gym:{id},max_steps=1000")
+            # no TimeLimit of its own: the default bound, made a TimeLimit like an explicit one
+            limit = self._max_steps_option = DEFAULT_MAX_STEPS
+            self._envs = [self._make()]
+            probe.close()
+            log.warning(f"dps: gymnasium id {id!r} has no time limit of its own; episodes are cut at "
+                        f"max_steps={DEFAULT_MAX_STEPS} (set it in the env spec: gym:{id},max_steps=N)")
         self.max_steps = int(limit)
-        self._success = SUCCESS.get(id)
+        self._success = SUCCESS.get(self._registry_id)
         self.has_success = self._success is not None
         self._n = 0
         self._done = np.zeros(0, dtype=bool)
@@ -165,7 +200,7 @@ class GymEnv(BatchedEnv):
         if self._max_steps_option is not None:
             kwargs["max_episode_steps"] = int(self._max_steps_option)
         try:
-            return gym.make(self.id, **kwargs)
+            return gym.make(self._registry_id, **kwargs)
         except gym.error.DependencyNotInstalled as exc:
             raise UserError(f"gymnasium id {self.id!r} needs an extra package: {exc}") from None
 

@@ -16,6 +16,7 @@ import torch
 
 from ..envs.atari_go.env import AtariGoEnv
 from ..envs.cartpole import CartPole
+from ..policies.aligned import slot_aligned
 from ..rollout import RolloutResult, rollout
 from .atari_go import final_report as atari_go_report
 from .cartpole import cartpole_checks
@@ -25,8 +26,13 @@ from .workers import rollout_in_workers, supports_workers
 def run_episodes(policy, env, params: torch.Tensor, episodes: int, seed: int, workers: int = 1,
                  max_steps: Optional[int] = None) -> RolloutResult:
     """Greedy episodes of every row of ``params`` (see :func:`dps.rollout.rollout`); with
-    ``workers > 1`` and an env that can be rebuilt in a worker, in worker processes."""
-    if workers > 1 and supports_workers(env):
+    ``workers > 1`` and an env that can be rebuilt in a worker, in worker processes. An env
+    that can go to workers is always played by the slot-aligned policy
+    (:mod:`dps.policies.aligned`), so the worker count never changes a number."""
+    if not supports_workers(env):
+        return rollout(policy, env, params, episodes, seed, max_steps=max_steps)
+    policy = slot_aligned(policy)
+    if workers > 1:
         return rollout_in_workers(policy, env, params, episodes, seed, workers, max_steps)
     return rollout(policy, env, params, episodes, seed, max_steps=max_steps)
 

@@ -8,7 +8,10 @@ in a joblib (loky) worker with an in-process copy of the env (rebuilt from
 of its rectangle and reproduces the generator's draws for greedy tie-breaking over the
 *full* ``(P, B, n)`` shape, so the returns are bit-identical to one process for the same
 seed. Only picklable things cross the process boundary: the policy (plain Python), CPU
-parameter rows, integer seeds, the env's keyword arguments.
+parameter rows, integer seeds, the env's keyword arguments, and the names of the modules
+imported with ``--import`` (:data:`dps.registry.IMPORTED`), which a worker imports before it
+rebuilds the env: an id registered only in the main process is unknown in a fresh worker,
+and the error says so.
 
 A worker process that dies (segfault, out of memory) raises :class:`WorkerError`, which
 names the env and the slots; exceptions raised inside a worker propagate as they are.
@@ -22,6 +25,7 @@ import torch
 
 from ..errors import UserError
 from ..policies.heads import DiscreteHead, make_head
+from ..registry import IMPORTED, import_modules
 from ..rollout import RolloutResult, rollout
 from ..seeding import make_generator
 
@@ -59,7 +63,7 @@ def rollout_in_workers(policy, env, params: torch.Tensor, episodes: int, seed: i
     P, B = params.shape[0], int(episodes)
     seeds = env.draw_seeds(P, B, make_generator(seed, "cpu"))
     chunks = rectangles(P, B, workers)
-    config = (type(env), tuple(sorted(env.worker_config().items())))
+    config = (type(env), tuple(sorted(env.worker_config().items())), tuple(IMPORTED))
     jobs = [delayed(_worker_rollout)(config, policy, params[r0:r1].clone(), (P, B), (r0, r1, c0, c1),
                                      seeds[r0:r1, c0:c1].copy(), int(seed), max_steps)
             for r0, r1, c0, c1 in chunks]
@@ -86,13 +90,25 @@ def rollout_in_workers(policy, env, params: torch.Tensor, episodes: int, seed: i
 _WORKER_ENVS: dict = {}
 
 
+def _worker_env(cls, kwargs, imports):
+    """The env rebuilt in a worker process, after importing the run's ``--import`` modules."""
+    import_modules(imports)
+    try:
+        return cls(**dict(kwargs))
+    except UserError as exc:
+        # the main process built this env, so what differs here is the process: an id or
+        # name registered by code that ran only there (a script, a notebook cell)
+        raise UserError(f"{exc} — in a worker process, although the main process built this env: "
+                        "whatever registers it must be importable, so that each worker imports it too; "
+                        "put the registration in a module and pass --import MODULE (or use gym:MODULE:ID)") from None
+
+
 def _worker_rollout(config, policy, params, full_shape, rect, seeds, seed, max_steps):
     """One rectangle's lock-step rollout, run in a worker process."""
     torch.set_num_threads(1)
     env = _WORKER_ENVS.get(config)
     if env is None:
-        cls, kwargs = config
-        env = _WORKER_ENVS[config] = cls(**dict(kwargs))
+        env = _WORKER_ENVS[config] = _worker_env(*config)
     P, B = full_shape
     r0, r1, c0, c1 = rect
     head = make_head(env.action_space)

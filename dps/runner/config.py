@@ -17,6 +17,7 @@ from ..algorithms.base import config_from_dict
 from ..envs.registry import ENVS
 from ..errors import UserError
 from ..policies import POLICIES
+from ..registry import import_modules
 from ..spec import check_value, parse_spec
 from ..tasks import TASKS
 from .defaults import tuned
@@ -25,6 +26,12 @@ from .defaults import tuned
 def _flag(help: str, low=None, high=None, default=None):
     """A field that is also a command-line flag; ``low``/``high`` bound numbers (inclusive)."""
     return field(default=default, metadata={"help": help, "low": low, "high": high})
+
+
+def flag_name(f: dataclasses.Field) -> str:
+    """The command-line flag of a :class:`RunConfig` field (``--eval-every``; ``imports`` is
+    ``--import``, repeatable)."""
+    return f.metadata.get("flag") or "--" + f.name.replace("_", "-")
 
 
 #: an upper bound where a larger value would only exhaust memory or time
@@ -57,6 +64,9 @@ class RunConfig:
     eval_every_episodes: Optional[int] = _flag("also evaluate the centre each time the episode count crosses a "
                                                "multiple of this", 1, 10 ** 15)
     tensorboard: bool = _flag("also write TensorBoard event files to RUN_DIR/tensorboard", default=False)
+    imports: list = field(default_factory=list, metadata={
+        "flag": "--import", "help": "import this Python module first (repeatable): a package that registers "
+                                    "gymnasium ids or dps entries on import, in this process and every worker"})
     algo_options: dict = field(default_factory=dict, metadata={"help": "the algorithm's own options"})
 
     @classmethod
@@ -77,6 +87,7 @@ class RunConfig:
             raise UserError(f"{what}: unknown setting(s) {', '.join(extra)}; accepted: {', '.join(sorted(names))}")
         cfg = cls(**values)
         check(cfg, what)
+        import_user_modules(cfg, what)
         check_names(cfg, what)
         unset = [f"--{k.replace('_', '-')}" for k in RESOLVED + ("policy",) * (cfg.env is not None)
                  if getattr(cfg, k) is None]  # an env run's policy is resolved; a task's learner has its own
@@ -86,6 +97,8 @@ class RunConfig:
 
 
 def _type_ok(value: Any, annotation: Any) -> bool:
+    if annotation is list:
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
     inner = [a for a in typing.get_args(annotation) if a is not type(None)] or [annotation]
     if value is None:
         return type(None) in typing.get_args(annotation)
@@ -111,13 +124,15 @@ def check(cfg: RunConfig, what: str = "") -> None:
     hints = typing.get_type_hints(RunConfig)
     for f in dataclasses.fields(RunConfig):
         value = getattr(cfg, f.name)
-        flag = "--" + f.name.replace("_", "-")
+        flag = flag_name(f)
         if not _type_ok(value, hints[f.name]):
             raise UserError(f"{prefix}{flag} has the wrong type: {value!r}")
         low, high = f.metadata.get("low"), f.metadata.get("high")
         if isinstance(value, str) and "\0" in value:  # no path or spec holds one; os calls would raise
             raise UserError(f"{prefix}{flag} {value!r} contains a NUL character")
-        if value is None or isinstance(value, (bool, str, dict)):
+        if isinstance(value, list) and any("\0" in v for v in value):
+            raise UserError(f"{prefix}{flag} {value!r} contains a NUL character")
+        if value is None or isinstance(value, (bool, str, dict, list)):
             continue
         if isinstance(value, float) and not math.isfinite(value):
             raise UserError(f"{prefix}{flag} must be a finite number, got {value!r}")
@@ -136,6 +151,14 @@ def check(cfg: RunConfig, what: str = "") -> None:
                 check_value(v, options[k].annotation, f"--{k.replace('_', '-')}")
             except UserError as exc:
                 raise UserError(f"{prefix}{exc}") from None
+
+
+def import_user_modules(cfg: RunConfig, what: str = "") -> None:
+    """Import the run's ``--import`` modules (they may register the names it uses)."""
+    try:
+        import_modules(cfg.imports)
+    except UserError as exc:
+        raise UserError(f"{what}: {exc}" if what else str(exc)) from None
 
 
 def check_names(cfg: RunConfig, what: str = "") -> None:
@@ -204,6 +227,7 @@ def resolve_device(name: str) -> torch.device:
 def resolve(cfg: RunConfig) -> RunConfig:
     """Fill unset fields from the tuned defaults (:mod:`.defaults`); validate names and values."""
     check(cfg)  # a NUL in a spec, a wrong type: before any name is looked up
+    import_user_modules(cfg)
     check_names(cfg)
     if cfg.env is not None:
         defaults, algo_opts = tuned(cfg.algo, ENVS.spec(cfg.env).name, ENVS.options(cfg.env))

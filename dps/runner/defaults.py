@@ -83,7 +83,9 @@ TUNED: list[Tuned] = [
                              center_episodes=50, stop_success=1.0)),
     Tuned("pgpe", "catch", dict(_PGPE_MODERN, sigma_init=1.0, lr_mu=0.2)),
     Tuned("rpg", "catch", _RPG),
-    Tuned("*", "gym", dict(policy="lstm:hidden=8", popsize=20, episodes=2, generations=100)),
+    # the centre's periodic evaluation: 16 episodes, not the 2 of a member (stochastic envs
+    # such as POPGym's would make the curve noise)
+    Tuned("*", "gym", dict(policy="lstm:hidden=8", popsize=20, episodes=2, generations=100, center_episodes=16)),
     Tuned("*", "gym", _gym),
     Tuned("pgpe", "gym", _PGPE_MODERN),
     Tuned("rpg", "gym", _RPG),

@@ -38,8 +38,8 @@ class Sink:
 
 
 def _fmt(v):
-    if isinstance(v, float):
-        return f"{v:.6g}"
+    if isinstance(v, float):  # every digit: the shortest text that reads back as the same float
+        return repr(v)
     return "" if v is None else v
 
 

@@ -1,0 +1,50 @@
+"""A user's own gymnasium package, for the tests of third-party envs: importing this module
+registers ``PluginRecall-v0`` (no TimeLimit of its own, like POPGym's envs) and
+``PluginPendulum-v0`` (a float64 continuous env with a TimeLimit)."""
+import gymnasium
+import numpy as np
+
+
+class Recall(gymnasium.Env):
+    """A cue (one of ``n``) shown at t = 0, then blanks; at step ``length`` the action must
+    repeat the cue (reward 1, else -1). Ends by itself: no TimeLimit needed, none registered."""
+
+    def __init__(self, n: int = 3, length: int = 5):
+        self.n, self.length = n, length
+        self.observation_space = gymnasium.spaces.Discrete(n + 1)
+        self.action_space = gymnasium.spaces.Discrete(n)
+
+    def reset(self, seed=None, options=None):
+        super().reset(seed=seed)
+        self.cue, self.t = int(self.np_random.integers(self.n)), 0
+        return self.cue, {}
+
+    def step(self, action):
+        self.t += 1
+        if self.t < self.length:
+            return self.n, 0.0, False, False, {}
+        return self.n, 1.0 if int(action) == self.cue else -1.0, True, False, {}
+
+
+class Pendulum(gymnasium.Env):
+    """A damped pendulum in float64 with a torque in [-2, 2]: the reward is -angle², a noisy
+    start; continuous numbers that expose any reduction-order difference."""
+
+    def __init__(self):
+        self.observation_space = gymnasium.spaces.Box(-np.inf, np.inf, (2,), np.float64)
+        self.action_space = gymnasium.spaces.Box(-2.0, 2.0, (1,), np.float32)
+
+    def reset(self, seed=None, options=None):
+        super().reset(seed=seed)
+        self.x = self.np_random.normal(size=2)
+        return self.x.copy(), {}
+
+    def step(self, action):
+        th, om = self.x
+        om = 0.98 * om + 0.05 * (float(action[0]) - 9.81 * np.sin(th))
+        self.x = np.array([th + 0.05 * om, om])
+        return self.x.copy(), -float(th * th), False, False, {}
+
+
+gymnasium.register("PluginRecall-v0", entry_point=Recall)
+gymnasium.register("PluginPendulum-v0", entry_point=Pendulum, max_episode_steps=60)
