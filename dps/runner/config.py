@@ -61,6 +61,8 @@ class RunConfig:
                                           "(default: per env; tmaze 1.0)", 0.0, 1.0)
     max_episodes: Optional[int] = _flag("budget in training episodes: stop after the generation that reaches it",
                                         1, 10 ** 15)
+    max_env_steps: Optional[int] = _flag("budget in training env steps: stop after the generation that reaches it "
+                                         "(compares envs whose episodes differ in length)", 1, 10 ** 15)
     eval_every_episodes: Optional[int] = _flag("also evaluate the centre each time the episode count crosses a "
                                                "multiple of this", 1, 10 ** 15)
     tensorboard: bool = _flag("also write TensorBoard event files to RUN_DIR/tensorboard", default=False)

@@ -109,7 +109,7 @@ def _generation(run: Run) -> dict:
     run.totals["env_steps"] += int(stats.pop("env_steps"))
     center_return = center_success = None
     every = cfg.eval_every_episodes
-    due = (g + 1) % cfg.eval_every == 0 or g + 1 == cfg.generations or _budget_spent(run) or (
+    due = (g + 1) % cfg.eval_every == 0 or g + 1 == cfg.generations or _budget_spent(run) is not None or (
         every is not None and run.totals["episodes"] // every > episodes_before // every)
     if run.env is not None and due:
         res = run_episodes(run.learner.policy, run.env, run.learner.center.detach()[None], cfg.center_episodes,
@@ -153,14 +153,25 @@ def _stop_reason(run: Run) -> Optional[str]:
     if run.stopped_early:
         return (f"stopped after generation {run.generation - 1}: the centre's greedy success rate reached "
                 f"{run.cfg.stop_success}")
-    if _budget_spent(run) and run.generation < run.cfg.generations:
-        return (f"stopped after generation {run.generation - 1}: {run.totals['episodes']} training episodes "
-                f"reached the budget --max-episodes {run.cfg.max_episodes}")
+    spent = _budget_spent(run)
+    if spent and run.generation < run.cfg.generations:
+        total, flag = spent
+        return (f"stopped after generation {run.generation - 1}: {run.totals[total]} training "
+                f"{total.replace('_', ' ')} reached the budget --{flag.replace('_', '-')} {getattr(run.cfg, flag)}")
     return None
 
 
-def _budget_spent(run: Run) -> bool:
-    return run.cfg.max_episodes is not None and run.totals["episodes"] >= run.cfg.max_episodes
+#: budget flag -> the running total it bounds
+_BUDGETS = {"max_episodes": "episodes", "max_env_steps": "env_steps"}
+
+
+def _budget_spent(run: Run) -> Optional[tuple[str, str]]:
+    """``(total, flag)`` of the first training budget that is spent, or None."""
+    for flag, total in _BUDGETS.items():
+        limit = getattr(run.cfg, flag)
+        if limit is not None and run.totals[total] >= limit:
+            return total, flag
+    return None
 
 
 def train(cfg: RunConfig, resume: Optional[str] = None, quiet: bool = False, final_eval: bool = True,
@@ -169,7 +180,7 @@ def train(cfg: RunConfig, resume: Optional[str] = None, quiet: bool = False, fin
     """Run (or resume) a training run; returns the run directory.
 
     The run ends after ``cfg.generations`` generations, after the generation in which the
-    episode count reaches ``cfg.max_episodes``, or when the centre's periodic success rate
+    episode count reaches ``cfg.max_episodes`` (or the env-step count ``cfg.max_env_steps``), or when the centre's periodic success rate
     reaches ``cfg.stop_success``. ``report=False`` skips the env's own report (Atari-Go's
     multi-board report) after the final evaluation.
 

@@ -1,0 +1,206 @@
+"""The POPGym memory table: every POPGym env of one difficulty × dps's learners × seeds at a
+fixed budget of training env steps, with a memoryless policy and a random policy as floors.
+
+Each cell is ``python -m dps.run ALGO --env gym:popgym:ID --max-env-steps BUDGET --seed S``
+with the CLI's defaults for gym envs otherwise (so the table shows what a user gets), and
+its score is the final greedy evaluation of the trained centre (summary.json
+``eval.mean_return``, ``--eval-episodes`` fresh episodes). POPGym scales every env's
+rewards so that an episode's return lies in [-1, 1]; the scores are those returns.
+
+Methods (``--methods``):
+
+* ``pgpe``, ``cmaes``, ``snes``, ``rpg`` — the default LSTM policy of gym envs;
+* ``mlp`` — PGPE with a memoryless ``mlp:hidden=16`` policy: what memory adds;
+* ``random`` — uniformly random actions (``action_space.sample()``), evaluated with
+  gymnasium directly (no dps code), the lower floor.
+
+Runs go to ``--out`` (default ``runs/popgym``; one directory per cell, skipped when its
+summary.json exists, so an interrupted table resumes). The script writes ``table.md``
+(mean ± standard error over seeds), ``summary.json`` (every cell's scores) and
+``curves.png`` (one panel per env: the centre's periodic return against env steps, mean
+over seeds) into ``--out``.
+
+    python experiments/popgym_table.py                               # Easy, 3 seeds, 250k steps
+    python experiments/popgym_table.py --envs RepeatPreviousEasy --methods pgpe,random --seeds 1
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+LEARNERS = {"pgpe": ("pgpe", []), "cmaes": ("cmaes", []), "snes": ("snes", []), "rpg": ("rpg", []),
+            "mlp": ("pgpe", ["--policy", "mlp:hidden=16"])}
+METHODS = list(LEARNERS) + ["random"]
+
+
+def popgym_ids(level: str) -> list[str]:
+    import gymnasium
+    import popgym  # noqa: F401  (registers the ids)
+    return sorted(i for i in gymnasium.registry if i.startswith("popgym-") and i.endswith(f"{level}-v0"))
+
+
+def short(env_id: str) -> str:
+    return env_id.removeprefix("popgym-").removesuffix("-v0")
+
+
+def run_learner(env_id: str, method: str, seed: int, budget: int, eval_episodes: int, out: Path) -> dict:
+    run_dir = out / short(env_id) / f"{method}_s{seed}"
+    summary = run_dir / "summary.json"
+    if not summary.exists():
+        algo, extra = LEARNERS[method]
+        cmd = [sys.executable, "-m", "dps.run", algo, "--env", f"gym:popgym:{env_id}", "--max-env-steps", str(budget),
+               "--generations", str(10 ** 9), "--seed", str(seed), "--eval-episodes", str(eval_episodes),
+               "--out", str(run_dir), "--quiet", *extra]
+        if run_dir.exists():
+            cmd.append("--overwrite")
+        t0 = time.perf_counter()
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO,
+                              env={**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+        if done.returncode != 0:
+            return {"env": env_id, "method": method, "seed": seed, "error": done.stderr.strip().splitlines()[-1:]}
+        print(f"{short(env_id):32s} {method:6s} s{seed}  {time.perf_counter() - t0:6.1f}s", flush=True)
+    s = json.loads(summary.read_text())
+    return {"env": env_id, "method": method, "seed": seed, "score": s["eval"]["mean_return"],
+            "env_steps": s["env_steps"], "wall_seconds": s["wall_seconds"], "curve": curve(run_dir / "metrics.csv")}
+
+
+def curve(path: Path) -> list[tuple[int, float]]:
+    with open(path, newline="") as f:
+        return [(int(r["env_steps"]), float(r["center_return"])) for r in csv.DictReader(f) if r["center_return"]]
+
+
+def run_random(env_id: str, seed: int, episodes: int) -> dict:
+    import gymnasium
+    import numpy as np
+    env = gymnasium.make(env_id, disable_env_checker=True)
+    env.action_space.seed(seed)
+    returns = []
+    for k in range(episodes):
+        env.reset(seed=seed * 100_003 + k)
+        total, done, steps = 0.0, False, 0
+        while not done and steps < 10_000:
+            _, r, term, trunc, _ = env.step(env.action_space.sample())
+            total, done, steps = total + float(r), term or trunc, steps + 1
+        returns.append(total)
+    return {"env": env_id, "method": "random", "seed": seed, "score": float(np.mean(returns))}
+
+
+def mean_se(xs: list[float]) -> tuple[float, float]:
+    m = sum(xs) / len(xs)
+    if len(xs) < 2:
+        return m, float("nan")
+    var = sum((x - m) ** 2 for x in xs) / (len(xs) - 1)
+    return m, math.sqrt(var / len(xs))
+
+
+def table(results: list[dict], envs: list[str], methods: list[str]) -> str:
+    head = "| env | " + " | ".join(methods) + " |\n|---|" + "---|" * len(methods) + "\n"
+    rows = []
+    for e in envs:
+        cells = []
+        for m in methods:
+            xs = [r["score"] for r in results if r["env"] == e and r["method"] == m and "score" in r]
+            if not xs:
+                cells.append("—")
+                continue
+            mu, se = mean_se(xs)
+            cells.append(f"{mu:.2f} ± {se:.2f}" if math.isfinite(se) else f"{mu:.2f}")
+        best = max((i for i, c in enumerate(cells) if c != "—" and methods[i] not in ("random",)),
+                   key=lambda i: float(cells[i].split()[0]), default=None)
+        if best is not None:
+            cells[best] = f"**{cells[best]}**"
+        rows.append(f"| {short(e)} | " + " | ".join(cells) + " |")
+    return head + "\n".join(rows) + "\n"
+
+
+def plot(results: list[dict], envs: list[str], methods: list[str], path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    cols = 4
+    rows = -(-len(envs) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.8 * rows), squeeze=False)
+    for ax, e in zip(axes.flat, envs):
+        for m in methods:
+            runs = [r for r in results if r["env"] == e and r["method"] == m]
+            if m == "random":
+                xs = [r["score"] for r in runs]
+                if xs:
+                    ax.axhline(sum(xs) / len(xs), color="grey", ls=":", label="random")
+                continue
+            curves = [r["curve"] for r in runs if r.get("curve")]
+            if not curves:
+                continue
+            n = min(len(c) for c in curves)
+            steps = [curves[0][i][0] for i in range(n)]
+            mean = [sum(c[i][1] for c in curves) / len(curves) for i in range(n)]
+            ax.plot(steps, mean, label=m, lw=1.2)
+        ax.set_title(short(e), fontsize=9)
+        ax.set_ylim(-1.05, 1.05)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(envs):]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7)
+    fig.supxlabel("training env steps")
+    fig.supylabel("centre's greedy return (mean over seeds)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--level", default="Easy", choices=["Easy", "Medium", "Hard"])
+    p.add_argument("--envs", default=None, help="comma-separated short names (default: every env of the level)")
+    p.add_argument("--methods", default=",".join(METHODS))
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--budget", type=int, default=250_000, help="training env steps per run")
+    p.add_argument("--eval-episodes", type=int, default=100)
+    p.add_argument("--jobs", type=int, default=2, help="runs in parallel (one process each)")
+    p.add_argument("--out", default="runs/popgym")
+    a = p.parse_args(argv)
+    from joblib import Parallel, delayed
+
+    envs = popgym_ids(a.level)
+    if a.envs:
+        wanted = set(a.envs.split(","))
+        envs = [e for e in envs if short(e) in wanted]
+    methods = a.methods.split(",")
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown:
+        p.error(f"unknown method(s) {unknown}; accepted: {', '.join(METHODS)}")
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = []
+    for seed in range(1, a.seeds + 1):
+        for e in envs:
+            for m in methods:
+                if m == "random":
+                    jobs.append(delayed(run_random)(e, seed, a.eval_episodes))
+                else:
+                    jobs.append(delayed(run_learner)(e, m, seed, a.budget, a.eval_episodes, out))
+    results = Parallel(n_jobs=a.jobs, backend="threading")(jobs)
+    failed = [r for r in results if "error" in r]
+    for r in failed:
+        print(f"failed: {short(r['env'])} {r['method']} s{r['seed']}: {r['error']}", file=sys.stderr)
+    meta = {"command": " ".join(["python", "experiments/popgym_table.py", *(argv or sys.argv[1:])]),
+            "level": a.level, "budget_env_steps": a.budget, "seeds": a.seeds, "eval_episodes": a.eval_episodes}
+    (out / "summary.json").write_text(json.dumps({"meta": meta, "results": [
+        {k: v for k, v in r.items() if k != "curve"} for r in results]}, indent=1) + "\n")
+    (out / "table.md").write_text(table(results, envs, methods))
+    plot(results, envs, methods, out / "curves.png")
+    print(table(results, envs, methods))
+
+
+if __name__ == "__main__":
+    main()
