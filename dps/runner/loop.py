@@ -181,8 +181,8 @@ def train(cfg: RunConfig, resume: Optional[str] = None, quiet: bool = False, fin
 
     The run ends after ``cfg.generations`` generations, after the generation in which the
     episode count reaches ``cfg.max_episodes`` (or the env-step count ``cfg.max_env_steps``),
-    or when the centre's periodic success rate reaches ``cfg.stop_success``. ``report=False`` skips the env's own report (Atari-Go's
-    multi-board report) after the final evaluation.
+    or when the centre's periodic success rate reaches ``cfg.stop_success``. ``report=False``
+    skips the env's own report (Atari-Go's multi-board report) after the final evaluation.
 
     :param resume: continue the run in this directory; ``changes`` are the settings given
         with it ({field: value}; only :data:`~.config.CHANGEABLE_ON_RESUME` may differ from
