@@ -161,3 +161,13 @@ def test_popgym_through_workers(tmp_path):
     assert _rows(one) == _rows(two)
     summary = json.loads((two / "summary.json").read_text())
     assert summary["eval"]["mean_length"] > 1
+
+
+# ---- a budget in env steps -----------------------------------------------------------------
+def test_max_env_steps_stops_after_the_generation_that_reaches_it(tmp_path):
+    run = _run(tmp_path, "b", "pgpe", "--import", "plugin_envs", "--env", "gym:PluginRecall-v0", "--popsize", "4",
+               "--episodes", "2", "--generations", "1000", "--max-env-steps", "100", "--eval-episodes", "2")
+    summary = json.loads((run / "summary.json").read_text())
+    # 8 episodes of 5 steps a generation: 40, 80, 120 -> three generations
+    assert summary["env_steps"] == 120 and summary["generations"] == 3
+    assert "--max-env-steps 100" in summary["stop_reason"]
