@@ -3,6 +3,8 @@ in them); neither imports the other.
 
 * :class:`Discrete` — ``n`` actions, indices ``0..n-1``.
 * :class:`Box` — a continuous vector of ``dim`` components, each in ``[low, high]``.
+* :class:`MultiDiscrete` — ``k`` independent choices, component j among ``nvec[j]``
+  (gymnasium's MultiDiscrete, and MultiBinary as all 2s).
 """
 from __future__ import annotations
 
@@ -35,3 +37,15 @@ class Box:
     @property
     def out_size(self) -> int:
         return self.dim
+
+
+@dataclass(frozen=True)
+class MultiDiscrete:
+    """``k = len(nvec)`` choices, component j an index in ``0..nvec[j]-1``; the policy
+    outputs one score per choice of every component (``sum(nvec)`` outputs)."""
+
+    nvec: tuple[int, ...]
+
+    @property
+    def out_size(self) -> int:
+        return int(sum(self.nvec))

@@ -47,7 +47,7 @@ from ..errors import NonFiniteError, UserError
 from ..policies.heads import BoxHead, make_head
 from ..rollout import Actor, rollout
 from ..seeding import INIT, TRAIN, derive_seed, make_generator
-from ..spaces import Discrete
+from ..spaces import Discrete, MultiDiscrete
 from .base import Cells, Clip, EpisodeSteps, Fraction, LogStd, Rate, Scale, Size, Steps, opt
 from .learner import Learner, RunContext
 from .rpg_baselines import BASELINES, ValueNet, bootstrap_returns, returns_to_go, time_baseline
@@ -80,7 +80,8 @@ class Config:
 
 
 class HistoryInputs(BatchedEnv):
-    """``obs_t ⊕ a_{t−1} ⊕ r_{t−1}`` (zeros at t = 0); a_{t−1} one-hot for Discrete.
+    """``obs_t ⊕ a_{t−1} ⊕ r_{t−1}`` (zeros at t = 0); a_{t−1} one-hot for Discrete, one-hot
+    per component for MultiDiscrete.
 
     :param env: the wrapped batched env
     :param prev_action: append the previous action
@@ -93,7 +94,7 @@ class HistoryInputs(BatchedEnv):
         for name in ("action_space", "max_steps", "has_success", "has_action_mask", "gamma"):
             setattr(self, name, getattr(env, name))
         sp = env.action_space
-        self.n_action = (sp.n if isinstance(sp, Discrete) else sp.dim) if prev_action else 0
+        self.n_action = sp.out_size if prev_action else 0   # one-hot per component for discrete spaces
         self.observation_shape = (env.observation_size + self.n_action + int(prev_reward),)
 
     def _obs(self, obs, action, reward):
@@ -104,6 +105,9 @@ class HistoryInputs(BatchedEnv):
                 parts.append(torch.zeros(P, B, self.n_action, device=obs.device))
             elif isinstance(self.action_space, Discrete):
                 parts.append(torch.nn.functional.one_hot(action.long(), self.n_action).float())
+            elif isinstance(self.action_space, MultiDiscrete):
+                parts += [torch.nn.functional.one_hot(action[..., j].long(), n).float()
+                          for j, n in enumerate(self.action_space.nvec)]
             else:
                 parts.append(action.float())
         if self.prev_reward:

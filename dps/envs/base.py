@@ -19,7 +19,8 @@ Contract (the rollout engine relies on exactly this):
 * Slots that are already done keep being stepped (lock-step) with arbitrary actions; the
   env must not fail on them, and what it returns there is ignored (masked) by the rollout.
 * ``observation_shape``: per-slot observation shape, e.g. ``(3,)`` or ``(2, N, N)``;
-  ``observation_size`` is its product. ``action_space``: :class:`Discrete` or :class:`Box`.
+  ``observation_size`` is its product. ``action_space``: :class:`Discrete`, :class:`Box` or
+  :class:`MultiDiscrete`.
 * Optional: ``action_mask() -> (P, B, n)`` bool of legal discrete actions (Atari-Go);
   ``has_success`` says whether ``info["success"]`` is provided.
 * Optional: ``select_rows(index)`` (with ``supports_select_rows = True``): keep only the
@@ -37,7 +38,7 @@ from typing import Optional
 
 import torch
 
-from ..spaces import Box, Discrete
+from ..spaces import Box, Discrete, MultiDiscrete
 
 
 class BatchedEnv:
@@ -45,7 +46,7 @@ class BatchedEnv:
 
     #: per-slot observation shape
     observation_shape: tuple[int, ...] = ()
-    action_space: "Discrete | Box"
+    action_space: "Discrete | Box | MultiDiscrete"
     #: the env's own time limit (it reports ``done`` at this step at the latest)
     max_steps: int = 1000
     #: whether ``info["success"]`` is reported
@@ -82,4 +83,4 @@ class BatchedEnv:
         """Release resources (worker processes); a no-op for pure-torch envs."""
 
 
-__all__ = ["BatchedEnv", "Box", "Discrete"]
+__all__ = ["BatchedEnv", "Box", "Discrete", "MultiDiscrete"]

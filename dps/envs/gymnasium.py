@@ -40,6 +40,12 @@ ids in :data:`SUCCESS`: CartPole-v0/v1 succeed when the pole is still up at the 
 (truncated, not terminated); Acrobot-v1 and MountainCar(-Continuous) succeed when they
 reach their goal (terminated). Every other id has ``has_success = False``.
 
+Actions: Discrete (its ``start`` added back), Box with finite bounds (clipped into them),
+MultiDiscrete and MultiBinary (flat components for the head, :class:`~dps.spaces.MultiDiscrete`;
+the env receives its own shape, dtype and ``start`` offsets). Observations of any space that
+``gymnasium.spaces.flatten`` handles (Discrete one-hot, MultiDiscrete, MultiBinary, Tuple,
+Dict) are flattened.
+
 Non-finite numbers. A slot whose action is NaN/±inf (a Box action, or a float action
 tensor for a Discrete space) is not stepped — gymnasium would clip NaN to NaN and carry it
 into the state — and a slot whose observation (after ``reset`` or a step) is not finite
@@ -62,7 +68,7 @@ import torch
 from ..errors import UserError
 from ..registry import import_module
 from ..spec import Range
-from .base import BatchedEnv, Box, Discrete
+from .base import BatchedEnv, Box, Discrete, MultiDiscrete
 
 #: id -> flattened observation indices that are velocities (``velocities=false`` hides them)
 VELOCITY_INDICES: dict[str, tuple[int, ...]] = {
@@ -218,8 +224,18 @@ class GymEnv(BatchedEnv):
             self._action_dtype = space.dtype
             self._action_low, self._action_high = low.astype(np.float64), high.astype(np.float64)
             return Box(int(low.size), tuple(float(x) for x in low), tuple(float(x) for x in high)), 0
+        if isinstance(space, (gym.spaces.MultiDiscrete, gym.spaces.MultiBinary)):
+            # flat components for the head; the env gets its own shape, dtype and start back
+            if isinstance(space, gym.spaces.MultiBinary):
+                nvec, start = np.full(int(np.prod(space.shape)), 2), np.zeros(int(np.prod(space.shape)))
+            else:
+                nvec, start = space.nvec.reshape(-1), space.start.reshape(-1)
+            self._action_shape, self._action_dtype = space.shape, space.dtype
+            self._multi_start = start.astype(np.int64)
+            return MultiDiscrete(tuple(int(n) for n in nvec)), 0
         raise UserError(
-            f"gymnasium id {self.id!r} has action space {space}; supported: Discrete and Box")
+            f"gymnasium id {self.id!r} has action space {space}; supported: Discrete, Box, MultiDiscrete "
+            "and MultiBinary")
 
     def _observe(self, raw) -> np.ndarray:
         flat = self._flatten(self._obs_space, raw) if self._flatten is not None else raw
@@ -267,6 +283,11 @@ class GymEnv(BatchedEnv):
             a = action.detach().reshape(n)
             fail = ~torch.isfinite(a).numpy() if a.is_floating_point() else np.zeros(n, dtype=bool)
             acts = (a.to(torch.long) + self._discrete_start).tolist()
+        elif isinstance(self.action_space, MultiDiscrete):
+            a = action.detach().reshape(n, -1)
+            fail = ~torch.isfinite(a).all(1).numpy() if a.is_floating_point() else np.zeros(n, dtype=bool)
+            ints = a.nan_to_num(0).to(torch.long).numpy() if a.is_floating_point() else a.numpy()
+            acts = (ints + self._multi_start).astype(self._action_dtype).reshape(n, *self._action_shape)
         else:
             flat = action.detach().reshape(n, -1).to(torch.float64).numpy()
             fail = ~np.isfinite(flat).all(1)

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from ..errors import UserError
-from ..policies.heads import DiscreteHead, make_head
+from ..policies.heads import DiscreteHead, MultiDiscreteHead, make_head
 from ..registry import IMPORTED, import_modules
 from ..rollout import RolloutResult, rollout
 from ..seeding import make_generator
@@ -113,7 +113,7 @@ def _worker_rollout(config, policy, params, full_shape, rect, seeds, seed, max_s
     r0, r1, c0, c1 = rect
     head = make_head(env.action_space)
     act = None
-    if isinstance(head, DiscreteHead):
+    if isinstance(head, (DiscreteHead, MultiDiscreteHead)):
         # Replay the full rollout's generator: the slot seeds were drawn for (P, B), then each
         # step draws greedy tie-breaking noise of shape (P, B, n); embed and slice our rows.
         gen = make_generator(seed, "cpu")

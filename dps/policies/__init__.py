@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..registry import Registry
 from ..spec import Spec
 from .base import Policy, reset_where
-from .heads import BoxHead, DiscreteHead, make_head
+from .heads import BoxHead, DiscreteHead, MultiDiscreteHead, make_head
 from .lstm import LSTMPolicy
 from .mlp import LinearPolicy, MLPPolicy
 from .rnn import RNNPolicy
@@ -23,5 +23,5 @@ def make_policy(spec: "str | Spec", obs_shape, out_size: int) -> Policy:
     return POLICIES.build(spec, obs_shape, out_size)
 
 
-__all__ = ["POLICIES", "BoxHead", "DiscreteHead", "LSTMPolicy", "LinearPolicy", "MLPPolicy", "Policy", "RNNPolicy",
+__all__ = ["POLICIES", "BoxHead", "DiscreteHead", "MultiDiscreteHead", "LSTMPolicy", "LinearPolicy", "MLPPolicy", "Policy", "RNNPolicy",
            "make_head", "make_policy", "reset_where"]

@@ -4,6 +4,11 @@
   uniform random tie-breaking when a generator is given) or a Categorical sample via the
   Gumbel-max trick (so a ``torch.Generator`` controls it), with log-probabilities and
   entropy for policy gradients.
+* :class:`MultiDiscreteHead` — one categorical per component over its slice of ``out``:
+  greedy = argmax per component, sampling, log-probability and entropy summed over the
+  components (they are independent given the state). With a generator, each step draws
+  one uniform number per output, as the Discrete head does, so the count of draws does not
+  depend on ties.
 * :class:`BoxHead` — greedy ``low + (tanh(out) + 1)/2 · (high − low)``; stochastic actions
   are Gaussian on the pre-squash value ``u ~ N(out, σ²)`` then squashed the same way. The
   log-likelihood of ``u`` is returned: the squash's Jacobian does not depend on the policy
@@ -16,7 +21,7 @@ from typing import Optional
 
 import torch
 
-from ..spaces import Box, Discrete
+from ..spaces import Box, Discrete, MultiDiscrete
 
 NEG_INF = -1e30
 
@@ -78,6 +83,53 @@ class DiscreteHead:
         return -(logp.exp() * logp).sum(-1)
 
 
+class MultiDiscreteHead:
+    def __init__(self, nvec):
+        self.nvec = tuple(int(n) for n in nvec)
+        self.out_size = sum(self.nvec)
+        self.k = len(self.nvec)
+
+    def _split(self, x: torch.Tensor):
+        return x.split(self.nvec, -1)
+
+    def greedy(self, out: torch.Tensor, mask: Optional[torch.Tensor] = None,
+               generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        """``(..., k)`` argmax per component; ties broken uniformly when a generator is
+        given (one draw of ``out``'s shape), else the lowest index."""
+        if mask is not None:
+            raise ValueError("a MultiDiscrete action space has no legal-action mask")
+        scores = self._split(greedy_scores(out))
+        if generator is None:
+            return torch.stack([s.argmax(-1) for s in scores], -1)
+        noise = self._split(torch.rand(out.shape, generator=generator, device=out.device, dtype=out.dtype))
+        return torch.stack([break_ties(s, u) for s, u in zip(scores, noise)], -1)
+
+    def logits(self, out: torch.Tensor, mask=None) -> list[torch.Tensor]:
+        return [torch.log_softmax(o, -1) for o in self._split(out)]
+
+    def sample(self, out: torch.Tensor, mask: Optional[torch.Tensor] = None,
+               generator: Optional[torch.Generator] = None):
+        """``(action (..., k), log_prob summed over components)`` by Gumbel-max per component
+        from one uniform draw of ``out``'s shape."""
+        if mask is not None:
+            raise ValueError("a MultiDiscrete action space has no legal-action mask")
+        u = torch.rand(out.shape, generator=generator, device=out.device, dtype=out.dtype)
+        gumbel = self._split(-torch.log((-torch.log(u.clamp_min(1e-20))).clamp_min(1e-20)))
+        logps = self.logits(out)
+        action = torch.stack([(lp.detach() + g).argmax(-1) for lp, g in zip(logps, gumbel)], -1)
+        return action, self._gather(logps, action)
+
+    @staticmethod
+    def _gather(logps, action):
+        return sum(lp.gather(-1, action[..., j:j + 1]).squeeze(-1) for j, lp in enumerate(logps))
+
+    def log_prob(self, out, action, mask=None):
+        return self._gather(self.logits(out), action)
+
+    def entropy(self, out, mask=None):
+        return sum(-(lp.exp() * lp).sum(-1) for lp in self.logits(out))
+
+
 class BoxHead:
     def __init__(self, space: Box):
         self.dim = space.dim
@@ -110,4 +162,6 @@ def make_head(space):
         return DiscreteHead(space.n)
     if isinstance(space, Box):
         return BoxHead(space)
+    if isinstance(space, MultiDiscrete):
+        return MultiDiscreteHead(space.nvec)
     raise TypeError(f"unsupported action space {space!r}")
