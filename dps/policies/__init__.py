@@ -23,5 +23,5 @@ def make_policy(spec: "str | Spec", obs_shape, out_size: int) -> Policy:
     return POLICIES.build(spec, obs_shape, out_size)
 
 
-__all__ = ["POLICIES", "BoxHead", "DiscreteHead", "MultiDiscreteHead", "LSTMPolicy", "LinearPolicy", "MLPPolicy", "Policy", "RNNPolicy",
-           "make_head", "make_policy", "reset_where"]
+__all__ = ["POLICIES", "BoxHead", "DiscreteHead", "MultiDiscreteHead", "LSTMPolicy", "LinearPolicy", "MLPPolicy",
+           "Policy", "RNNPolicy", "make_head", "make_policy", "reset_where"]
