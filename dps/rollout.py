@@ -104,6 +104,13 @@ class Actor:
     def __call__(self, params, obs, state, mask, generator):
         raise NotImplementedError
 
+    def for_slots(self, full_shape: tuple, rect: tuple, generator: torch.Generator) -> "Actor":
+        """A copy that acts for the slots ``rect = (r0, r1, c0, c1)`` of a ``full_shape =
+        (P, B)`` rollout exactly as this actor would in the full rollout: it draws from
+        ``generator`` (the full rollout's, after its slot seeds) for the full grid and keeps
+        its slots' share. Worker processes play such copies (:mod:`dps.evaluation.workers`)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot act for a part of the slots")
+
 
 @torch.no_grad()
 def rollout(policy, env, params: torch.Tensor, episodes: int, seed: int,

@@ -44,6 +44,8 @@ import torch
 
 from ..envs.base import BatchedEnv
 from ..errors import NonFiniteError, UserError
+from ..evaluation.workers import rollout_in_workers, supports_workers
+from ..policies.aligned import slot_aligned
 from ..policies.heads import BoxHead, make_head
 from ..rollout import Actor, rollout
 from ..seeding import INIT, TRAIN, derive_seed, make_generator
@@ -89,6 +91,9 @@ class HistoryInputs(BatchedEnv):
     """
 
     def __init__(self, env: BatchedEnv, prev_action: bool, prev_reward: bool):
+        if isinstance(env, tuple):  # a worker process rebuilds the wrapped env from its recipe
+            cls, kwargs = env
+            env = cls(**dict(kwargs))
         super().__init__(env.device)
         self.env, self.prev_action, self.prev_reward = env, prev_action, prev_reward
         for name in ("action_space", "max_steps", "has_success", "has_action_mask", "gamma"):
@@ -125,6 +130,29 @@ class HistoryInputs(BatchedEnv):
     def action_mask(self):
         return self.env.action_mask()
 
+    # worker processes (dps/evaluation/workers.py) rebuild the wrapper around the rebuilt env;
+    # present only where the wrapped env can go to workers
+    @property
+    def worker_config(self):
+        if not supports_workers(self.env):
+            raise AttributeError("worker_config")
+        inner = (type(self.env), tuple(sorted(self.env.worker_config().items())))
+        return lambda: {"env": inner, "prev_action": self.prev_action, "prev_reward": self.prev_reward}
+
+    @property
+    def draw_seeds(self):
+        if not supports_workers(self.env):
+            raise AttributeError("draw_seeds")
+        return self.env.draw_seeds
+
+    @property
+    def _preset_seeds(self):
+        return self.env._preset_seeds
+
+    @_preset_seeds.setter
+    def _preset_seeds(self, seeds):
+        self.env._preset_seeds = seeds
+
     def close(self):
         self.env.close()
 
@@ -148,14 +176,45 @@ class Sampler(Actor):
     value for Box actions, or SDE's per-episode exploration matrix Θ̂ (drawn in
     :meth:`begin`, after the env's reset). Records the sampled index, or the pre-squash u."""
 
-    def __init__(self, learner: "RPG"):
-        self.policy, self.head = learner.policy, learner.head
-        self.log_std, self.log_sigma = learner.log_std, learner.log_sigma
+    def __init__(self, learner: "RPG", policy=None):
+        self.policy, self.head = policy if policy is not None else learner.policy, learner.head
+        detach = (lambda x: None if x is None else x.detach()) if policy is not None else (lambda x: x)
+        self.log_std, self.log_sigma = detach(learner.log_std), detach(learner.log_sigma)
         self.theta_hat: Optional[torch.Tensor] = None
+        #: ``(full_shape, rect, generator)`` of a copy acting for part of the slots
+        self.window = None
+
+    def for_slots(self, full_shape, rect, generator):
+        part = copy.copy(self)
+        part.window = (tuple(full_shape), tuple(rect), generator)
+        return part
 
     def begin(self, P, B, generator):
         if self.log_sigma is not None:
-            self.theta_hat = draw_theta(self.log_sigma, B, generator)
+            if self.window is None:
+                self.theta_hat = draw_theta(self.log_sigma, B, generator)
+            else:  # one exploration matrix per episode of the full rollout (P = 1): ours
+                (_, B_full), (_, _, c0, c1), gen = self.window
+                self.theta_hat = draw_theta(self.log_sigma, B_full, gen)[c0:c1]
+
+    def _sample(self, out, mask, generator):
+        """The head's sample of ``out``; a part draws for the full grid and keeps its slots."""
+        if self.window is None:
+            full, generator = out, generator
+        else:
+            (P, B), (r0, r1, c0, c1), generator = self.window
+            full = out.new_zeros(P, B, out.shape[-1])
+            full[r0:r1, c0:c1] = out
+            mask = None if mask is None else mask.new_ones(P, B, mask.shape[-1]).index_put_(
+                (torch.arange(r0, r1)[:, None], torch.arange(c0, c1)[None]), mask)
+        if isinstance(self.head, BoxHead):
+            action, u, _ = self.head.sample(full, self.log_std, generator)
+        else:
+            action, _ = self.head.sample(full, mask, generator)
+            u = action
+        if self.window is not None:
+            action, u = action[r0:r1, c0:c1], u[r0:r1, c0:c1]
+        return action, u
 
     def __call__(self, params, obs, state, mask, generator):
         if self.theta_hat is not None:
@@ -163,11 +222,8 @@ class Sampler(Actor):
             u = sde_action(self.policy.readout(params, feats), feats, self.theta_hat)
             return self.head.squash(u), u, state
         out, state = self.policy.step(params, obs, state)
-        if isinstance(self.head, BoxHead):
-            action, u, _ = self.head.sample(out, self.log_std, generator)
-            return action, u, state
-        action, _ = self.head.sample(out, mask, generator)
-        return action, action, state
+        action, recorded = self._sample(out, mask, generator)
+        return action, recorded, state
 
 
 class RPG(Learner):
@@ -190,6 +246,8 @@ class RPG(Learner):
         if c.tbptt is not None and c.tbptt < 1:
             raise UserError(f"tbptt must be >= 1 or None, got {c.tbptt}")
         self.env, self.policy, self.seed = env, policy, int(seed)
+        #: worker processes collecting the episodes of CPU-stepped envs (the run's --workers)
+        self.workers = 1
         self.device = env.device
         self.head = make_head(env.action_space)
         self.gamma = float(env.gamma if c.gamma is None else c.gamma)
@@ -232,7 +290,9 @@ class RPG(Learner):
 
     @classmethod
     def from_run(cls, ctx: RunContext) -> "RPG":
-        return cls(ctx.policy, ctx.env, ctx.config if ctx.config is not None else Config(), ctx.seed)
+        learner = cls(ctx.policy, ctx.env, ctx.config if ctx.config is not None else Config(), ctx.seed)
+        learner.workers = int(ctx.workers)
+        return learner
 
     @property
     def center(self) -> torch.Tensor:
@@ -243,12 +303,27 @@ class RPG(Learner):
         """Run M episodes with stochastic actions through the package's one episode loop
         (:func:`dps.rollout.rollout` with a :class:`Sampler` and ``record=True``); all
         randomness comes from ``seed``."""
-        sampler = Sampler(self)
-        res = rollout(self.policy, self.env, self.theta.detach().unsqueeze(0), self.config.episodes, seed,
-                      actor=sampler, record=True, max_steps=self.config.max_steps)
+        M, theta = self.config.episodes, self.theta.detach().unsqueeze(0)
+        if supports_workers(self.env):
+            # a CPU-stepped env: the episodes are cut into rectangles, each played by the
+            # sampler's copy for its slots with the slot-aligned policy, in worker processes
+            # (or here for --workers 1), so any worker count collects the same batch
+            sampler = Sampler(self, slot_aligned(self.policy))
+            res = rollout_in_workers(sampler.policy, self.env, theta, M, seed, self.workers,
+                                     max_steps=self.config.max_steps, actor=sampler, record=True)
+            theta_hat = None
+            if self.log_sigma is not None:  # the full rollout's draws: slot seeds, then Θ̂
+                gen = make_generator(seed, "cpu")
+                self.env.draw_seeds(1, M, gen)
+                theta_hat = draw_theta(self.log_sigma.detach(), M, gen)
+        else:
+            sampler = Sampler(self)
+            res = rollout(self.policy, self.env, theta, M, seed, actor=sampler, record=True,
+                          max_steps=self.config.max_steps)
+            theta_hat = sampler.theta_hat
         tr = res.trajectory
         return Batch(obs=tr.obs[:, 0], actions=tr.actions[:, 0], alive=tr.alive[:, 0], rewards=tr.rewards[:, 0],
-                     masks=None if tr.masks is None else tr.masks[:, 0], theta_hat=sampler.theta_hat,
+                     masks=None if tr.masks is None else tr.masks[:, 0], theta_hat=theta_hat,
                      success=None if res.success is None else res.success[0])
 
     def log_probs(self, obs: torch.Tensor, actions: torch.Tensor, episode_start: Optional[torch.Tensor] = None,
