@@ -48,3 +48,42 @@ class Pendulum(gymnasium.Env):
 
 gymnasium.register("PluginRecall-v0", entry_point=Recall)
 gymnasium.register("PluginPendulum-v0", entry_point=Pendulum, max_episode_steps=60)
+
+
+class Choose(gymnasium.Env):
+    """Observation: a Dict (a Discrete cue and a Tuple of a Box and a MultiBinary); action: a
+    ``(2,)`` MultiDiscrete with ``start`` offsets (or a MultiBinary with ``binary=True``).
+    Reward per step: how many action components match the cue's target, so greedy heads and
+    the env's offsets are checked by the return; 4 steps."""
+
+    def __init__(self, binary: bool = False):
+        self.binary = binary
+        self.observation_space = gymnasium.spaces.Dict({
+            "cue": gymnasium.spaces.Discrete(3),
+            "rest": gymnasium.spaces.Tuple((gymnasium.spaces.Box(-1, 1, (2,)), gymnasium.spaces.MultiBinary(2)))})
+        if binary:
+            self.action_space = gymnasium.spaces.MultiBinary(3)
+        else:
+            self.action_space = gymnasium.spaces.MultiDiscrete(np.array([3, 4]), start=np.array([10, -2]))
+        self.received = []
+
+    def reset(self, seed=None, options=None):
+        super().reset(seed=seed)
+        self.cue, self.t = int(self.np_random.integers(3)), 0
+        return self._obs(), {}
+
+    def _obs(self):
+        return {"cue": self.cue, "rest": (np.zeros(2, np.float32), np.array([1, 0], np.int8))}
+
+    def target(self):
+        return np.array([1, 0, 1], np.int8) if self.binary else np.array([10 + self.cue, -2 + self.cue])
+
+    def step(self, action):
+        assert self.action_space.contains(action), action
+        self.received.append(np.array(action))
+        self.t += 1
+        return self._obs(), float((np.asarray(action) == self.target()).sum()), False, self.t >= 4, {}
+
+
+gymnasium.register("PluginChoose-v0", entry_point=Choose)
+gymnasium.register("PluginChooseBinary-v0", entry_point=Choose, kwargs={"binary": True})
