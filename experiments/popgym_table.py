@@ -17,16 +17,16 @@ Methods (``--methods``):
 Runs go to ``--out`` (default ``runs/popgym``; one directory per cell, skipped when its
 summary.json exists, so an interrupted table resumes). The script writes ``table.md``
 (mean ± standard error over seeds), ``summary.json`` (every cell's scores) and
-``curves.png`` (one panel per env: the centre's periodic return against env steps, mean
-over seeds) into ``--out``.
+``scores.png`` (one panel per env: every seed's final greedy return per method) into
+``--out``; ``--replot SUMMARY`` rewrites the table and the plot from a summary.json.
 
     python experiments/popgym_table.py                               # Easy, 3 seeds, 250k steps
     python experiments/popgym_table.py --envs RepeatPreviousEasy --methods pgpe,random --seeds 1
+    python experiments/popgym_table.py --replot experiments/results/popgym/summary.json --out docs/popgym
 """
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import os
@@ -41,9 +41,6 @@ sys.path.insert(0, str(REPO))
 LEARNERS = {"pgpe": ("pgpe", []), "cmaes": ("cmaes", []), "snes": ("snes", []), "rpg": ("rpg", []),
             "mlp": ("pgpe", ["--policy", "mlp:hidden=16"])}
 METHODS = list(LEARNERS) + ["random"]
-#: the centre's periodic evaluation (the curves; it does not change training): every 4
-#: generations is ~25-35 points in 250k steps of the 52-step envs, ~8 on the 200-step ones
-EVAL_EVERY = 4
 
 
 def popgym_ids(level: str) -> list[str]:
@@ -62,8 +59,7 @@ def run_learner(env_id: str, method: str, seed: int, budget: int, eval_episodes:
     if not summary.exists():
         algo, extra = LEARNERS[method]
         cmd = [sys.executable, "-m", "dps.run", algo, "--env", f"gym:popgym:{env_id}", "--max-env-steps", str(budget),
-               "--generations", str(10 ** 9), "--eval-every", str(EVAL_EVERY), "--seed", str(seed),
-               "--eval-episodes", str(eval_episodes),
+               "--generations", str(10 ** 9), "--seed", str(seed), "--eval-episodes", str(eval_episodes),
                "--out", str(run_dir), "--quiet", *extra]
         if run_dir.exists():
             cmd.append("--overwrite")
@@ -75,12 +71,7 @@ def run_learner(env_id: str, method: str, seed: int, budget: int, eval_episodes:
         print(f"{short(env_id):32s} {method:6s} s{seed}  {time.perf_counter() - t0:6.1f}s", flush=True)
     s = json.loads(summary.read_text())
     return {"env": env_id, "method": method, "seed": seed, "score": s["eval"]["mean_return"],
-            "env_steps": s["env_steps"], "wall_seconds": s["wall_seconds"], "curve": curve(run_dir / "metrics.csv")}
-
-
-def curve(path: Path) -> list[tuple[int, float]]:
-    with open(path, newline="") as f:
-        return [(int(r["env_steps"]), float(r["center_return"])) for r in csv.DictReader(f) if r["center_return"]]
+            "env_steps": s["env_steps"], "wall_seconds": s["wall_seconds"]}
 
 
 def run_random(env_id: str, seed: int, episodes: int) -> dict:
@@ -128,36 +119,34 @@ def table(results: list[dict], envs: list[str], methods: list[str]) -> str:
 
 
 def plot(results: list[dict], envs: list[str], methods: list[str], path: Path) -> None:
+    """One panel per env: every seed's final greedy return per method (dots) and their
+    mean (bar); the random policy's mean as a dotted line."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     cols = 4
     rows = -(-len(envs) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.8 * rows), squeeze=False)
+    learners = [m for m in methods if m != "random"]
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.4 * rows), squeeze=False)
     for ax, e in zip(axes.flat, envs):
-        for m in methods:
-            runs = [r for r in results if r["env"] == e and r["method"] == m]
-            if m == "random":
-                xs = [r["score"] for r in runs]
-                if xs:
-                    ax.axhline(sum(xs) / len(xs), color="grey", ls=":", label="random")
-                continue
-            curves = [r["curve"] for r in runs if r.get("curve")]
-            if not curves:
-                continue
-            n = min(len(c) for c in curves)
-            steps = [curves[0][i][0] for i in range(n)]
-            mean = [sum(c[i][1] for c in curves) / len(curves) for i in range(n)]
-            ax.plot(steps, mean, label=m, lw=1.2)
+        for i, m in enumerate(learners):
+            xs = [r["score"] for r in results if r["env"] == e and r["method"] == m and "score" in r]
+            if xs:
+                ax.bar(i, sum(xs) / len(xs), color=f"C{i}", alpha=0.35, bottom=0)
+                ax.plot([i] * len(xs), xs, "o", color=f"C{i}", ms=3)
+        rand = [r["score"] for r in results if r["env"] == e and r["method"] == "random"]
+        if rand:
+            ax.axhline(sum(rand) / len(rand), color="grey", ls=":", label="random")
+        ax.axhline(0, color="black", lw=0.5)
+        ax.set_xticks(range(len(learners)), learners, fontsize=7)
         ax.set_title(short(e), fontsize=9)
-        ax.set_ylim(-1.05, 1.05)
+        ax.set_ylim(-1.25, 1.05)
         ax.tick_params(labelsize=7)
-        ax.grid(alpha=0.3)
+        ax.grid(axis="y", alpha=0.3)
     for ax in list(axes.flat)[len(envs):]:
         ax.axis("off")
-    axes.flat[0].legend(fontsize=7)
-    fig.supxlabel("training env steps")
-    fig.supylabel("centre's greedy return (mean over seeds)")
+    axes.flat[0].legend(fontsize=7, loc="lower left")
+    fig.supylabel("final greedy return (dots: seeds; bar: mean)")
     fig.tight_layout()
     fig.savefig(path, dpi=80)
 
@@ -172,7 +161,18 @@ def main(argv=None) -> None:
     p.add_argument("--eval-episodes", type=int, default=100)
     p.add_argument("--jobs", type=int, default=2, help="runs in parallel (one process each)")
     p.add_argument("--out", default="runs/popgym")
+    p.add_argument("--replot", metavar="SUMMARY", help="only rewrite table.md and scores.png from a summary.json")
     a = p.parse_args(argv)
+    if a.replot:
+        results = json.loads(Path(a.replot).read_text())["results"]
+        envs = sorted({r["env"] for r in results})
+        methods = [m for m in METHODS if any(r["method"] == m for r in results)]
+        out = Path(a.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "table.md").write_text(table(results, envs, methods))
+        plot(results, envs, methods, out / "scores.png")
+        print(table(results, envs, methods))
+        return
     from joblib import Parallel, delayed
 
     envs = popgym_ids(a.level)
@@ -199,10 +199,9 @@ def main(argv=None) -> None:
         print(f"failed: {short(r['env'])} {r['method']} s{r['seed']}: {r['error']}", file=sys.stderr)
     meta = {"command": " ".join(["python", "experiments/popgym_table.py", *(argv or sys.argv[1:])]),
             "level": a.level, "budget_env_steps": a.budget, "seeds": a.seeds, "eval_episodes": a.eval_episodes}
-    (out / "summary.json").write_text(json.dumps({"meta": meta, "results": [
-        {k: v for k, v in r.items() if k != "curve"} for r in results]}, indent=1) + "\n")
+    (out / "summary.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1) + "\n")
     (out / "table.md").write_text(table(results, envs, methods))
-    plot(results, envs, methods, out / "curves.png")
+    plot(results, envs, methods, out / "scores.png")
     print(table(results, envs, methods))
 
 
