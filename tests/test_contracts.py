@@ -30,7 +30,7 @@ from dps.rollout import rollout
 from dps.runner import RunConfig, resolve
 from dps.runner.build import Run
 from dps.seeding import make_generator
-from dps.spaces import Box, Discrete
+from dps.spaces import Box, Discrete, MultiDiscrete
 from dps.tasks import TASKS, save_prediction_plot
 
 warnings.filterwarnings("ignore", module="evotorch")
@@ -38,6 +38,12 @@ warnings.filterwarnings("ignore", module="evotorch")
 # ---------------------------------------------------------------- cheap specs ----
 #: env name -> spec, only where the default cannot be built (gym needs an id) or is slow
 ENV_SPECS = {"gym": "gym:CartPole-v1"}
+#: env cases beyond the registry's entries: action and observation spaces only the gym adapter
+#: has (a user's env of tests/plugin_envs.py: Dict/Tuple observation, MultiDiscrete with
+#: offsets, MultiBinary), held to the same env contract
+SPACE_SPECS = {"gym-multidiscrete": "gym:plugin_envs:PluginChoose-v0",
+               "gym-multibinary": "gym:plugin_envs:PluginChooseBinary-v0"}
+ENV_SPECS.update(SPACE_SPECS)
 #: policy name -> spec with small hidden sizes (the gradient check is one pass per parameter)
 POLICY_SPECS = {"lstm": "lstm:hidden=3,peepholes=true", "mlp": "mlp:hidden=4", "rnn": "rnn:hidden=3",
                 "mdlstm": "mdlstm:hidden=2"}
@@ -56,6 +62,7 @@ DEFAULT_LEARNER_RUN = dict(env="tmaze:length=3", policy="lstm:hidden=3", episode
 TASK_SPECS: dict = {}
 
 ENV_NAMES = list(ENVS)
+ENV_CASES = ENV_NAMES + list(SPACE_SPECS)
 POLICY_NAMES = list(POLICIES)
 SEARCHER_NAMES = [n for n, e in ALGORITHMS.items() if e.kind == "searcher"]
 LEARNER_NAMES = [n for n, e in ALGORITHMS.items() if e.kind == "learner"]
@@ -116,7 +123,9 @@ def random_action(env, P, B, gen):
     """Actions of the env's space drawn from the CPU generator ``gen`` (the same numbers on
     every device); legal ones where the env has an action mask."""
     space = env.action_space
-    # Discrete: long (P, B); Box: float (P, B, dim) (dps/envs/base.py)
+    # Discrete: long (P, B); MultiDiscrete: long (P, B, k); Box: float (P, B, dim) (dps/envs/base.py)
+    if isinstance(space, MultiDiscrete):
+        return torch.stack([torch.randint(0, n, (P, B), generator=gen) for n in space.nvec], -1).to(env.device)
     if isinstance(space, Discrete):
         if env.has_action_mask:
             scores = torch.rand(P, B, space.n, generator=gen).to(env.device)
@@ -179,12 +188,12 @@ def same_records(a, b):
     return len(a) == len(b) and all(x.shape == y.shape and torch.equal(x, y) for x, y in zip(a, b))
 
 
-@pytest.mark.parametrize("name", ENV_NAMES)
+@pytest.mark.parametrize("name", ENV_CASES)
 def test_env_spaces_reset_step_and_done_slots(name):
     """Shapes and dtypes of reset/step/info/action_mask over whole episodes, done at
     ``max_steps`` at the latest, done slots still steppable."""
     env = build_env(name)
-    assert isinstance(env.action_space, (Discrete, Box))
+    assert isinstance(env.action_space, (Discrete, MultiDiscrete, Box))
     assert env.observation_size == math.prod(env.observation_shape) >= 1
     assert isinstance(env.max_steps, int) and env.max_steps >= 1
     assert not env.has_action_mask or isinstance(env.action_space, Discrete)
@@ -192,7 +201,7 @@ def test_env_spaces_reset_step_and_done_slots(name):
     env.close()
 
 
-@pytest.mark.parametrize("name", ENV_NAMES)
+@pytest.mark.parametrize("name", ENV_CASES)
 def test_env_is_deterministic_per_seed(name):
     """Same seed ⇒ same trajectory, on a reused instance (also after a reset of another
     size) and on a fresh one. An env that draws from the reset generator gives other
@@ -220,7 +229,7 @@ def linear_params(env, P, seed=0):
     return policy, torch.randn(P, policy.num_params, generator=torch.Generator().manual_seed(seed))
 
 
-@pytest.mark.parametrize("name", ENV_NAMES)
+@pytest.mark.parametrize("name", ENV_CASES)
 def test_env_max_steps_respected_by_rollout(name):
     env = build_env(name)
     policy, params = linear_params(env, 3)

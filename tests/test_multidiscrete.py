@@ -100,3 +100,20 @@ def test_rpg_learns_a_multidiscrete_choice():
     for _ in range(40):
         last = rpg.step()
     assert last["mean"] > sum(first) / 3 + 1.0 and math.isfinite(last["grad_norm"])
+
+
+def test_an_observation_space_without_a_fixed_size_is_one_clear_error():
+    import gymnasium
+
+    class Seq(gymnasium.Env):
+        observation_space = gymnasium.spaces.Sequence(gymnasium.spaces.Discrete(2))
+        action_space = gymnasium.spaces.Discrete(2)
+
+        def reset(self, seed=None, options=None):
+            return (0,), {}
+
+    if "TestSequenceObs-v0" not in gymnasium.registry:
+        gymnasium.register("TestSequenceObs-v0", entry_point=Seq, max_episode_steps=3)
+    with pytest.raises(Exception) as info:
+        GymEnv("TestSequenceObs-v0")
+    assert type(info.value).__name__ == "UserError" and "cannot be flattened" in str(info.value)

@@ -162,8 +162,8 @@ class GymEnv(BatchedEnv):
             self._flatten = None
         else:
             try:
-                gym.spaces.flatten_space(self._obs_space)
-            except NotImplementedError:
+                gym.spaces.flatdim(self._obs_space)
+            except (NotImplementedError, ValueError):  # Sequence and Graph spaces have no fixed size
                 raise UserError(
                     f"gymnasium id {id!r} has an observation space {self._obs_space} that cannot be "
                     "flattened") from None
