@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from dps.envs.atari_go.boards import Boards
-from dps.envs.atari_go.opponents import Opponent, _classes, opponent_name, play_match, win_rate
+from dps.envs.atari_go.opponents import Opponent, _classes, opponent_name, play_match, win_in_two, win_rate
 from dps.envs.atari_go.reference import RefGame, reference_win_rate
 from dps.errors import UserError
 
@@ -79,13 +79,34 @@ def test_L5_puts_opponent_in_atari():
     assert len(moves_of("L4", b, 400)) > 6
 
 
-def test_L6_avoids_moves_that_allow_a_capture():
-    b = pos(4, [(3, 3)], [(0, 1), (1, 0)], to_move=1)
-    for m in moves_of("L6", b, 100):
-        child = b.clone()
-        child.play(torch.tensor([m]))
-        assert not child.done[0]
-        assert not child.features(("capture",))["capture"].any()
+def test_L6_plays_the_double_atari_and_L5_any_atari():
+    """5×5, Black to move, (row, col). White (0,1) and (1,0) each have the liberties (0,0) and
+    (1,1); Black (1,1) puts both in atari with the one liberty (0,0), where White's merged
+    group would have none (suicide), and leaves White no capture: a win in 2. Black (3,4)
+    or (4,3) also puts White's corner stone (4,4) in atari, but White then extends to a
+    safe group, so those are L5's moves and not L6's."""
+    b = pos(5, [(0, 2), (2, 0)], [(0, 1), (1, 0), (4, 4)], to_move=1)
+    f = b.features(("capture", "suicide", "safe", "atari"))
+    assert not f["capture"].any()
+    assert set((f["safe"] & f["atari"])[0].nonzero().flatten().tolist()) == idx(5, (1, 1), (3, 4), (4, 3))
+    assert set(win_in_two(b, f)[0].nonzero().flatten().tolist()) == idx(5, (1, 1))
+    assert moves_of("L6", b) == idx(5, (1, 1))
+    assert moves_of("L5", b, 400) == idx(5, (1, 1), (3, 4), (4, 3))
+    child = b.clone()
+    child.play(torch.tensor([6]))                   # (1,1): every White reply now loses
+    assert not child.features(("capture",))["capture"].any()
+    assert not child.features(("safe",))["safe"].any()
+
+
+def test_safe_means_no_own_group_left_in_atari():
+    """5×5, Black to move. Black (0,0) and (4,4) are each in atari (White (0,1), (3,4));
+    extending one leaves the other in atari, so no move is safe; L4 then plays any
+    non-suicide move (L1), not only the extensions."""
+    b = pos(5, [(0, 0), (4, 4)], [(0, 1), (3, 4), (2, 2)], to_move=1)
+    f = b.features(("capture", "suicide", "safe", "rescue"))
+    assert not f["capture"].any() and not f["safe"].any()
+    assert set(f["rescue"][0].nonzero().flatten().tolist()) == idx(5, (1, 0), (4, 3))
+    assert len(moves_of("L4", b, 400)) > 10
 
 
 @pytest.mark.parametrize("N", [3, 5, 7])
@@ -95,7 +116,9 @@ def test_move_class_maps_match_bfs(N):
     b = Boards(N, G)
     refs = [RefGame(N) for _ in range(G)]
     for _ in range(N * N):
-        f = b.features(("capture", "suicide", "self_atari", "rescue", "atari"))
+        f = b.features(("capture", "suicide", "self_atari", "rescue", "atari", "safe"))
+        f["win2"] = win_in_two(b, f)
+        levels = ("L1", "L2", "L3", "L4", "L5", "L6") if N <= 5 else ("L1", "L2", "L3", "L4", "L5")
         moves = []
         for k, r in enumerate(refs):
             if r.done:
@@ -104,7 +127,7 @@ def test_move_class_maps_match_bfs(N):
             want = r.move_classes()   # BFS, one question at a time
             for key, pts in want.items():
                 assert set(f[key][k].nonzero().flatten().tolist()) == pts, (key, k)
-            for level in ("L1", "L2", "L3", "L4", "L5"):   # the ladder's priority lists
+            for level in levels:   # the ladder's priority lists (L6's BFS is slow on 7×7)
                 got = [set(c[k].nonzero().flatten().tolist()) for c in _classes(level, f)]
                 assert got == r.level_classes(level), (level, k)
             moves.append(r.killer_move(rng))
@@ -116,6 +139,31 @@ def test_move_class_maps_match_bfs(N):
             break
 
 
+@pytest.mark.parametrize("N", [4, 5])
+def test_win_in_two_matches_bfs_on_played_out_games(N):
+    """L6's win-in-2 map against the BFS definition on every position of L5-vs-L5 games,
+    which reach the crowded positions where the class is non-empty (the test counts them)."""
+    G = 60
+    b = Boards(N, G)
+    refs = [RefGame(N) for _ in range(G)]
+    player = Opponent("L5", 1)
+    hits = 0
+    while not all(r.done for r in refs):
+        f = b.features(("capture", "suicide", "safe", "atari"))
+        win2 = win_in_two(b, f)
+        for k, r in enumerate(refs):
+            if not r.done:
+                want = r.win_in_two()
+                assert set(win2[k].nonzero().flatten().tolist()) == want, k
+                hits += bool(want)
+        move = player.move(b)                       # L5 for whichever side is to move
+        for r, m in zip(refs, move.tolist()):
+            if not r.done:
+                r.play(m)
+        b.play(move)
+    assert hits >= 10, hits
+
+
 def test_seeded_streams_are_reproducible_and_independent():
     a = play_match("L2", "L0", 5, 300, seed=4)
     b = play_match("L2", "L0", 5, 300, seed=4)
@@ -125,7 +173,8 @@ def test_seeded_streams_are_reproducible_and_independent():
     assert ((a["plies"] >= 3) & (a["plies"] <= 25)).all()
 
 
-@pytest.mark.parametrize("a,b,N,ref", [("L2", "L0", 5, 0.865), ("L5", "L2", 5, 0.94), ("L4", "L2", 5, 0.79)])
+@pytest.mark.parametrize("a,b,N,ref", [("L2", "L0", 5, 0.863), ("L5", "L2", 5, 0.939), ("L4", "L2", 5, 0.800),
+                                       ("L6", "L5", 5, 0.548)])
 def test_ladder_cells_within_tolerance(a, b, N, ref):
     r = win_rate(a, b, N, 3000, seed=11)
     assert abs(r["win_rate"] - ref) < 4 * r["stderr"] + 0.01, r
@@ -144,7 +193,7 @@ def test_reference_players_agree_with_batched_players(a, b, N):
 
 def test_reference_level_errors():
     with pytest.raises(ValueError, match="L6"):
-        RefGame(3).level_classes("L6")
+        RefGame(3).level_classes("L7")
 
 
 def test_non_compacted_match_agrees():
@@ -154,9 +203,7 @@ def test_non_compacted_match_agrees():
     assert set(a["winner"].tolist()) <= {1, 2} and set(b["winner"].tolist()) <= {1, 2}
 
 
-def test_ladder_script_rounding_interval():
-    """experiments/ladder_atari_go.py's zᵣ: distance in s.e. to the values that print as the
-    reference (a 2-digit 0.79 stands for 0.785-0.795, a 3-digit 0.865 for 0.8645-0.8655)."""
+def _ladder_script():
     import importlib.util
     from pathlib import Path
 
@@ -164,12 +211,31 @@ def test_ladder_script_rounding_interval():
     spec = importlib.util.spec_from_file_location("ladder_atari_go", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    assert mod.rounding_halfwidth(0.79) == pytest.approx(0.005)
-    assert mod.rounding_halfwidth(0.865) == pytest.approx(0.0005)
-    assert mod.z_rounded(0.792, 0.004, 0.79) == 0.0             # inside 0.785-0.795
-    assert mod.z_rounded(0.801, 0.004, 0.79) == pytest.approx(1.5)   # 0.006 above 0.795
-    assert mod.z_rounded(0.860, 0.002, 0.88) == pytest.approx(-7.5)  # 0.015 below 0.875
-    assert mod.z_rounded(0.8630, 0.001, 0.865) == pytest.approx(-1.5)
+    return mod
+
+
+def test_ladder_script_z_counts_both_errors():
+    """experiments/ladder_atari_go.py's z divides by the s.e. of the difference: ours and
+    the reference's binomial error at its game count (0.8·0.2/40000 → s.e. 0.002)."""
+    mod = _ladder_script()
+    assert mod.z_both(0.806, 0.002, 0.800, 40_000) == pytest.approx(0.006 / (2 * 0.002 ** 2) ** 0.5)
+    assert mod.reference(("L6", "L5"), 7) == (0.557, 24_000)
+    assert mod.reference(("L4", "L2"), 9) == (0.859, 40_000)
+    assert mod.reference(("L6", "L5"), 9) == (None, None)
+    assert mod.parse_pairs("L6:L5, safe-killer") == [("L6", "L5"), ("L4", "L2")]
+    with pytest.raises(ValueError, match="L6:L5"):
+        mod.parse_pairs("L6")
+
+
+def test_ladder_script_json_lines(capsys):
+    """``--pairs … --json`` prints one JSON object per cell with the pair, N, games and win."""
+    import json
+    _ladder_script().main(["--pairs", "L6:L5,L2:L0", "--sizes", "4,5", "--games", "200", "--json",
+                           "--device", "cpu"])
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["pair"], r["N"]) for r in rows] == [("L6:L5", 4), ("L6:L5", 5), ("L2:L0", 4), ("L2:L0", 5)]
+    assert all(r["games"] == 200 and 0 <= r["win"] <= 1 for r in rows)
+    assert rows[1]["reference"] == 0.548 and rows[0]["reference"] is None and rows[1]["z"] is not None
 
 
 def test_reference_groups_in_atari_hand_worked():

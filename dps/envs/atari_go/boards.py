@@ -313,7 +313,11 @@ class Boards:
         * ``rescue`` — no capture, the move touches an own group that is in atari and the
           merged group has ≥ 2 liberties afterwards;
         * ``atari`` — no capture, no suicide, and an adjacent opponent group is left with exactly one
-          liberty.
+          liberty;
+        * ``safe`` — no capture, no suicide, and afterwards no own group on the board has
+          exactly one liberty (the new stone's group has ≥ 2 and it touches every own group
+          that was in atari: stones are never removed, so a group away from the move keeps
+          its liberties).
         """
         what = set(what)
         G, M = self.G, self.M
@@ -321,13 +325,13 @@ class Boards:
         capture, suicide, (nb, col, lab, pl, s, ss, own, opp, emp) = self._resolve(pts, self.to_move)
         legal = self.board[:, :M] == EMPTY
         out = {"legal": legal, "capture": capture & legal, "suicide": suicide & legal}
-        if what & {"self_atari", "rescue", "atari"}:
+        if what & {"self_atari", "rescue", "atari", "safe"}:
             first, mult = self._distinct(col, lab)
             x = self.idx[:M].reshape(1, M, 1)
             m = mult.to(self.sdt)
             pl_a, s_a, ss_a = pl - m, s - m * x, ss - m * x * x  # groups' stats after the move
             ok = legal & ~capture & ~suicide
-            if what & {"self_atari", "rescue"}:
+            if what & {"self_atari", "rescue", "safe"}:
                 take = (first & own).to(self.sdt)
                 e, nbv = emp.to(self.sdt), nb.to(self.sdt)
                 npl = (pl_a * take).sum(-1) + e.sum(-1)
@@ -338,10 +342,20 @@ class Boards:
                 out["self_atari"] = ok & one
                 in_atari = own & (pl * ss == s * s)
                 out["rescue"] = ok & in_atari.any(-1) & two
+                if "safe" in what:
+                    out["safe"] = ok & two & ((first & in_atari).sum(-1) == self._groups_in_atari()[:, None])
             if "atari" in what:
                 hit = first & opp & (pl_a > 0) & (pl_a * ss_a == s_a * s_a)
                 out["atari"] = ok & hit.any(-1)
         return out
+
+    def _groups_in_atari(self) -> torch.Tensor:
+        """``(G,)`` the number of groups of the side to move with exactly one liberty
+        (each group counted at its label point)."""
+        M = self.M
+        root = (self.label[:, :M] == self.idx[:M].long()) & (self.board[:, :M] == self.to_move[:, None])
+        pl, s, ss = self.pl[:, :M], self.s[:, :M], self.ss[:, :M]
+        return (root & (pl > 0) & (pl * ss == s * s)).sum(-1)
 
     # ---- results -----------------------------------------------------------------------
     def result(self, g: int = 0) -> dict:

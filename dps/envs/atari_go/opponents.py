@@ -1,26 +1,29 @@
-"""The fixed opponent ladder, vectorised over games.
+"""The fixed opponent ladder, vectorised over games (docs/ATARI_GO.md, "Opponent ladder").
 
 Each level is a priority list of move classes (maps over the board from
 :meth:`~.boards.Boards.features`); a player takes the first non-empty class and picks
-uniformly inside it with its own seeded ``torch.Generator``:
+uniformly inside it with its own seeded ``torch.Generator``. A move is *safe* when it
+neither captures nor is suicide and afterwards no own group on the board has exactly one
+liberty:
 
 ====  =========================  ======================================================
 L0    ``random``                 any empty point (suicides included)
 L1    ``nonsuicide``             non-suicide moves; any if none
 L2    ``killer`` / ``naive``     captures; else L1 (never defends, never avoids self-atari)
-L3    ``careful``                captures; non-suicide non-self-atari moves; else L1
-L4    ``safe``                   captures; rescues (a move touching an own group in atari
-                                 that leaves the merged group ≥ 2 liberties); else L3
-L5    ``attack``                 captures; rescues; moves that put an opponent group in
-                                 atari without self-atari; else L3
-L6    ``lookahead``              captures; then, among moves after which the opponent has
-                                 no capture (2-ply search with the batched engine), the L5
-                                 order; else L5
+L3    ``careful``                captures; non-suicide moves after which the new stone's
+                                 group has ≥ 2 liberties; else L1
+L4    ``safe``                   captures; safe moves; else L1
+L5    ``attack``                 captures; safe moves that leave an adjacent opponent
+                                 group in atari; safe moves; else L1
+L6    ``win-in-2``               captures; safe moves after which the opponent has no
+                                 capture and no safe move (every reply loses at once or
+                                 leaves a group to be captured); else as L5
 ====  =========================  ======================================================
 
-Captures win the game at once (stones are never removed), so "rescue" and "atari" moves
-are evaluated on the current position only; the pseudo-liberty identities of
-:mod:`.boards` answer them for all points of all games at once.
+Captures win the game at once (stones are never removed), so every class but L6's second
+is a question about the current position that the pseudo-liberty identities of
+:mod:`.boards` answer for all points of all games at once. L6 plays the candidate moves on
+copies of the boards and asks the same questions for the opponent (:func:`win_in_two`).
 """
 from __future__ import annotations
 
@@ -34,11 +37,13 @@ from .lockstep import play_out
 
 LEVELS = ("L0", "L1", "L2", "L3", "L4", "L5", "L6")
 ALIASES = {"random": "L0", "nonsuicide": "L1", "non-suicide": "L1", "killer": "L2",
-           "naive": "L2", "careful": "L3", "safe": "L4", "attack": "L5", "lookahead": "L6"}
+           "naive": "L2", "careful": "L3", "safe": "L4", "attack": "L5", "win-in-2": "L6",
+           "lookahead": "L6"}
 _NEEDS = {"L0": (), "L1": ("suicide",), "L2": ("capture", "suicide"),
-          "L3": ("capture", "suicide", "self_atari"),
-          "L4": ("capture", "suicide", "self_atari", "rescue"),
-          "L5": ("capture", "suicide", "self_atari", "rescue", "atari")}
+          "L3": ("capture", "suicide", "self_atari"), "L4": ("capture", "suicide", "safe"),
+          "L5": ("capture", "suicide", "safe", "atari"), "L6": ("capture", "suicide", "safe", "atari")}
+# children evaluated per batch by win_in_two: bounds the (children, N², 4) neighbour tensors
+_CHILD_POINTS = 1 << 21
 
 
 def opponent_name(name: str) -> str:
@@ -54,6 +59,7 @@ def opponent_name(name: str) -> str:
 
 
 def _classes(level: str, f: dict) -> list:
+    """The priority list of ``level`` from the maps ``f`` (L6's win-in-2 class in ``f["win2"]``)."""
     legal = f["legal"]
     if level == "L0":
         return [legal]
@@ -62,12 +68,53 @@ def _classes(level: str, f: dict) -> list:
         return [ok, legal]
     if level == "L2":
         return [f["capture"], ok, legal]
-    quiet = ok & ~f["self_atari"]
     if level == "L3":
-        return [f["capture"], quiet, ok, legal]
+        return [f["capture"], ok & ~f["self_atari"], ok, legal]
     if level == "L4":
-        return [f["capture"], f["rescue"], quiet, ok, legal]
-    return [f["capture"], f["rescue"], f["atari"] & quiet, quiet, ok, legal]
+        return [f["capture"], f["safe"], ok, legal]
+    l5 = [f["capture"], f["safe"] & f["atari"], f["safe"], ok, legal]
+    return l5 if level == "L5" else [f["capture"], f["win2"]] + l5[1:]
+
+
+def _open_points(boards: Boards) -> torch.Tensor:
+    """``(G, N²+1)`` int: 1 at empty points with ≥ 2 empty neighbours (0 at the sentinel)."""
+    M = boards.M
+    empty = boards.board == 0
+    empty[:, M] = False
+    n_empty = empty[:, boards.nbr[:M]].sum(-1)                # (G, M)
+    out = torch.zeros(boards.G, M + 1, dtype=torch.long, device=boards.device)
+    out[:, :M] = (empty[:, :M] & (n_empty >= 2)).long()
+    return out
+
+
+def win_in_two(boards: Boards, f: dict) -> torch.Tensor:
+    """``(G, N²)`` bool: safe moves after which the opponent has no capture and no safe
+    move (L6's second class; empty in games where a capture exists). ``f``: the side to
+    move's maps with ``capture``, ``safe`` and ``atari``.
+
+    Exact, with a filter that only skips moves that cannot qualify: if a safe move puts no
+    opponent group in atari, no opponent group is in atari afterwards (none was, or there
+    would be a capture ahead of this class), so any empty point that keeps ≥ 2 empty
+    neighbours is a safe reply; such a point exists unless every open point (≥ 2 empty
+    neighbours) is the move itself or one of its neighbours. Only the other candidates are
+    played on copies of the boards, in batches of bounded size.
+    """
+    G, M = boards.G, boards.M
+    # where a capture exists L6 takes it (the first class): the map is left empty there
+    safe = f["safe"] & ~boards.done[:, None] & ~f["capture"].any(-1, keepdim=True)
+    opened = _open_points(boards)
+    near = opened[:, boards.nbr[:M]].sum(-1) + opened[:, :M]   # open points in the move's closed neighbourhood
+    cand = safe & (f["atari"] | (opened.sum(-1, keepdim=True) == near))
+    win = torch.zeros(G, M, dtype=torch.bool, device=boards.device)
+    g, p = cand.nonzero(as_tuple=True)
+    step = max(1, _CHILD_POINTS // (4 * M))
+    for k in range(0, g.numel(), step):
+        gk, pk = g[k:k + step], p[k:k + step]
+        child = boards.select(gk)
+        child.play(pk)
+        r = child.features(("capture", "safe"))
+        win[gk, pk] = ~child.done & ~(r["capture"].any(-1) | r["safe"].any(-1))
+    return win
 
 
 def pick(classes: list, generator: torch.Generator) -> torch.Tensor:
@@ -100,9 +147,11 @@ class Opponent:
         return f"Opponent({self.level})"
 
     def classes(self, boards: Boards) -> list:
+        if self.level == "L0":
+            return _classes("L0", {"legal": boards.legal()})
+        f = boards.features(_NEEDS[self.level])
         if self.level == "L6":
-            return self._lookahead_classes(boards)
-        f = boards.features(_NEEDS[self.level]) if self.level != "L0" else {"legal": boards.legal()}
+            f["win2"] = win_in_two(boards, f)
         return _classes(self.level, f)
 
     def select(self, index: torch.Tensor) -> None:
@@ -112,21 +161,6 @@ class Opponent:
         """One move ``(G,)`` for the side to move in every game (arbitrary in finished
         games)."""
         return pick(self.classes(boards), self.generator)
-
-    def _lookahead_classes(self, boards: Boards) -> list:
-        f = boards.features(_NEEDS["L5"])
-        G, M = boards.G, boards.M
-        legal = f["legal"]
-        cand = legal & ~f["capture"] & ~boards.done[:, None]
-        g, p = cand.nonzero(as_tuple=True)
-        safe = torch.zeros(G, M, dtype=torch.bool, device=boards.device)
-        if g.numel():
-            child = boards.select(g)
-            child.play(p)
-            reply = child.features(("capture",))["capture"].any(-1)
-            safe[g, p] = ~child.done & ~reply
-        base = _classes("L5", f)
-        return [f["capture"]] + [c & safe for c in base[1:]] + base[1:]
 
 
 def make_opponent(name: str | Opponent, seed: int = 0, device="cpu") -> Opponent:

@@ -107,15 +107,16 @@ class RefGame:
         safe = [p for p in empty if kinds[p] != "suicide"]
         return rng.choice(safe or empty)
 
-    # ---- the whole ladder L0-L5, written from ATARI_GO.md one question at a time --------
+    # ---- the whole ladder L0-L6, written from ATARI_GO.md one question at a time --------
     def move_classes(self) -> dict:
         """The move classes of the side to move, as sets of points: ``legal``,
         ``capture``, ``suicide``, ``self_atari`` (no capture, the new group has one
         liberty), ``rescue`` (no capture, touches an own group in atari, the merged
-        group has ≥ 2 liberties) and ``atari`` (no capture, no suicide, an adjacent
-        opponent group is left with one liberty)."""
+        group has ≥ 2 liberties), ``atari`` (no capture, no suicide, an adjacent
+        opponent group is left with one liberty) and ``safe`` (no capture, no suicide, and
+        afterwards no own group on the board has exactly one liberty)."""
         color, other = self.to_move, 3 - self.to_move
-        out = {k: set() for k in ("legal", "capture", "suicide", "self_atari", "rescue", "atari")}
+        out = {k: set() for k in ("legal", "capture", "suicide", "self_atari", "rescue", "atari", "safe")}
         for p in self.empty_points():
             out["legal"].add(p)
             kind = self.outcome(p)
@@ -133,22 +134,48 @@ class RefGame:
             if any(after[y] == other and len(self.liberties(self.group(y, after), after)) == 1
                    for y in self.nbrs[p]):
                 out["atari"].add(p)
+            if self.groups_in_atari(color, after) == 0:
+                out["safe"].add(p)
+        return out
+
+    def win_in_two(self, classes: dict | None = None) -> set:
+        """L6's second class: safe moves after which the side to move next has no capture
+        and no safe move (empty when a capture exists). Each candidate is played on a copy
+        and the opponent's classes are computed from scratch."""
+        f = self.move_classes() if classes is None else classes
+        if f["capture"]:
+            return set()
+        out = set()
+        for p in f["safe"]:
+            child = RefGame(self.N)
+            child.board, child.to_move = list(self.board), self.to_move
+            child.play(p)
+            reply = child.move_classes()
+            if not reply["capture"] and not reply["safe"]:
+                out.add(p)
         return out
 
     def level_classes(self, level: str) -> list:
-        """Priority list of point sets for ladder level ``L0`` … ``L5`` (ATARI_GO.md): the
+        """Priority list of point sets for ladder level ``L0`` … ``L6`` (ATARI_GO.md): the
         player picks uniformly in the first non-empty one."""
+        levels = ("L0", "L1", "L2", "L3", "L4", "L5", "L6")
+        if level not in levels:
+            raise ValueError(f"reference levels are {', '.join(levels)}, got {level!r}")
         f = self.move_classes()
         legal = f["legal"]
         ok = legal - f["suicide"]
-        quiet = ok - f["self_atari"]
-        table = {"L0": [legal], "L1": [ok, legal], "L2": [f["capture"], ok, legal],
-                 "L3": [f["capture"], quiet, ok, legal],
-                 "L4": [f["capture"], f["rescue"], quiet, ok, legal],
-                 "L5": [f["capture"], f["rescue"], f["atari"] & quiet, quiet, ok, legal]}
-        if level not in table:
-            raise ValueError(f"reference levels are {', '.join(table)}, got {level!r}")
-        return table[level]
+        if level == "L0":
+            return [legal]
+        if level == "L1":
+            return [ok, legal]
+        if level == "L2":
+            return [f["capture"], ok, legal]
+        if level == "L3":
+            return [f["capture"], ok - f["self_atari"], ok, legal]
+        if level == "L4":
+            return [f["capture"], f["safe"], ok, legal]
+        l5 = [f["capture"], f["safe"] & f["atari"], f["safe"], ok, legal]
+        return l5 if level == "L5" else [f["capture"], self.win_in_two(f)] + l5[1:]
 
     def level_move(self, level: str, rng: random.Random) -> int:
         """A move of ladder level ``level`` (uniform in its first non-empty class)."""
@@ -160,7 +187,7 @@ class RefGame:
 
 def play_reference_game(N: int, black: str, white: str, rng: random.Random,
                         game_cls: type = RefGame) -> RefGame:
-    """One game between reference players ``"L0"`` … ``"L5"`` (``L0`` / ``L2`` by the
+    """One game between reference players ``"L0"`` … ``"L6"`` (``L0`` / ``L2`` by the
     benchmark's plain :meth:`RefGame.random_move` / :meth:`RefGame.killer_move`).
     ``game_cls``: a :class:`RefGame` subclass whose ``level_classes`` adds levels (for
     probing variants of the ladder)."""
