@@ -43,21 +43,26 @@ def parse_move(text: str, N: int) -> int:
 
 def render(grid, last: int | None = None) -> str:
     """``grid`` (N, N) with 0 empty / 1 black / 2 white → multi-line text with
-    coordinates."""
+    coordinates; ``last`` (a point index) is shown as ``(X)``.
+
+    Every stone sits at a fixed column, with one gap character on each side of it (the
+    gap left of column a and the one right of the last column included), and the brackets
+    of the last move replace its two gaps: marking a point never moves another character,
+    so all board rows have the same width and stay under the column letters."""
     g = torch.as_tensor(grid).reshape(-1)
     N = round(g.numel() ** 0.5)
     sym = {EMPTY: ".", BLACK: "X", WHITE: "O"}
     header = "    " + " ".join(LETTERS[:N])
     lines = [header]
+    width = len(str(N))
+    last = None if last is None else int(last)
     for i in range(N):
-        cells = ""
-        for j in range(N):
-            p = i * N + j
-            ch = sym.get(int(g[p]), "?")
-            if last is not None and p == last:
-                cells = cells[:-1] + "(" + ch + ")"
-            else:
-                cells += ch + " "
-        lines.append(f"{N - i:>2}  {cells.rstrip()}".rstrip() + f"  {N - i}")
+        gaps = [" "] * (N + 1)                   # gaps[j] is just left of column j
+        if last is not None and 0 <= last - i * N < N:
+            j = last - i * N
+            gaps[j], gaps[j + 1] = "(", ")"
+        cells = "".join(gaps[j] + sym.get(int(g[i * N + j]), "?") for j in range(N)) + gaps[N]
+        # the right-hand row number is padded so 1-digit and 2-digit rows are equally wide
+        lines.append(f"{N - i:>2} {cells} {N - i:<{width}}")
     lines.append(header)
     return "\n".join(lines)
