@@ -6,7 +6,19 @@ import pytest
 import torch
 
 from dps.envs.atari_go.boards import Boards
-from dps.envs.atari_go.opponents import Opponent, _classes, opponent_name, play_match, win_in_two, win_rate
+from dps.envs.atari_go.env import AtariGoEnv
+from dps.envs.atari_go.lockstep import play_out
+from dps.envs.atari_go.opponents import (
+    Opponent,
+    OpponentMix,
+    _classes,
+    match_engine,
+    opponent_levels,
+    opponent_name,
+    play_match,
+    win_in_two,
+    win_rate,
+)
 from dps.envs.atari_go.reference import RefGame, reference_win_rate
 from dps.errors import UserError
 
@@ -162,6 +174,65 @@ def test_win_in_two_matches_bfs_on_played_out_games(N):
                 r.play(m)
         b.play(move)
     assert hits >= 10, hits
+
+
+def _midgame(N, G, plies, seed):
+    """G boards after ``plies`` L1 moves each (some games may have ended)."""
+    b = Boards(N, G)
+    player = Opponent("L1", seed)
+    for _ in range(plies):
+        b.play(player.move(b), active=~b.done)
+    return b
+
+
+def test_mix_of_one_level_is_that_level():
+    b = _midgame(5, 64, 6, seed=3)
+    one = OpponentMix(("L5",), torch.zeros(64, dtype=torch.long), seed=9)
+    assert torch.equal(one.move(b), Opponent("L5", 9).move(b))
+
+
+def test_mix_plays_each_game_by_its_own_level():
+    """Every game's move lies in the first non-empty class of the level dealt to it."""
+    G = 120
+    b = _midgame(5, G, 8, seed=1)
+    assign = torch.arange(G) % 3
+    mix = OpponentMix(opponent_levels("random+L2+attack"), assign, seed=2)
+    assert mix.level == "L0+L2+L5"
+    for _ in range(3):
+        move = mix.move(b)
+        f = b.features(("capture", "suicide", "safe", "atari"))
+        for g in (~b.done).nonzero().flatten().tolist():
+            level = mix.players[int(assign[g])].level
+            classes = [c[g] for c in _classes(level, f)]
+            first = next(c for c in classes if c.any())
+            assert first[move[g]], (g, level)
+        b.play(move, active=~b.done)
+
+
+def test_mix_names_engine_and_compaction():
+    assert opponent_levels("l2+killer+L6") == ("L2", "L2", "L6")
+    with pytest.raises(UserError, match="opponent"):
+        opponent_levels("L2+")
+    assert match_engine("L0+L2", "L1", 5) == "bits" and match_engine("L2+L5", "L1", 5) == "boards"
+    with pytest.raises(UserError, match="bits"):
+        match_engine("L2+L5", "L2", 5, engine="bits")
+    # compaction drops finished games' assignments in step with the boards
+    G = 200
+    players = {1: OpponentMix(("L2", "L5"), torch.arange(G) % 2, seed=4), 2: Opponent("L4", 5)}
+    out = play_out(Boards(5, G), players, compact=True)
+    assert out["winner"].shape == (G,) and bool((out["winner"] > 0).all())
+
+
+def test_env_deals_levels_in_colour_balanced_pairs():
+    env = AtariGoEnv(size=5, opponent="L2+L6", games=8)
+    assert env.opponent == "L2+L6" and repr(env).startswith("AtariGoEnv(size=5, opponent=L2+L6")
+    env.reset(3, 8, torch.Generator().manual_seed(0))
+    assert env.opp.assign.reshape(3, 8).tolist() == [[0, 0, 1, 1, 0, 0, 1, 1]] * 3
+    # within each level the agent plays both colours equally often
+    colour = env.agent.reshape(3, 8)
+    for k in (0, 1):
+        sel = env.opp.assign.reshape(3, 8) == k
+        assert (colour[sel] == 1).sum() == (colour[sel] == 2).sum()
 
 
 def test_seeded_streams_are_reproducible_and_independent():

@@ -4,7 +4,8 @@ contract.
 Slots ``(P, B)`` are P population members × B games each, flattened to G = P·B games of
 one :class:`~.boards.Boards`. The agent's colour alternates over b: in game b = 0 the
 opponent is Black and moves first (inside :meth:`reset`), in b = 1 the agent is Black, …
-The env plays the opponent's reply inside :meth:`step`, so one step is one agent move. Boards up to 7×7
+The env plays the opponent's reply inside :meth:`step`, so one step is one agent move; a mix
+of levels (``opponent="L2+L5+L6"``) deals each member's games to the levels. Boards up to 7×7
 against L0–L2 are kept as bitboards (:mod:`.bitboard`; ``engine=boards`` forces the general
 engine): the opponent sees the same maps and draws the same moves, so games are identical.
 
@@ -28,7 +29,7 @@ from ..base import BatchedEnv, Discrete
 from .bitboard import BitBoards
 from .boards import Boards
 from .constants import BLACK, WHITE, check_size
-from .opponents import Opponent, match_engine, opponent_name
+from .opponents import Opponent, OpponentMix, match_engine, opponent_levels
 
 
 class AtariGoEnv(BatchedEnv):
@@ -41,7 +42,9 @@ class AtariGoEnv(BatchedEnv):
                  shaping: bool = False, engine: str = "auto", device="cpu"):
         """
         :param size: board size N (2..19)
-        :param opponent: ladder level ``L0``..``L6`` or alias (``random``, ``killer`` …)
+        :param opponent: ladder level ``L0``..``L6`` or alias (``random``, ``killer`` …), or a
+            mix such as ``L2+L5+L6``: each member's games are dealt to the levels in
+            colour-balanced pairs (games 2k and 2k+1 play level k mod K)
         :param games: default number of games per member (the runner's ``--episodes``)
         :param shaping: length-shaped reward ±(1 − 0.2·(plies − 3)/(N² − 3))
         :param engine: ``auto`` (bitboards when N ≤ 7 and the opponent is L0–L2, else the
@@ -49,7 +52,8 @@ class AtariGoEnv(BatchedEnv):
         """
         super().__init__(device)
         self.N = self.size = check_size(size)
-        self.opponent = opponent_name(opponent)
+        self.levels = opponent_levels(opponent)
+        self.opponent = "+".join(self.levels)
         if isinstance(games, bool) or not isinstance(games, int) or games < 1:
             raise UserError(f"games must be a positive integer, got {games!r}")
         self.games = games
@@ -71,7 +75,10 @@ class AtariGoEnv(BatchedEnv):
         b = torch.arange(self.B, device=self.device).repeat(self.P)
         self.agent = torch.where(b % 2 == 0, WHITE, BLACK).to(torch.int8)
         seed = int(torch.randint(0, 2 ** 62, (1,), generator=generator, device=generator.device))
-        self.opp = Opponent(self.opponent, seed, self.device)
+        if len(self.levels) == 1:
+            self.opp = Opponent(self.opponent, seed, self.device)
+        else:
+            self.opp = OpponentMix(self.levels, (b // 2) % len(self.levels), seed, self.device)
         self.boards.play(self.opp.move(self.boards), active=self.agent == WHITE)
         return self._obs()
 

@@ -58,6 +58,13 @@ def opponent_name(name: str) -> str:
     raise unknown("opponent", name, LEVELS + tuple(ALIASES))
 
 
+def opponent_levels(name: str) -> tuple:
+    """The levels of a mix ``"L2+L5+L6"`` (one level is a mix of one), canonical names."""
+    if not isinstance(name, str):
+        raise unknown("opponent", name, LEVELS + tuple(ALIASES))
+    return tuple(opponent_name(part) for part in name.split("+"))
+
+
 def _classes(level: str, f: dict) -> list:
     """The priority list of ``level`` from the maps ``f`` (L6's win-in-2 class in ``f["win2"]``)."""
     legal = f["legal"]
@@ -163,6 +170,33 @@ class Opponent:
         return pick(self.classes(boards), self.generator)
 
 
+class OpponentMix:
+    """Several ladder levels in one batch: game g plays ``levels[assign[g]]``, each level
+    with its own random stream (seeded from ``seed``). A level sees only its own games, so
+    L6's look-ahead costs in proportion to its share of the batch.
+    """
+
+    def __init__(self, levels: tuple, assign: torch.Tensor, seed: int = 0, device="cpu"):
+        self.players = [Opponent(lv, seed + 7919 * k, device) for k, lv in enumerate(levels)]
+        self.level = "+".join(p.level for p in self.players)
+        self.assign = assign.to(device)
+
+    def __repr__(self) -> str:
+        return f"OpponentMix({self.level})"
+
+    def select(self, index: torch.Tensor) -> None:
+        """Keep the level assignment of the games ``index``; for :func:`.lockstep.play_out`."""
+        self.assign = self.assign[index]
+
+    def move(self, boards: Boards) -> torch.Tensor:
+        out = torch.zeros(boards.G, dtype=torch.long, device=boards.device)
+        for k, player in enumerate(self.players):
+            idx = (self.assign == k).nonzero()[:, 0]
+            if idx.numel():
+                out[idx] = player.move(boards.select(idx))
+        return out
+
+
 def make_opponent(name: str | Opponent, seed: int = 0, device="cpu") -> Opponent:
     return name if isinstance(name, Opponent) else Opponent(name, seed, device)
 
@@ -175,8 +209,9 @@ def match_engine(black, white, N: int, engine: str = "auto") -> str:
     players are L0–L2, else ``boards`` (:class:`.boards.Boards`); ``engine`` forces one."""
     if engine not in ENGINES:
         raise UserError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
-    levels = [p.level if isinstance(p, Opponent) else opponent_name(p) for p in (black, white)]
-    fits = N <= MAX_BITS_N and all(lv in BIT_LEVELS for lv in levels)
+    levels = [p.level if isinstance(p, (Opponent, OpponentMix)) else "+".join(opponent_levels(p))
+              for p in (black, white)]
+    fits = N <= MAX_BITS_N and all(lv in BIT_LEVELS for mix in levels for lv in mix.split("+"))
     if engine == "bits" and not fits:
         raise UserError(f"engine 'bits' plays {', '.join(BIT_LEVELS)} on boards up to "
                         f"{MAX_BITS_N}x{MAX_BITS_N}; got {levels[0]} vs {levels[1]} on {N}x{N}")
