@@ -120,6 +120,22 @@ def _imports_in(argv: list[str]) -> list[str]:
     return out
 
 
+def _parse_training(argv: list[str]) -> tuple[RunConfig, argparse.Namespace]:
+    """``ALGO --flag …``: the run's config and the parsed flags (``given``: the run flags set)."""
+    algo = argv[0]
+    p, names = _algo_parser(algo)
+    a = p.parse_args(argv[1:])
+    options = {n: getattr(a, f"algo__{n}") for n in names if getattr(a, f"algo__{n}") is not None}
+    a.given = {f.name: getattr(a, f.name) for f in RunConfig.flags() if getattr(a, f.name) is not None}
+    return RunConfig(algo=algo, algo_options=options, **a.given), a
+
+
+def run_config(argv: list[str]) -> RunConfig:
+    """The :class:`RunConfig` of a training command line ``ALGO --flag …`` (as ``python -m
+    dps.run`` reads it), for scripts that run :func:`dps.runner.train` themselves."""
+    return _parse_training(list(argv))[0]
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -155,14 +171,9 @@ def main(argv: Optional[list[str]] = None) -> int:
             run_dir = train(RunConfig(), resume=a.resume, quiet=a.quiet, changes=changes)
             _print_summary(run_dir)
             return 0
-        algo = argv[0]
-        p, names = _algo_parser(algo)
-        a = p.parse_args(argv[1:])
+        cfg, a = _parse_training(argv)
         _set_threads(a.threads)
-        options = {n: getattr(a, f"algo__{n}") for n in names if getattr(a, f"algo__{n}") is not None}
-        given = {f.name: getattr(a, f.name) for f in RunConfig.flags() if getattr(a, f.name) is not None}
-        cfg = RunConfig(algo=algo, algo_options=options, **given)
-        changes = {"algo": algo, "algo_options": options, **given} if a.resume else None
+        changes = {"algo": cfg.algo, "algo_options": cfg.algo_options, **a.given} if a.resume else None
         run_dir = train(cfg, resume=a.resume, quiet=a.quiet, changes=changes, overwrite=a.overwrite)
         _print_summary(run_dir)
         return 0

@@ -51,11 +51,12 @@ def z_both(measured: float, stderr: float, value: float, ref_games: int) -> floa
 
 
 def parse_pairs(text: str) -> list[tuple[str, str]]:
-    """``"L6:L5,L4:L2"`` → ``[("L6", "L5"), ("L4", "L2")]`` (``-`` also separates; level
-    aliases are accepted)."""
+    """``"L6:L5,L4:L2"`` → ``[("L6", "L5"), ("L4", "L2")]`` (``-`` also separates where no
+    ``:`` is given; level aliases are accepted: ``win-in-2:attack``)."""
     pairs = []
     for item in text.split(","):
-        parts = item.strip().replace("-", ":").split(":") if item.count(":") + item.count("-") == 1 else []
+        # ':' separates when present, so aliases with hyphens (win-in-2:L5) work; else '-' (L2-L0)
+        parts = item.strip().split(":" if ":" in item else "-")
         if len(parts) != 2:
             raise ValueError(f"--pairs takes matches like L6:L5,L4:L2, got {item.strip()!r}")
         pairs.append((opponent_name(parts[0]), opponent_name(parts[1])))

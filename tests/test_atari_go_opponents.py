@@ -293,7 +293,7 @@ def test_ladder_script_z_counts_both_errors():
     assert mod.reference(("L6", "L5"), 7) == (0.557, 24_000)
     assert mod.reference(("L4", "L2"), 9) == (0.859, 40_000)
     assert mod.reference(("L6", "L5"), 9) == (None, None)
-    assert mod.parse_pairs("L6:L5, safe-killer") == [("L6", "L5"), ("L4", "L2")]
+    assert mod.parse_pairs("L6:L5, safe-killer, win-in-2:attack") == [("L6", "L5"), ("L4", "L2"), ("L6", "L5")]
     with pytest.raises(ValueError, match="L6:L5"):
         mod.parse_pairs("L6")
 
