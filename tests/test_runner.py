@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from dps.checkpoint import load_checkpoint
+from dps.errors import UserError
 from dps.run import main
 from dps.runner import RunConfig, evaluate_run, load_run, train
 
@@ -184,6 +185,17 @@ def test_per_env_defaults_resolve():
     assert resolve(RunConfig(algo="rpg", env="tmaze")).episodes == 32
     # a flag given by the user wins over the per-env default
     assert resolve(RunConfig(algo="pgpe", env="tmaze", popsize=10)).popsize == 10
+
+
+def test_run_config_reads_a_command_line_as_the_cli_does():
+    from dps.run import run_config
+    cfg = run_config(["rpg", "--env", "atari-go:opponent=L2+L5", "--episodes", "32", "--max-episodes", "640",
+                      "--lr", "0.02", "--seed", "3"])
+    assert (cfg.algo, cfg.env, cfg.episodes, cfg.max_episodes, cfg.seed) == ("rpg", "atari-go:opponent=L2+L5",
+                                                                             32, 640, 3)
+    assert cfg.algo_options == {"lr": 0.02} and cfg.popsize is None   # unset flags stay for the defaults
+    with pytest.raises(UserError, match="'many' for --popsize"):
+        run_config(["pgpe", "--popsize", "many"])
 
 
 def test_episode_budget_stops_after_the_generation_that_reaches_it(tmp_path):
