@@ -104,7 +104,7 @@ def main(argv=None):
                                   "mean_plies": r["mean_plies"], "engine": args.engine,
                                   "seed": args.seed, "seconds": round(dt, 2)}), flush=True)
             else:
-                ref = "" if value is None else f"{value} ({n_ref})"
+                ref = "" if value is None else f"{value:.3f} ({n_ref})"
                 zs = "" if z is None else f"{z:+.1f}"
                 print(f"| {a} vs {b} | {N} | {r['win_rate']:.4f} ± {r['stderr']:.4f} | {ref} | {zs} "
                       f"| {r['as_black']:.3f} | {r['as_white']:.3f} | {r['mean_plies']:.1f} | {dt:.0f} |",
