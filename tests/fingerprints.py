@@ -23,8 +23,8 @@ RUNS = {
     "rpg_classquery": ["rpg", "--env", "class-query:length=10", "--generations", "6",
                        "--eval-episodes", "50"],
     "evolino_sines": ["evolino", "--task", "sines:n=2", "--generations", "3"],
-    "pgpe_atari_go": ["pgpe", "--env", "atari-go:size=5,opponent=L2", "--generations", "2",
-                      "--popsize", "4", "--episodes", "6", "--eval-episodes", "200"],
+    "pgpe_atari_go": ["pgpe", "--env", "atari-go:size=5,opponent=L2", "--policy", "mdlstm:hidden=4",
+                      "--generations", "2", "--popsize", "4", "--episodes", "6", "--eval-episodes", "200"],
 }
 
 _TIME_KEYS = {"wall_seconds", "eval_seconds", "seconds", "time", "wall_s"}

@@ -89,7 +89,9 @@ TUNED: list[Tuned] = [
     Tuned("*", "gym", _gym),
     Tuned("pgpe", "gym", _PGPE_MODERN),
     Tuned("rpg", "gym", _RPG),
-    Tuned("*", "atari-go", dict(policy="mdlstm:hidden=4", popsize=20, episodes=40, generations=1000, eval_every=10,
+    # 448 weights and 3000 generations against the env's default mix L2+L5+L6: seed sweep in
+    # docs/ATARI_GO.md, "Stronger players"
+    Tuned("*", "atari-go", dict(policy="mdlstm:hidden=8", popsize=20, episodes=40, generations=3000, eval_every=10,
                                 eval_episodes=1000)),
     Tuned("*", "atari-go", _games),
     Tuned("pgpe", "atari-go", _PGPE_MODERN),

@@ -37,14 +37,15 @@ class AtariGoEnv(BatchedEnv):
     has_action_mask = True
     gamma = 1.0
 
-    def __init__(self, size: Annotated[int, Range(2, 19)] = 5, opponent: str = "L2",
+    def __init__(self, size: Annotated[int, Range(2, 19)] = 5, opponent: str = "L2+L5+L6",
                  games: Annotated[int, Range(1, 100_000)] = 40,
                  shaping: bool = False, engine: str = "auto", device="cpu"):
         """
         :param size: board size N (2..19)
         :param opponent: ladder level ``L0``..``L6`` or alias (``random``, ``killer`` …), or a
-            mix such as ``L2+L5+L6``: each member's games are dealt to the levels in
-            colour-balanced pairs (games 2k and 2k+1 play level k mod K)
+            mix such as ``L2+L5+L6`` (the default: the strongest players train against it,
+            docs/ATARI_GO.md): each member's games are dealt to the levels in colour-balanced
+            pairs (games 2k and 2k+1 play level k mod K)
         :param games: default number of games per member (the runner's ``--episodes``)
         :param shaping: length-shaped reward ±(1 − 0.2·(plies − 3)/(N² − 3))
         :param engine: ``auto`` (bitboards when N ≤ 7 and the opponent is L0–L2, else the
