@@ -54,7 +54,7 @@ def report_table(runs: list[Path]) -> list[str]:
         if not rep:
             continue
         floor = rep.get("floor", {})
-        cells = sorted(k for k in rep if k != "floor")
+        cells = [k for k in rep if k != "floor"]   # the report's order: by board size, then opponent
         lines += ["", f"`{run.name}`: win rate per board size N and opponent, 1000 greedy games each "
                       "(random-weight network of the same class in brackets; details in its report.md)", "",
                   "| cell | win rate (floor) |", "|---|---|"]
