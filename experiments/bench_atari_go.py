@@ -3,7 +3,7 @@ reference, in the same run; or (``--table sizes``) of the engine and of the MDLS
 per board size.
 
     python experiments/bench_atari_go.py [--games 16384] [--repeats 3] [--threads 2]
-    python experiments/bench_atari_go.py --table sizes [--games 8192] [--player-games 1024]
+    python experiments/bench_atari_go.py --table sizes [--games 8192] [--player-games 1024] [--policy SPEC]
 
 Default table: matches L0 vs L0 (random) and L2 vs L2 (killer) at N = 5, 9, 19 (``--sizes``); batched on
 the CPU (and CUDA when available) with finished games dropped from the batch, on each
@@ -15,7 +15,7 @@ enough games for ~2 s). Median of the repeats; ratio = batched / reference.
 
 ``--table sizes`` (N = 5, 7, 9, 11, 13, 19 unless ``--sizes``; CPU): the engine's L0 vs L0
 and L2 vs L2 through ``play_match`` (its default engine for N), and a greedy
-``mdlstm:hidden=4`` network with random weights (seed 0) against L2, through
+network (``--policy``, default ``mdlstm:hidden=4``) with random weights (seed 0) against L2, through
 ``AtariGoEnv`` + :func:`dps.rollout.rollout` (every game stays in the batch until the
 last ends) and through the report's :func:`dps.evaluation.atari_go.play_cell` (finished
 games leave the batch). G is ``--games`` (engine) or ``--player-games`` (player) at N = 5,
@@ -90,12 +90,12 @@ def scaled(games_at_5, N):
     return max(64, games_at_5 * 25 // (N * N) // 64 * 64)
 
 
-def size_row(N, games, player_games, repeats):
+def size_row(N, games, player_games, repeats, policy="mdlstm:hidden=4"):
     """One row of ``--table sizes`` (module docstring) as a markdown line."""
     Ge, Gp = scaled(games, N), scaled(player_games, N)
     engine = {lv: rate(lambda g, s, lv=lv: play_match(lv, lv, N, g, seed=s), Ge, repeats)[0]
               for lv in ("L0", "L2")}
-    pol = make_policy("mdlstm:hidden=4", (2, N, N), N * N)
+    pol = make_policy(policy, (2, N, N), N * N)
     params = pol.init_params(torch.Generator().manual_seed(0)).reshape(1, -1)
 
     def by_rollout(g, s):
@@ -111,13 +111,13 @@ def size_row(N, games, player_games, repeats):
             f"| {loop:,.1f} | {float(last['plies'].float().mean()):.1f} |")
 
 
-def size_table(sizes, games, player_games, repeats):
+def size_table(sizes, games, player_games, repeats, policy="mdlstm:hidden=4"):
     """The per-size table of ``--table sizes``, printed row by row."""
     print("| N | engine | G (engine) | L0 vs L0 games/s | L2 vs L2 games/s | G (player) "
           "| MDLSTM vs L2, rollout games/s | MDLSTM vs L2, report loop games/s | MDLSTM vs L2 mean plies |")
     print("|---|---|---|---|---|---|---|---|---|")
     for N in sizes:
-        print(size_row(N, games, player_games, repeats), flush=True)
+        print(size_row(N, games, player_games, repeats, policy), flush=True)
 
 
 def main(argv=None):
@@ -130,13 +130,15 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--sizes", default=None, help="board sizes (engines: 5,9,19; sizes: 5,7,9,11,13,19)")
+    ap.add_argument("--policy", default="mdlstm:hidden=4", help="the player's policy spec (--table sizes)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.table == "sizes":
         sizes = [int(s) for s in (args.sizes or "5,7,9,11,13,19").split(",")]
         print(f"torch {torch.__version__}, {args.threads} CPU threads, median of {args.repeats}, "
               f"load average {os.getloadavg()[0]:.2f}, {time.strftime('%Y-%m-%d %H:%M')}")
-        size_table(sizes, args.games or 8192, args.player_games, args.repeats)
+        print(f"player: {args.policy}, random weights (seed 0)")
+        size_table(sizes, args.games or 8192, args.player_games, args.repeats, args.policy)
         print(f"load average after: {os.getloadavg()[0]:.2f}")
         return
     games = args.games or 16384
