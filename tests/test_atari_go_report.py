@@ -8,6 +8,7 @@ import torch
 
 from dps.envs.atari_go.env import AtariGoEnv
 from dps.evaluation.atari_go import FLOOR, final_report, play_cell
+from dps.policies import make_policy
 from dps.policies.mdlstm import MDLSTMPolicy
 from dps.rollout import rollout
 
@@ -52,11 +53,14 @@ def test_same_seed_same_report(tmp_path):
     assert [r for r in a[1]["rows"] if r["N"] == 5] != c[1]["rows"]  # the seed reaches the games
 
 
-@pytest.mark.parametrize("N,opponent", [(5, "L2"), (5, "L4"), (7, "L0"), (6, "L6")])
-def test_play_cell_plays_the_rollouts_games(N, opponent):
+@pytest.mark.parametrize("N,opponent,spec", [(5, "L2", "mdlstm:hidden=2"), (5, "L4", "mdlstm:hidden=2"),
+                                             (7, "L0", "mdlstm:hidden=2"), (6, "L6", "mdlstm:hidden=2"),
+                                             (5, "L2", "lstm:hidden=3"), (4, "L5", "lstm:hidden=3")])
+def test_play_cell_plays_the_rollouts_games(N, opponent, spec):
     """Both networks of one batch play the games of one plain rollout each (bits engine at
-    5×5 vs L2, general engine otherwise)."""
-    pol = MDLSTMPolicy((2, N, N), N * N, hidden=2)
+    5×5 vs L2, general engine otherwise), also a policy with memory across moves (an LSTM
+    on the flat board), whose state follows each game through the dropping of finished ones."""
+    pol = make_policy(spec, (2, N, N), N * N)
     params = torch.stack([pol.init_params(torch.Generator().manual_seed(s)) for s in (5, 6)])
     games, seeds = 24, (11, 12)
     ref = []

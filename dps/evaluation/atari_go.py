@@ -46,6 +46,7 @@ from ..envs.atari_go.constants import BLACK, WHITE
 from ..envs.atari_go.env import AtariGoEnv
 from ..envs.atari_go.opponents import Opponent, match_engine, opponent_name, pick
 from ..policies.heads import break_ties, greedy_scores
+from ..rollout import rollout
 from ..seeding import make_generator
 from ..spec import signature_options
 
@@ -96,6 +97,10 @@ def play_cell(policy, params: torch.Tensor, N: int, opponent: str, games: int, s
     if len(seeds) != P:
         raise ValueError(f"play_cell needs one seed per parameter row ({P}), got {len(seeds)}")
     level = opponent_name(opponent)
+    if policy.initial_state(1, 1):
+        # a policy with memory across moves (an LSTM on the flat board): one plain rollout per
+        # row, as the draws above are defined; the batched loop below keeps no state
+        return _rollout_cell(policy, params, N, level, B, seeds, device)
     G = P * B
     bd = (BitBoards if match_engine(level, level, N) == "bits" else Boards)(N, G, device)
     agent_all = torch.where(torch.arange(B, device=device).repeat(P) % 2 == 0, WHITE, BLACK).to(torch.int8)
@@ -163,6 +168,18 @@ def play_cell(policy, params: torch.Tensor, N: int, opponent: str, games: int, s
     record(torch.arange(bd.G, device=device))
     return {"won": (winner == agent_all).reshape(P, B), "agent_color": agent_all.reshape(P, B),
             "plies": plies.reshape(P, B)}
+
+
+def _rollout_cell(policy, params: torch.Tensor, N: int, level: str, games: int, seeds, device) -> dict:
+    """:func:`play_cell` by one ``rollout`` per row of ``params``."""
+    out = {"won": [], "agent_color": [], "plies": []}
+    for p, seed in enumerate(seeds):
+        env = AtariGoEnv(size=N, opponent=level, games=games, device=device)
+        rollout(policy, env, params[p:p + 1], games, int(seed))
+        res = env.results()
+        for key in out:
+            out[key].append(res[key][0])
+    return {key: torch.stack(v) for key, v in out.items()}
 
 
 def cell_stats(won: torch.Tensor, color: torch.Tensor, plies: torch.Tensor) -> dict:
