@@ -129,9 +129,10 @@ GRID_TASKS: dict[str, TaskDef] = {t.name: t for t in [
             eval_episodes=1),
     TaskDef("gym-cartpole-novel", "gym:CartPole-v1,velocities=false", 20_000, center_episodes=20,
             eval_episodes=100, evals=20),
-    # Atari-Go 5x5 vs L2: the whole budget is run; "solved" = the centre's win rate reaches 90 %
+    # Atari-Go 5x5 vs L2: the whole budget is run; "solved" = the centre's win rate reaches 90 %.
+    # The policy is pinned to the one the recorded grid ran (the atari-go default is larger now)
     TaskDef("atari-go-5x5", "atari-go:size=5,opponent=L2", 100_000, target=0.9, center_episodes=200,
-            eval_episodes=1000, stop=False, evals=20),
+            eval_episodes=1000, stop=False, evals=20, policy="mdlstm:hidden=4"),
 ]}
 
 
