@@ -211,8 +211,10 @@ def test_mix_plays_each_game_by_its_own_level():
 
 def test_mix_names_engine_and_compaction():
     assert opponent_levels("l2+killer+L6") == ("L2", "L2", "L6")
-    with pytest.raises(UserError, match="opponent"):
+    with pytest.raises(UserError, match=r"'L2\+' has an empty part.*L2\+L5\+L6"):
         opponent_levels("L2+")
+    with pytest.raises(UserError, match="unknown opponent 'L9'"):
+        opponent_levels("L2+L9")
     assert match_engine("L0+L2", "L1", 5) == "bits" and match_engine("L2+L5", "L1", 5) == "boards"
     with pytest.raises(UserError, match="bits"):
         match_engine("L2+L5", "L2", 5, engine="bits")

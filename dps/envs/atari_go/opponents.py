@@ -62,7 +62,10 @@ def opponent_levels(name: str) -> tuple:
     """The levels of a mix ``"L2+L5+L6"`` (one level is a mix of one), canonical names."""
     if not isinstance(name, str):
         raise unknown("opponent", name, LEVELS + tuple(ALIASES))
-    return tuple(opponent_name(part) for part in name.split("+"))
+    parts = name.split("+")
+    if len(parts) > 1 and not all(p.strip() for p in parts):
+        raise UserError(f"opponent mix {name!r} has an empty part; write levels joined by '+', e.g. L2+L5+L6")
+    return tuple(opponent_name(part) for part in parts)
 
 
 def _classes(level: str, f: dict) -> list:
