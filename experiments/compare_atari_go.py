@@ -88,7 +88,6 @@ def run_one(method: str, seed: int, args) -> None:
     """Train one (method, seed) in this process without the report, then play the hard cells."""
     import torch
     torch.set_num_threads(1)
-    from dps.envs.atari_go.env import AtariGoEnv
     from dps.evaluation.atari_go import policy_for_size, win_rates
     from dps.policies import make_policy
     from dps.run import run_config
@@ -104,7 +103,7 @@ def run_one(method: str, seed: int, args) -> None:
     spec, params, _ = load_run(out)
     hard = {}
     for N, level in HARD:
-        pol = policy_for_size(make_policy(spec, AtariGoEnv(size=5).observation_shape, 25), N)
+        pol = policy_for_size(make_policy(spec, (2, 5, 5), 25), N)
         hard[f"N{N}/{level}"] = win_rates(pol, params, N, level, args.hard_games, seed=1000 + seed)
     (out / "hard.json").write_text(json.dumps(hard, indent=1) + "\n")
     (out / "wall.json").write_text(json.dumps({"process_wall_seconds": wall,

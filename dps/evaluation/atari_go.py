@@ -145,7 +145,8 @@ def play_cell(policy, params: torch.Tensor, N: int, opponent: str, games: int, s
         action = torch.zeros(bd.G, dtype=torch.long, device=device)
         for p in members:
             lo, hi = bounds[p]
-            out, _ = policy.step(params[p:p + 1], obs[lo:hi].unsqueeze(0))
+            slot = ids[lo:hi] - p * B
+            out, _ = policy.step(params[p:p + 1], obs[lo:hi].unsqueeze(0), ())
             scores = greedy_scores(out[0], mask[lo:hi])
             top, best = scores.topk(2, -1)
             pending[p] += B * M
@@ -154,7 +155,7 @@ def play_cell(policy, params: torch.Tensor, N: int, opponent: str, games: int, s
             else:  # a tie in a live game: the rollout's draw for this step, in this game's rows
                 u = torch.rand(pending[p], generator=gens[p], device=device, dtype=scores.dtype)
                 pending[p] = 0
-                noise = u[u.numel() - B * M:].view(B, M).index_select(0, ids[lo:hi] - p * B)
+                noise = u[u.numel() - B * M:].view(B, M).index_select(0, slot)
                 action[lo:hi] = break_ties(scores, noise)
         bd.play(action, active=~done)
         bd.play(opponent_moves(members), active=~bd.done)
