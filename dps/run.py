@@ -29,7 +29,7 @@ from .errors import UserError
 from .policies import POLICIES
 from .registry import import_modules
 from .runner import Interrupted, RunConfig, RunFailed, evaluate_run, train
-from .runner.config import flag_name
+from .runner.config import flag_name, is_list
 from .spec import Range, convert
 from .tasks import TASKS
 
@@ -66,8 +66,9 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
         name = flag_name(f)
         if hints[f.name] is bool:
             p.add_argument(name, action="store_true", default=None, help=f.metadata["help"])
-        elif hints[f.name] is list:
-            p.add_argument(name, dest=f.name, action="append", default=None, metavar="MODULE", help=f.metadata["help"])
+        elif is_list(hints[f.name]):
+            p.add_argument(name, dest=f.name, action="append", default=None, metavar=f.metadata.get("metavar", "VALUE"),
+                           help=f.metadata["help"])
         else:
             p.add_argument(name, default=None, metavar="VALUE", type=_flag_type(hints[f.name], f.name),
                            help=f.metadata["help"])
@@ -220,6 +221,10 @@ def _print_summary(run_dir) -> None:
             fs = s["first_success"]
             print(f"centre first met the success criterion after generation {fs['generation']} "
                   f"({fs['episodes']} episodes, {fs['wall_seconds']:.1f}s)")
+        kept = (s.get("selection") or {}).get("kept")
+        if kept:
+            scores = ", ".join(f"{k} {v:.4g}" for k, v in kept["scores"].items())
+            print(f"returned: the centre of generation {kept['generation']}, the best by --select-on ({scores})")
         print("eval: " + json.dumps(ev))
 
 

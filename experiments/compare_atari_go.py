@@ -15,8 +15,10 @@ training games have been played (``eval_every_episodes``), so the curves share o
 * ``rpg``         recurrent policy gradients (REINFORCE by BPTT through the same MDLSTM, moving
                   baseline, entropy 0.05), 32 games per update
 
-After training, each final centre plays two harder cells greedily (``--hard-games`` each):
-5×5 against L6 and, without retraining, 9×9 against L5 (``hard.json`` in the run directory).
+Every run returns its last centre (``--select-on none``): the comparison is of what each
+method reaches, not of a centre chosen on 9×9. After training, each final centre plays two
+harder cells greedily (``--hard-games`` each): 5×5 against L6 and, without retraining, 9×9
+against L5 (``hard.json`` in the run directory).
 
 Each run's directory (config.json, metrics.csv, summary.json, hard.json, wall.json) lands
 under ``OUT/METHOD_sSEED`` (``--out``, default ``runs/atari_go_methods``, git-ignored); the
@@ -74,7 +76,7 @@ def run_flags(method: str, args) -> list[str]:
     return ["--env", f"atari-go:opponent={args.opponent}", "--policy", args.policy, *per_gen,
             "--generations", "1000000", "--max-episodes", str(args.budget),
             "--eval-every-episodes", str(args.eval_games), "--center-episodes", str(args.center_games),
-            "--threads", "1", "--quiet", *flags]
+            "--select-on", "none", "--threads", "1", "--quiet", *flags]
 
 
 def cli_command(method: str, seed: int, args) -> str:

@@ -24,7 +24,8 @@ RUNS = {
                        "--eval-episodes", "50"],
     "evolino_sines": ["evolino", "--task", "sines:n=2", "--generations", "3"],
     "pgpe_atari_go": ["pgpe", "--env", "atari-go:size=5,opponent=L2", "--policy", "mdlstm:hidden=4",
-                      "--generations", "2", "--popsize", "4", "--episodes", "6", "--eval-episodes", "200"],
+                      "--generations", "2", "--popsize", "4", "--episodes", "6", "--eval-episodes", "200",
+                      "--select-on", "none"],
 }
 
 _TIME_KEYS = {"wall_seconds", "eval_seconds", "seconds", "time", "wall_s"}

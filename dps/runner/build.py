@@ -27,6 +27,7 @@ from ..policies import make_policy
 from ..rollout import available_memory, memory_estimate
 from ..seeding import INIT, derive_seed
 from .config import CHANGEABLE_ON_RESUME, RunConfig, algo_config, resolve_device, run_name
+from .selection import Selection
 
 
 class Run:
@@ -43,10 +44,7 @@ class Run:
             TensorBoard.check()
         self.env = self.policy = None
         if cfg.env is not None:
-            self.env = make_env(cfg.env, device=self.device)
-            if hasattr(cls, "wrap_env"):
-                self.env = cls.wrap_env(self.env, self.algo_config)
-            self.policy = make_policy(cfg.policy, self.env.observation_shape, self.env.action_space.out_size)
+            self.env, self.policy = self.env_and_policy(cfg.env)
             check_memory(self.policy, self.env, cfg, entry.kind)
         if entry.kind == "searcher":
             g = torch.Generator().manual_seed(derive_seed(cfg.seed, INIT))
@@ -69,6 +67,24 @@ class Run:
         #: the metrics row of the last finished generation, kept in the checkpoint so that a
         #: resume restores it where a crash tore or lost it in metrics.csv (sinks.MetricsCSV)
         self.last_row = None
+        #: the centre the run returns when it is scored on held-out envs (--select-on)
+        self.selection = Selection(self) if cfg.select_on else None
+
+    def env_and_policy(self, spec: str):
+        """``(env, policy)`` for an env spec as the learner sees it: the env wrapped by the
+        learner class (``wrap_env``), the run's policy spec built for its observation."""
+        cls = ALGORITHMS[self.cfg.algo].load()
+        env = make_env(spec, device=self.device)
+        if hasattr(cls, "wrap_env"):
+            env = cls.wrap_env(env, self.algo_config)
+        return env, make_policy(self.cfg.policy, env.observation_shape, env.action_space.out_size)
+
+    def returned_center(self) -> torch.Tensor:
+        """The centre the run returns: the best-scoring one under ``--select-on`` once one
+        has been scored, else the learner's current centre."""
+        if self.selection is not None and self.selection.center is not None:
+            return self.selection.center
+        return self.learner.center.detach()
 
     @property
     def checkpoint_path(self) -> Path:
@@ -84,6 +100,7 @@ class Run:
             "last_row": json.dumps(self.last_row, default=float),
             "learner": self.learner.state_dict(),
             "center": self.learner.center.detach().cpu().clone(),
+            **(self.selection.state_dict() if self.selection is not None else {}),
             "policy": self.cfg.policy,
             "config": json.dumps(dataclasses.asdict(self.cfg)),
         }, self.checkpoint_path)
@@ -97,6 +114,8 @@ class Run:
         self.stopped_early = bool(ck.get("stopped_early", False))
         self.first_success = json.loads(ck.get("first_success", "null"))
         self.last_row = json.loads(ck.get("last_row", "null"))
+        if self.selection is not None:
+            self.selection.load_state_dict(ck)
 
     def _check_matches(self, ck: dict) -> None:
         """The checkpoint belongs to this configuration: a config.json edited by hand (another
@@ -123,6 +142,8 @@ class Run:
     def close(self) -> None:
         if self.env is not None:
             self.env.close()
+        if self.selection is not None:
+            self.selection.close()
 
 
 def check_memory(policy, env, cfg: RunConfig, kind: str) -> None:

@@ -66,9 +66,18 @@ class RunConfig:
     eval_every_episodes: Optional[int] = _flag("also evaluate the centre each time the episode count crosses a "
                                                "multiple of this", 1, 10 ** 15)
     tensorboard: bool = _flag("also write TensorBoard event files to RUN_DIR/tensorboard", default=False)
+    select_on: Optional[list] = field(default=None, metadata={
+        "flag": "--select-on", "metavar": "SPEC",
+        "help": "held-out env spec (repeatable; 'none': keep the last centre): the run returns the centre whose "
+                "lowest score over the training env and every held-out one was highest (default: per env)"})
+    select_every: Optional[int] = _flag("score the centre for --select-on every N generations (default: per env)",
+                                        1, _HUGE)
+    select_episodes: Optional[int] = _flag("episodes per env of each --select-on scoring (default: per env)",
+                                           1, 10 ** 7)
     imports: list = field(default_factory=list, metadata={
-        "flag": "--import", "help": "import this Python module first (repeatable): a package that registers "
-                                    "gymnasium ids or dps entries on import, in this process and every worker"})
+        "flag": "--import", "metavar": "MODULE",
+        "help": "import this Python module first (repeatable): a package that registers gymnasium ids or dps "
+                "entries on import, in this process and every worker"})
     algo_options: dict = field(default_factory=dict, metadata={"help": "the algorithm's own options"})
 
     @classmethod
@@ -98,13 +107,18 @@ class RunConfig:
         return cfg
 
 
+def is_list(annotation: Any) -> bool:
+    """A repeatable flag's field: ``list`` or ``Optional[list]`` (of strings)."""
+    return annotation is list or list in typing.get_args(annotation)
+
+
 def _type_ok(value: Any, annotation: Any) -> bool:
-    if annotation is list:
-        return isinstance(value, list) and all(isinstance(v, str) for v in value)
     inner = [a for a in typing.get_args(annotation) if a is not type(None)] or [annotation]
     if value is None:
         return type(None) in typing.get_args(annotation)
     target = inner[0]
+    if target is list:
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
     if target is bool:
         return isinstance(value, bool)
     if target is int:
@@ -177,6 +191,12 @@ def check_names(cfg: RunConfig, what: str = "") -> None:
         raise UserError(f"{prefix}give either --env or --task, not both")
     if cfg.task is not None and entry.name != "evolino":
         raise UserError(f"{prefix}--task is only for evolino; algorithm {cfg.algo!r} needs --env")
+    held_out = [s for s in cfg.select_on or [] if s != "none"]
+    if held_out and cfg.env is None:
+        raise UserError(f"{prefix}--select-on scores a policy on envs; a --task run has none")
+    if "none" in (cfg.select_on or []) and len(cfg.select_on) > 1:
+        raise UserError(f"{prefix}--select-on none keeps the last centre; it cannot be combined with env specs "
+                        f"({', '.join(held_out)})")
     try:
         if cfg.env is not None:
             ENVS.options(cfg.env)
@@ -184,6 +204,8 @@ def check_names(cfg: RunConfig, what: str = "") -> None:
             TASKS.options(cfg.task)
         if cfg.policy is not None:
             POLICIES.options(cfg.policy)
+        for spec in held_out:
+            ENVS.options(spec)
     except UserError as exc:
         raise UserError(f"{prefix}{exc}") from None
 
@@ -244,6 +266,19 @@ def resolve(cfg: RunConfig) -> RunConfig:
         out.eval_every = defaults.get("eval_every", max(1, int(out.generations) // 50))
     if out.center_episodes is None:
         out.center_episodes = defaults.get("center_episodes", out.episodes)
+    if out.select_on is None:
+        out.select_on = list(defaults.get("select_on", []))
+    out.select_on = [s for s in out.select_on if s != "none"]
+    if out.select_on:
+        if out.select_every is None:
+            out.select_every = defaults.get("select_every", out.eval_every)
+        if out.select_episodes is None:
+            out.select_episodes = defaults.get("select_episodes", out.center_episodes)
+    elif cfg.select_every is not None or cfg.select_episodes is not None:
+        raise UserError("--select-every and --select-episodes set how --select-on scores the centre; this run "
+                        "keeps its last centre (give --select-on SPEC)")
+    else:
+        out.select_every = out.select_episodes = None
     out.algo_options = {**algo_opts, **cfg.algo_options}
     check(out)
     return out

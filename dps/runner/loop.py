@@ -8,6 +8,7 @@ Run directory::
     checkpoint.pt   everything needed to continue bit-identically (weights-only torch file)
     curve.png       learning curve (and the centre's success rate)
     summary.json    totals, when the centre first met the success criterion, greedy evaluation
+                    (of the centre kept by --select-on where it is given: .selection)
     report.md/json  the env's own report where it has one (Atari-Go: every board and opponent)
 
 Interrupts (Ctrl-C) and crashes leave the checkpoint of the last completed generation;
@@ -117,9 +118,17 @@ def _generation(run: Run) -> dict:
         center_return = float(res.returns.mean())
         if res.success is not None:
             center_success = float(res.success.float().mean())
+    if cfg.stop_success is not None and center_success is not None and center_success >= cfg.stop_success:
+        run.stopped_early = True
+    select_score = None
+    if run.selection is not None and (run.selection.due(g) or g + 1 == cfg.generations or run.stopped_early
+                                      or _budget_spent(run) is not None):
+        select_score = run.selection.score(run.learner.center, g)
     run.totals["wall_seconds"] += time.perf_counter() - t0
     row = {"generation": g, **run.totals, "best": stats.pop("best"), "mean": stats.pop("mean"),
            "center_return": center_return, "center_success": center_success}
+    if run.selection is not None:
+        row["select_score"] = select_score
     row.update({k: v for k, v in stats.items() if isinstance(v, (int, float, bool)) or v is None})
     run.generation = g + 1
     target = cfg.stop_success if cfg.stop_success is not None else 1.0
@@ -127,8 +136,6 @@ def _generation(run: Run) -> dict:
         run.first_success = {"generation": g, "episodes": run.totals["episodes"],
                              "env_steps": run.totals["env_steps"], "wall_seconds": run.totals["wall_seconds"],
                              "success_rate": center_success}
-    if cfg.stop_success is not None and center_success is not None and center_success >= cfg.stop_success:
-        run.stopped_early = True
     run.last_row = row
     return row
 
@@ -138,7 +145,8 @@ def _check_finite(run: Run, when: Optional[int] = None) -> None:
     scores) and its episodes may be counted as successes, but its numbers mean nothing.
     ``when``: the generation that produced it (the run stops there, its last finite
     checkpoint kept); None: a saved centre about to be evaluated."""
-    if bool(torch.isfinite(run.learner.center.detach()).all()):
+    center = run.learner.center.detach() if when is not None else run.returned_center()
+    if bool(torch.isfinite(center).all()):
         return
     if when is None:
         raise UserError(f"the saved centre in {run.dir} has non-finite (nan/inf) parameters; it is not evaluated")
@@ -249,8 +257,10 @@ def _finish(run: Run, report: bool) -> None:
     t0 = time.perf_counter()
     summary["eval"] = _final_evaluation(run, cfg.eval_episodes, derive_seed(cfg.seed, EVAL))
     summary["eval_seconds"] = time.perf_counter() - t0
+    if run.selection is not None:
+        summary["selection"] = run.selection.summary()
     if report and run.env is not None:
-        rep = env_report(run.learner.policy, run.env, run.learner.center.detach(), run.dir,
+        rep = env_report(run.learner.policy, run.env, run.returned_center(), run.dir,
                          derive_seed(cfg.seed, EVAL, 1))
         if rep is not None:
             summary["report"] = rep
@@ -262,15 +272,17 @@ def _final_evaluation(run: Run, episodes: int, seed: int) -> dict:
     _check_finite(run)
     if run.env is None:  # supervised tasks: the learner's own test protocol
         return learner.final_evaluation(run.dir)
-    return greedy_evaluation(learner.policy, run.env, learner.center, episodes, seed, run.cfg.workers)
+    return greedy_evaluation(learner.policy, run.env, run.returned_center(), episodes, seed, run.cfg.workers)
 
 
 def load_run(run_dir: "str | Path"):
-    """``(policy_spec, params (D,), config dict)`` of a saved run (for play / custom use)."""
+    """``(policy_spec, params (D,), config dict)`` of a saved run (for play / custom use):
+    the centre the run returns (the one kept by ``--select-on`` where it has one)."""
     run_dir = Path(run_dir)
     cfg = read_config(run_dir)
     ck = load_checkpoint(run_dir / "checkpoint.pt")
-    return ck["policy"], ck["center"], dataclasses.asdict(cfg)
+    selected = ck.get("selected_center")
+    return ck["policy"], selected if torch.is_tensor(selected) else ck["center"], dataclasses.asdict(cfg)
 
 
 def evaluate_run(run_dir: "str | Path", episodes: Optional[int] = None, seed: Optional[int] = None) -> dict:

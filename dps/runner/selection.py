@@ -1,0 +1,94 @@
+"""The centre a run returns when it is scored on held-out envs (``--select-on SPEC``).
+
+A learner's last centre is not always its best one: an Atari-Go player trained on 5×5 can
+keep improving there while its play on 9×9, which it never trains on, gets worse
+(docs/ATARI_GO.md, "Stronger players"). With ``--select-on`` the run scores its centre every
+``select_every`` generations (and after the last) on ``select_episodes`` greedy episodes of
+the training env and of every held-out env, and keeps the best-scoring centre.
+
+* An env's score is its success rate where it has a success criterion, else its mean return.
+* A centre's score is the lowest of its env scores, so the kept centre is the one that
+  is good everywhere, not the one that is best on one env at another's expense.
+* Every scoring uses the same seed for each env, so two centres meet the same starts and
+  the same opponent draws (a paired comparison; the differences are the centres').
+* On a tie the later centre is kept: it has trained longer on the training env.
+
+The kept centre (with its generation and scores) is saved in the checkpoint beside the
+learner's current one. The final evaluation, the env's report, ``python -m dps.run
+evaluate`` and ``dps.play`` use it, and summary.json's ``selection`` says which it is.
+"""
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import torch
+
+from ..errors import UserError
+from ..evaluation import run_episodes
+from ..rollout import available_memory, memory_estimate
+from ..seeding import SELECT, derive_seed
+
+
+class Selection:
+    """The best centre so far under ``run.cfg.select_on`` (module docstring)."""
+
+    def __init__(self, run):
+        cfg = run.cfg
+        self.every, self.episodes, self.seed, self.workers = (int(cfg.select_every), int(cfg.select_episodes),
+                                                              cfg.seed, cfg.workers)
+        n = run.learner.center.numel()
+        #: (name, env, policy): the training env first, then the held-out envs in the given order
+        self.envs = [(cfg.env, run.env, run.policy)]
+        for spec in cfg.select_on:
+            env, policy = run.env_and_policy(spec)
+            self.envs.append((spec, env, policy))
+            if policy.num_params != n:
+                self.close()
+                raise UserError(f"--select-on {spec!r}: the policy {cfg.policy!r} has {policy.num_params} "
+                                f"parameters there and {n} on the training env {cfg.env!r}; a held-out env must "
+                                "give the policy the same number of weights (Atari-Go: any board size)")
+        have = available_memory()
+        for spec, env, policy in self.envs:
+            need = memory_estimate(policy, env, 1, self.episodes, 0)
+            if have and need > 0.8 * have:
+                self.close()
+                raise UserError(f"--select-episodes {self.episodes} on {spec!r} needs about {need / 2**30:.1f} GiB, "
+                                f"more than the {have / 2**30:.1f} GiB available; lower --select-episodes")
+        self.center: Optional[torch.Tensor] = None
+        #: the kept centre's generation, score and per-env scores (summary.json's ``selection``)
+        self.best: Optional[dict] = None
+
+    def due(self, generation: int) -> bool:
+        return (generation + 1) % self.every == 0
+
+    def score(self, params: torch.Tensor, generation: int) -> float:
+        """Score the centre ``params (D,)`` of ``generation``; keep it if it is the best so far."""
+        params = params.detach()
+        scores = {}
+        for i, (name, env, policy) in enumerate(self.envs):
+            res = run_episodes(policy, env, params.reshape(1, -1), self.episodes,
+                               derive_seed(self.seed, SELECT, i), self.workers)
+            scores[name] = float(res.success.float().mean()) if res.success is not None else float(res.returns.mean())
+        score = min(scores.values())
+        if self.best is None or score >= self.best["score"]:
+            self.center = params.cpu().clone()
+            self.best = {"generation": generation, "score": score, "scores": scores}
+        return score
+
+    def summary(self) -> dict:
+        """summary.json's ``selection``: the envs, the protocol, and the kept centre."""
+        return {"on": [name for name, _, _ in self.envs], "every": self.every, "episodes": self.episodes,
+                "kept": self.best}
+
+    def state_dict(self) -> dict:
+        return {"selected_center": self.center, "selection": json.dumps(self.best)}
+
+    def load_state_dict(self, ck: dict) -> None:
+        center = ck.get("selected_center")
+        self.center = center.clone() if torch.is_tensor(center) else None
+        self.best = json.loads(ck.get("selection") or "null")
+
+    def close(self) -> None:
+        for _, env, _ in self.envs[1:]:
+            env.close()
