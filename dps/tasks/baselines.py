@@ -1,24 +1,32 @@
 """Baselines for the supervised sequence tasks, on the same task protocol as Evolino.
 
-* :class:`EchoStateNetwork` — Jaeger (GMD Report 148, 2001; Jaeger & Haas, Science 2004):
+* :class:`EchoStateNetwork` — after Jaeger (GMD Report 148, 2001), 100 units by default:
   a fixed random tanh reservoir ``x_t = tanh(W_in u_t + W x_{t−1})`` whose recurrent matrix
   is rescaled to a given spectral radius, and the same least-squares readout as Evolino
   (:func:`dps.tasks.readout.fit_readout` on ``[x_t, 1]``), fitted teacher forced on the
   whole training window after the washout.
+* :class:`JaegerHaasESN` (``esn-jh2004``) — the Mackey-Glass ESN of Jaeger & Haas (Science
+  2004): 1000 tanh units, ~1 % connectivity, spectral radius 0.8, a constant bias input 0.2,
+  output feedback into the reservoir, the signal squashed by tanh, small uniform state noise
+  while teacher forced, a pseudo-inverse readout on [state, input]; float64, sparse reservoir.
 * :class:`GradientLSTM` — ``torch.nn.LSTM`` + linear output trained by BPTT with Adam on the
   teacher-forced one-step-ahead MSE (the gradient-trained LSTM "G-LSTM" of Schmidhuber et
   al. 2007, §5), then tested with the same closed-loop protocol.
 
-Both offer ``fit(task)``, ``drive`` and ``generate`` (see :mod:`dps.tasks`), with the input
-multiplied by ``input_scale`` (fed-back values too).
+All offer ``fit(task)``, ``drive`` and ``generate`` (see :mod:`dps.tasks`). ``EchoStateNetwork``
+and ``GradientLSTM`` multiply the input by ``input_scale`` (fed-back values too);
+``JaegerHaasESN`` feeds the (squashed) previous value back through its own weights.
 """
 from __future__ import annotations
 
 import time
-from typing import Optional
+import warnings
+from typing import Annotated, Literal, Optional
 
 import torch
 
+from ..errors import UserError
+from ..spec import Range, check_value, signature_options
 from . import SequenceTask, TaskData
 from .readout import fit_readout
 
@@ -110,6 +118,144 @@ class EchoStateNetwork:
         return torch.stack(outs, 1)
 
 
+class JaegerHaasESN:
+    """Echo State Network as Jaeger & Haas (Science 2004) built it for Mackey-Glass::
+
+        x(n+1) = tanh(W x(n) + w_in u + w_fb d(n) + ν(n)),   y(n) = w_out · [x(n); u]
+
+    W is N × N with each weight non-zero with probability ``connectivity``, drawn from U(−1, 1)
+    and rescaled to ``spectral_radius``; w_in ~ U(−1, 1) × ``input_scale`` carries the constant
+    input u = ``bias_input``; w_fb ~ U(−1, 1) × ``feedback_scale`` feeds the output back. With
+    ``squash`` the net works on d = tanh(value) (the paper's tanh(x − 1) of the task's
+    y = x − 1) and returns arctanh of its output. Training runs teacher forced (d(n) is the
+    true previous value) from the zero state with noise ν ~ U(−noise, noise) on every unit's
+    input (``noise_on="state"``) or on the fed-back teacher (``"feedback"``), drops the task's
+    washout and solves w_out = pinv(M) D for the remaining states M = [x(n), u]. Testing and
+    closed-loop generation are noise-free. Everything is float64 and fixed by ``seed``.
+
+    :param in_size: inputs (the fed-back values; must equal ``out_size``)
+    :param out_size: outputs
+    :param size: reservoir units N
+    :param spectral_radius: ρ(W) after rescaling
+    :param connectivity: probability of a non-zero recurrent weight
+    :param bias_input: the constant input u
+    :param input_scale: w_in ~ U(−input_scale, input_scale)
+    :param feedback_scale: w_fb ~ U(−feedback_scale, feedback_scale)
+    :param noise: half-width of the uniform training noise (0: none)
+    :param noise_on: ``state`` (each unit's input) or ``feedback`` (the fed-back teacher)
+    :param squash: work on tanh(value) and answer arctanh(output)
+    :param seed: reservoir and noise seed
+    """
+
+    name = "esn-jh2004"
+
+    def __init__(self, in_size: int, out_size: int, size: Annotated[int, Range(1, 20_000)] = 1000,
+                 spectral_radius: Annotated[float, Range(0.0, 10.0)] = 0.8,
+                 connectivity: Annotated[float, Range(0.0, 1.0)] = 0.01,
+                 bias_input: Annotated[float, Range(-10.0, 10.0)] = 0.2,
+                 input_scale: Annotated[float, Range(0.0, 100.0)] = 1.0,
+                 feedback_scale: Annotated[float, Range(0.0, 100.0)] = 1.0,
+                 noise: Annotated[float, Range(0.0, 1.0)] = 1e-8,
+                 noise_on: Literal["state", "feedback"] = "state", squash: bool = True, seed: int = 0):
+        values = dict(size=size, spectral_radius=spectral_radius, connectivity=connectivity, bias_input=bias_input,
+                      input_scale=input_scale, feedback_scale=feedback_scale, noise=noise, noise_on=noise_on,
+                      squash=squash, seed=seed)
+        for key, p in signature_options(JaegerHaasESN).items():
+            if key in values:
+                check_value(values[key], p.annotation, f"baseline {self.name} option {key}")
+        if in_size != out_size:
+            raise UserError(f"baseline {self.name}: the inputs are the fed-back outputs, so in_size must equal "
+                            f"out_size (got {in_size} and {out_size})")
+        N, f64 = int(size), torch.float64
+        g = torch.Generator().manual_seed(int(seed))
+        W = torch.rand(N, N, generator=g, dtype=f64) * 2 - 1
+        W = W * (torch.rand(N, N, generator=g, dtype=f64) < connectivity)
+        radius = float(torch.linalg.eigvals(W).abs().max())
+        if radius == 0.0:
+            raise UserError(f"baseline {self.name}: the random reservoir has spectral radius 0 (size {N}, "
+                            f"connectivity {connectivity}); raise size or connectivity")
+        #: recurrent matrix (column convention: W @ x), dense copy kept for inspection and tests
+        self.W = W * (spectral_radius / radius)
+        with warnings.catch_warnings():   # torch flags CSR tensors as beta; the product used here is plain
+            warnings.simplefilter("ignore")
+            self._W_sparse = self.W.to_sparse_csr()
+        self.w_in = (torch.rand(N, generator=g, dtype=f64) * 2 - 1) * input_scale
+        self.w_fb = (torch.rand(out_size, N, generator=g, dtype=f64) * 2 - 1) * feedback_scale
+        self.size, self.bias_input, self.noise, self.noise_on = N, float(bias_input), float(noise), noise_on
+        self.squash, self.seed = bool(squash), int(seed)
+        self.w_out: Optional[torch.Tensor] = None      # (N + 1, out): rows for x, then for u
+
+    def _to_net(self, values):
+        return torch.tanh(values) if self.squash else values
+
+    def _from_net(self, outputs):
+        if not self.squash:
+            return outputs
+        # a diverging free run can leave (−1, 1); clamping keeps arctanh finite
+        eps = torch.finfo(torch.float64).eps
+        return torch.atanh(outputs.clamp(-1 + eps, 1 - eps))
+
+    def _step(self, x, fed_back, noise=None):
+        """One update for a batch: ``x (B, N)``, ``fed_back (B, out)`` in the net's domain."""
+        pre = (self._W_sparse @ x.T).T + self.bias_input * self.w_in + fed_back @ self.w_fb
+        if noise is not None:
+            pre = pre + noise
+        return torch.tanh(pre)
+
+    def _readout(self, x):
+        return x @ self.w_out[:-1] + self.bias_input * self.w_out[-1]
+
+    def _teacher_forced(self, fed_back, resets=None, generator=None, keep="states"):
+        """Teacher forced from the zero state with ``fed_back (B, T, out)`` (net domain):
+        ``(per-step states (B, T, N) or outputs (B, T, out), last state)``. ``keep="outputs"``
+        reads out as it goes, so a batch of long test runs never holds every state."""
+        B, T, _ = fed_back.shape
+        x = torch.zeros(B, self.size, dtype=torch.float64)
+        width = self.size if keep == "states" else self.w_out.shape[1]
+        kept = torch.empty(B, T, width, dtype=torch.float64)
+        for t in range(T):
+            if resets is not None:
+                x = x * (~resets[:, t]).to(x.dtype).unsqueeze(-1)
+            d, nu = fed_back[:, t], None
+            if generator is not None and self.noise_on == "feedback":
+                d = d + (torch.rand(d.shape, generator=generator, dtype=torch.float64) * 2 - 1) * self.noise
+            elif generator is not None:
+                nu = (torch.rand(B, self.size, generator=generator, dtype=torch.float64) * 2 - 1) * self.noise
+            x = self._step(x, d, nu)
+            kept[:, t] = x if keep == "states" else self._readout(x)
+        return kept, x
+
+    def fit(self, task: SequenceTask) -> dict:
+        """Teacher-forced run over the training window (with the training noise), readout
+        fitted by pseudo-inverse on the states after the task's washout."""
+        if not task.generative:
+            raise UserError(f"baseline {self.name} feeds its output back and needs a generative task; "
+                            f"{task.name} is driven")
+        d = task.train_data()
+        if d.resets is not None:
+            raise UserError(f"baseline {self.name}: training sequences with resets are not supported")
+        g = torch.Generator().manual_seed(self.seed + 1) if self.noise > 0 else None
+        X, x = self._teacher_forced(self._to_net(d.inputs.to(torch.float64)).unsqueeze(0), generator=g)
+        u = torch.full((d.length - d.washout, 1), self.bias_input, dtype=torch.float64)
+        M = torch.cat([X[0, d.washout:], u], 1)
+        D = self._to_net(d.targets[d.washout:].to(torch.float64))
+        self.w_out = torch.linalg.pinv(M) @ D
+        train_mse = float(((M @ self.w_out - D) ** 2).mean())
+        return {"evaluations": 1, "train_mse": train_mse, "_state": x}
+
+    def drive(self, inputs, resets=None):
+        outs, x = self._teacher_forced(self._to_net(inputs.to(torch.float64)), resets=resets, keep="outputs")
+        return self._from_net(outs), x
+
+    def generate(self, state, first, steps):
+        x, fed_back, outs = state, self._to_net(first.to(torch.float64)), []
+        for _ in range(steps):
+            x = self._step(x, fed_back)
+            fed_back = self._readout(x)            # fed back in the net's (squashed) domain
+            outs.append(fed_back)
+        return self._from_net(torch.stack(outs, 1))
+
+
 class GradientLSTM(torch.nn.Module):
     """LSTM trained by BPTT (Adam) on the teacher-forced one-step MSE (float32, gradient
     norm clipped at 1, the washout steps left out of the loss).
@@ -189,7 +335,7 @@ def select_esn(in_size: int, out_size: int, task: SequenceTask, seed: int = 0, s
     return esn
 
 
-BASELINES = {"esn": EchoStateNetwork, "bptt-lstm": GradientLSTM}
+BASELINES = {"esn": EchoStateNetwork, "esn-jh2004": JaegerHaasESN, "bptt-lstm": GradientLSTM}
 
 
 def run_baseline(name: str, task: SequenceTask, seed: int = 0, **options) -> dict:
