@@ -11,7 +11,15 @@ the training env and of every held-out env, and keeps the best-scoring centre.
   is good everywhere, not the one that is best on one env at another's expense.
 * Every scoring uses the same seed for each env, so two centres meet the same starts and
   the same opponent draws (a paired comparison; the differences are the centres').
-* On a tie the later centre is kept: it has trained longer on the training env.
+* A score is a mean over ``select_episodes`` episodes, so it carries sampling error, and the
+  highest of many noisy scores is biased upwards (the winner's curse). The kept centre is
+  therefore the *latest* one whose score is within one standard error of the best score so
+  far (the one-standard-error rule of model selection: Breiman et al. 1984, *Classification
+  and Regression Trees*; Hastie, Tibshirani & Friedman, *The Elements of Statistical
+  Learning*, §7.10): among centres the scores cannot tell apart, the later one has trained
+  longer on the training env. The standard error is that of the env with the lowest score:
+  sqrt(p (1 − p) / n) for a success rate p, the returns' standard deviation / sqrt(n) for a
+  mean return. A centre that scores better than all before it is always kept.
 
 The kept centre (with its generation and scores) is saved in the checkpoint beside the
 learner's current one. The final evaluation, the env's report, ``python -m dps.run
@@ -20,6 +28,7 @@ evaluate`` and ``dps.play`` use it, and summary.json's ``selection`` says which 
 from __future__ import annotations
 
 import json
+import math
 from typing import Optional
 
 import torch
@@ -58,6 +67,8 @@ class Selection:
         self.center: Optional[torch.Tensor] = None
         #: the kept centre's generation, score and per-env scores (summary.json's ``selection``)
         self.best: Optional[dict] = None
+        #: the best score so far: its generation, score and standard error
+        self.top: Optional[dict] = None
 
     def due(self, generation: int) -> bool:
         return (generation + 1) % self.every == 0
@@ -65,13 +76,22 @@ class Selection:
     def score(self, params: torch.Tensor, generation: int) -> float:
         """Score the centre ``params (D,)`` of ``generation``; keep it if it is the best so far."""
         params = params.detach()
-        scores = {}
+        scores, errors = {}, {}
         for i, (name, env, policy) in enumerate(self.envs):
             res = run_episodes(policy, env, params.reshape(1, -1), self.episodes,
                                derive_seed(self.seed, SELECT, i), self.workers)
-            scores[name] = float(res.success.float().mean()) if res.success is not None else float(res.returns.mean())
-        score = min(scores.values())
-        if self.best is None or score >= self.best["score"]:
+            if res.success is not None:
+                p = float(res.success.float().mean())
+                scores[name], errors[name] = p, math.sqrt(p * (1.0 - p) / res.success.numel())
+            else:
+                r = res.returns.double().reshape(-1)
+                scores[name] = float(r.mean())
+                errors[name] = float(r.std(unbiased=False)) / math.sqrt(r.numel())
+        worst = min(scores, key=scores.get)
+        score = scores[worst]
+        if self.top is None or score > self.top["score"]:
+            self.top = {"generation": generation, "score": score, "standard_error": errors[worst]}
+        if score >= self.top["score"] - self.top["standard_error"]:
             self.center = params.cpu().clone()
             self.best = {"generation": generation, "score": score, "scores": scores}
         return score
@@ -79,15 +99,16 @@ class Selection:
     def summary(self) -> dict:
         """summary.json's ``selection``: the envs, the protocol, and the kept centre."""
         return {"on": [name for name, _, _ in self.envs], "every": self.every, "episodes": self.episodes,
-                "kept": self.best}
+                "kept": self.best, "top": self.top}
 
     def state_dict(self) -> dict:
-        return {"selected_center": self.center, "selection": json.dumps(self.best)}
+        return {"selected_center": self.center, "selection": json.dumps({"kept": self.best, "top": self.top})}
 
     def load_state_dict(self, ck: dict) -> None:
         center = ck.get("selected_center")
         self.center = center.clone() if torch.is_tensor(center) else None
-        self.best = json.loads(ck.get("selection") or "null")
+        state = json.loads(ck.get("selection") or "null") or {}
+        self.best, self.top = state.get("kept"), state.get("top")
 
     def close(self) -> None:
         for _, env, _ in self.envs[1:]:
