@@ -68,8 +68,9 @@ class RunConfig:
     tensorboard: bool = _flag("also write TensorBoard event files to RUN_DIR/tensorboard", default=False)
     select_on: Optional[list] = field(default=None, metadata={
         "flag": "--select-on", "metavar": "SPEC",
-        "help": "held-out env spec (repeatable; 'none': keep the last centre): the run returns the centre whose "
-                "lowest score over the training env and every held-out one was highest (default: per env)"})
+        "help": "held-out env spec (repeatable; 'none': keep the last centre): the run returns the latest centre "
+                "whose lowest score over the training env and every held-out one is within one standard error of "
+                "the best so far (default: per env)"})
     select_every: Optional[int] = _flag("score the centre for --select-on every N generations (default: per env)",
                                         1, _HUGE)
     select_episodes: Optional[int] = _flag("episodes per env of each --select-on scoring (default: per env)",
