@@ -79,8 +79,8 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
                    help="clear the existing run directory given by --out first (it must be a dps run directory)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--threads", type=_flag_type(THREADS, "threads"), default=1,
-                   help="torch intra-op threads, 1..256 (default 1: lock-step rollouts are latency-bound; "
-                        "more threads only help very large populations)")
+                   help="torch intra-op and numpy BLAS/OpenMP threads, 1..256 (default 1: lock-step rollouts are "
+                        "latency-bound; more threads only help very large populations)")
 
 
 def _algo_parser(algo: str) -> tuple[argparse.ArgumentParser, list[str]]:
@@ -203,8 +203,14 @@ def _one_line(message: str) -> str:
 
 
 def _set_threads(n: int) -> None:
+    """torch's intra-op threads and every BLAS / OpenMP pool numpy has loaded (pycma's
+    eigendecompositions, the pseudo-inverse readouts): one bound for all of them, so that a
+    run asked for one thread does not spin two pools on a shared machine."""
+    import numpy  # noqa: F401 - its BLAS must be loaded for the limit to reach it
     import torch
+    from threadpoolctl import threadpool_limits
     torch.set_num_threads(n)
+    threadpool_limits(n)
 
 
 def _print_summary(run_dir) -> None:

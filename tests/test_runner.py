@@ -233,3 +233,15 @@ def test_run_files_have_the_umask_permissions_and_no_temporaries(tmp_path):
     for name in ("config.json", "metrics.csv", "checkpoint.pt", "summary.json", "curve.png"):
         assert os.stat(d / name).st_mode & 0o777 == 0o644, name
     assert not [p for p in d.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_threads_bound_torch_and_numpy_blas_pools():
+    # in a fresh process: the limit is process-wide, and numpy's BLAS would otherwise use every core
+    code = ("import torch, threadpoolctl; from dps.run import _set_threads; _set_threads(1); "
+            "pools = threadpoolctl.threadpool_info(); "
+            "print(torch.get_num_threads(), len(pools), max(p['num_threads'] for p in pools))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "OMP_NUM_THREADS": "4", "OPENBLAS_NUM_THREADS": "4"})
+    assert r.returncode == 0, r.stderr
+    torch_threads, pools, most = map(int, r.stdout.split())
+    assert torch_threads == 1 and pools >= 1 and most == 1
