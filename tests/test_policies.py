@@ -370,3 +370,30 @@ def test_memoryless_sequence_is_one_batch(which):
     (gb,) = torch.autograd.grad(loop.sum(), theta)
     assert torch.allclose(ga, gb, atol=1e-10)
     assert pol.sequence(theta.detach().expand(2, -1), obs) is None     # one parameter vector only
+
+
+def test_lstm_chrono_init_spreads_forgetting_times_and_is_exclusive():
+    from dps.errors import UserError
+    from dps.policies import make_policy
+    T, H = 200, 64
+    pol = make_policy(f"lstm:hidden={H},layers=2,chrono={T}", (3,), 2)
+    a = pol.init_params(torch.Generator().manual_seed(5))
+    b = pol.init_params(torch.Generator().manual_seed(5))
+    assert torch.equal(a, b)  # drawn from the init generator only
+    for layer in range(2):
+        sl, _ = pol.layout[f"b{layer}"]
+        bias = a[sl]
+        i_b, f_b = bias[:H], bias[H:2 * H]
+        assert torch.allclose(i_b, -f_b)
+        # forget bias log(u), u ~ U(1, T-1): forgetting time 1 / (1 - sigmoid(b_f)) = 1 + u in [2, T]
+        tau = 1.0 / (1.0 - torch.sigmoid(f_b.double()))
+        assert float(tau.min()) >= 2.0 - 1e-4 and float(tau.max()) <= T + 1e-3
+        assert float(tau.max()) > T / 4  # spread, not clustered at small times
+    plain = make_policy(f"lstm:hidden={H}", (3,), 2).init_params(torch.Generator().manual_seed(5))
+    sl, _ = pol.layout["b0"]
+    assert not torch.allclose(plain[sl][H:2 * H], a[sl][H:2 * H])
+    assert "chrono" in pol.describe()
+    for bad, needle in (("chrono=2", "at least 3"), ("chrono=50,forget_bias=3", "cannot be combined"),
+                        ("chrono=50,input_bias=-1", "cannot be combined"), ("chrono=-1", "chrono")):
+        with pytest.raises(UserError, match=needle):
+            make_policy(f"lstm:hidden=4,{bad}", (3,), 2)

@@ -52,7 +52,8 @@ class LSTMPolicy(Policy):
     def __init__(self, obs_shape, out_size: int, hidden: Annotated[int, Range(1, 4096)] = 16,
                  layers: Annotated[int, Range(1, 16)] = 1,
                  peepholes: bool = False, forget_bias: float = 1.0, input_scale: float = 1.0,
-                 fast_tanh: bool = False, skip: bool = False, input_bias: float = 0.0):
+                 fast_tanh: bool = False, skip: bool = False, input_bias: float = 0.0,
+                 chrono: Annotated[int, Range(0, 10 ** 9)] = 0):
         """
         :param obs_shape: per-slot observation shape (flattened on input)
         :param out_size: number of outputs (the head's size)
@@ -72,9 +73,21 @@ class LSTMPolicy(Policy):
             gates start nearly closed, so a long constant input stream does not drive the
             cells into saturation — Hochreiter & Schmidhuber's remedy for "internal state
             drift", 1997)
+        :param chrono: chrono initialisation for dependencies of up to about this many steps
+            (Tallec & Ollivier, *Can recurrent neural networks warp time?*, ICLR 2018): each
+            cell's forget-gate bias is log(u), u ~ U(1, chrono − 1), and its input-gate bias
+            −log(u), so the cells start with forgetting times spread from 1 to ``chrono``
+            steps; 0 (default): off. It sets those two biases, so it is refused together
+            with ``forget_bias`` or ``input_bias`` other than their defaults.
         """
         if hidden < 1 or layers < 1:
             raise UserError(f"LSTM needs hidden >= 1 and layers >= 1, got hidden={hidden}, layers={layers}")
+        if chrono and chrono < 3:
+            raise UserError(f"lstm option chrono must be 0 (off) or at least 3, got {chrono}")
+        if chrono and (forget_bias != 1.0 or input_bias != 0.0):
+            raise UserError(f"lstm option chrono={chrono} sets the forget- and input-gate biases; it cannot be "
+                            f"combined with forget_bias={forget_bias} or input_bias={input_bias}")
+        self.chrono = int(chrono)
         self.obs_shape = tuple(obs_shape) if not isinstance(obs_shape, int) else (obs_shape,)
         self.obs_size = int(torch.tensor(self.obs_shape).prod()) if self.obs_shape else 1
         self.out_size = int(out_size)
@@ -102,6 +115,7 @@ class LSTMPolicy(Policy):
         pe = ", peepholes" if self.peepholes else ""
         pe += ", fast tanh" if self.fast_tanh else ""
         pe += ", input→readout skip" if self.skip else ""
+        pe += f", chrono init ≤ {self.chrono} steps" if self.chrono else ""
         return f"LSTM({self.obs_size}→{self.layers}×{self.hidden}{pe}→{self.out_size}, {self.num_params} params)"
 
     def initial_state(self, P, B, device=None, dtype=torch.float32):
@@ -114,6 +128,11 @@ class LSTMPolicy(Policy):
             H = self.hidden
             for l in range(self.layers):
                 sl, _ = self.layout[f"b{l}"]
+                if self.chrono:  # gate order in a bias block: input, forget, cell, output
+                    u = 1.0 + (self.chrono - 2) * torch.rand(H, generator=generator, dtype=torch.float64)
+                    out[sl.start + H: sl.start + 2 * H] = torch.log(u).to(dtype)
+                    out[sl.start: sl.start + H] = -torch.log(u).to(dtype)
+                    continue
                 out[sl.start + H: sl.start + 2 * H] += self.forget_bias
                 if self.input_bias != 0.0:
                     out[sl.start: sl.start + H] += self.input_bias
