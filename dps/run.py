@@ -227,6 +227,11 @@ def _print_summary(run_dir) -> None:
             fs = s["first_success"]
             print(f"centre first met the success criterion after generation {fs['generation']} "
                   f"({fs['episodes']} episodes, {fs['wall_seconds']:.1f}s)")
+        cur = s.get("curriculum")
+        if cur:
+            steps = ", ".join(f"{st['value']} from generation {st['generation']}" for st in cur["stages"])
+            print(f"curriculum {cur['key']} {cur['start']}..{cur['end']}: reached {cur['reached']} ({steps}); "
+                  f"eval on {cur['key']}={cur['end']}")
         kept = (s.get("selection") or {}).get("kept")
         if kept:
             scores = ", ".join(f"{k} {v:.4g}" for k, v in kept["scores"].items())

@@ -107,6 +107,16 @@ def _unpack(annotation: Any) -> tuple[Any, Any]:
     return annotation, origin
 
 
+def base_type(annotation: Any) -> Any:
+    """The plain type inside ``Annotated[...]`` and ``Optional[...]`` (``int`` for
+    ``Optional[Annotated[int, Range(1, 10)]]``)."""
+    annotation, origin = _unpack(annotation)
+    while origin in (typing.Annotated, typing.Union):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        annotation, origin = _unpack(args[0])
+    return annotation
+
+
 def _in_ranges(value: Any, extras, what: str) -> Any:
     """``value`` (or each item of a tuple/list value) checked against the ``Range`` marks of
     an ``Annotated`` type; returns it."""

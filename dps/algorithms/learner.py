@@ -34,6 +34,10 @@ class Learner:
     def load_state_dict(self, sd: dict) -> None:
         raise NotImplementedError
 
+    #: a learner that can train on another env of the same interface mid-run (a curriculum
+    #: stage) defines ``set_env(env)``; the runner refuses a curriculum for one that does not
+    set_env = None
+
 
 class SearchLearner(Learner):
     """Ask → batched rollouts → tell, one generation per ``step``."""
@@ -54,6 +58,10 @@ class SearchLearner(Learner):
         if res.success is not None:
             out["success"] = float(res.success.float().mean())
         return out
+
+    def set_env(self, env) -> None:
+        """Evaluate the next generations on ``env`` (same observation and action spaces)."""
+        self.problem.env = env
 
     def state_dict(self):
         return {"searcher": self.searcher.state_dict()}

@@ -298,6 +298,12 @@ class RPG(Learner):
     def center(self) -> torch.Tensor:
         return self.theta.detach()
 
+    def set_env(self, env: BatchedEnv) -> None:
+        """Collect the next updates' episodes on ``env`` (same spaces; a curriculum stage):
+        the discount follows the env unless the config fixes it."""
+        self.env = env
+        self.gamma = float(env.gamma if self.config.gamma is None else self.config.gamma)
+
     # ---------------------------------------------------------------- episodes ----
     def collect(self, seed: int) -> Batch:
         """Run M episodes with stochastic actions through the package's one episode loop

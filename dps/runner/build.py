@@ -27,6 +27,7 @@ from ..policies import make_policy
 from ..rollout import available_memory, memory_estimate
 from ..seeding import INIT, derive_seed
 from .config import CHANGEABLE_ON_RESUME, RunConfig, algo_config, resolve_device, run_name
+from .curriculum import Curriculum
 from .selection import Selection
 
 
@@ -43,9 +44,16 @@ class Run:
             from .sinks import TensorBoard
             TensorBoard.check()
         self.env = self.policy = None
+        #: a curriculum over one env option (``--curriculum``), its current value and stages
+        self.curriculum = (Curriculum.parse(cfg.curriculum, cfg.env, cfg.curriculum_factor, cfg.curriculum_success)
+                           if cfg.curriculum is not None else None)
+        self.stage, self.stages, self._target = None, [], None
         if cfg.env is not None:
-            self.env, self.policy = self.env_and_policy(cfg.env)
+            first = cfg.env if self.curriculum is None else self.curriculum.spec_at(self.curriculum.start)
+            self.env, self.policy = self.env_and_policy(first)
             check_memory(self.policy, self.env, cfg, entry.kind)
+            if self.curriculum is not None:
+                self._check_target(entry.kind)
         if entry.kind == "searcher":
             g = torch.Generator().manual_seed(derive_seed(cfg.seed, INIT))
             scale = getattr(self.algo_config, "init_scale", 1.0)
@@ -59,6 +67,12 @@ class Run:
                              task=cfg.task, policy_spec=cfg.policy)
             self.learner = cls.from_run(ctx)
             self.policy = self.learner.policy
+        if self.curriculum is not None:
+            if getattr(self.learner, "set_env", None) is None:
+                self.close()
+                raise UserError(f"--curriculum: algorithm {cfg.algo!r} cannot change its env during a run")
+            self.stage = self.curriculum.start
+            self.stages = [{"value": self.stage, "generation": 0, "episodes": 0}]
         self.generation = 0
         self.stopped_early = False
         self.totals = {"episodes": 0, "env_steps": 0, "wall_seconds": 0.0}
@@ -78,6 +92,43 @@ class Run:
         if hasattr(cls, "wrap_env"):
             env = cls.wrap_env(env, self.algo_config)
         return env, make_policy(self.cfg.policy, env.observation_shape, env.action_space.out_size)
+
+    def _check_target(self, kind: str) -> None:
+        """The curriculum's last stage gives the policy the same interface as its first, and
+        fits in memory (an RPG run records its longest episodes there)."""
+        env, policy = self.env_and_policy(self.curriculum.spec_at(self.curriculum.end))
+        try:
+            if (tuple(env.observation_shape), env.action_space.out_size, policy.num_params) != (
+                    tuple(self.env.observation_shape), self.env.action_space.out_size, self.policy.num_params):
+                raise UserError(f"--curriculum {self.cfg.curriculum!r}: the option changes the env's observation "
+                                f"or action sizes ({tuple(self.env.observation_shape)} → "
+                                f"{tuple(env.observation_shape)}); a curriculum keeps one policy")
+            check_memory(policy, env, self.cfg, kind)
+        finally:
+            env.close()
+
+    def set_stage(self, value, generation: "int | None" = None) -> None:
+        """Train on the curriculum's env at ``value`` from the next generation on (recorded as
+        a new stage when ``generation`` is given; a resume restores without recording)."""
+        env, _ = self.env_and_policy(self.curriculum.spec_at(value))
+        old, self.env, self.stage = self.env, env, value
+        self.learner.set_env(env)
+        old.close()
+        if generation is not None:
+            self.stages.append({"value": value, "generation": generation, "episodes": self.totals["episodes"]})
+
+    @property
+    def at_target(self) -> bool:
+        """The run trains on its target env (no curriculum, or the curriculum's last stage)."""
+        return self.curriculum is None or self.stage == self.curriculum.end
+
+    def target_env(self):
+        """The env the run is judged on: the env itself, or the curriculum's last stage."""
+        if self.at_target:
+            return self.env
+        if self._target is None:
+            self._target, _ = self.env_and_policy(self.curriculum.spec_at(self.curriculum.end))
+        return self._target
 
     def returned_center(self) -> torch.Tensor:
         """The centre the run returns: the best-scoring one under ``--select-on`` once one
@@ -101,6 +152,8 @@ class Run:
             "learner": self.learner.state_dict(),
             "center": self.learner.center.detach().cpu().clone(),
             **(self.selection.state_dict() if self.selection is not None else {}),
+            **({"curriculum": json.dumps({"stage": self.stage, "stages": self.stages})}
+               if self.curriculum is not None else {}),
             "policy": self.cfg.policy,
             "config": json.dumps(dataclasses.asdict(self.cfg)),
         }, self.checkpoint_path)
@@ -116,6 +169,12 @@ class Run:
         self.last_row = json.loads(ck.get("last_row", "null"))
         if self.selection is not None:
             self.selection.load_state_dict(ck)
+        if self.curriculum is not None:
+            state = json.loads(ck.get("curriculum") or "null") or {}
+            self.stages = state.get("stages", self.stages)
+            stage = state.get("stage", self.curriculum.start)
+            if stage != self.stage:
+                self.set_stage(stage)
 
     def _check_matches(self, ck: dict) -> None:
         """The checkpoint belongs to this configuration: a config.json edited by hand (another
@@ -142,8 +201,10 @@ class Run:
     def close(self) -> None:
         if self.env is not None:
             self.env.close()
-        if self.selection is not None:
+        if getattr(self, "selection", None) is not None:
             self.selection.close()
+        if getattr(self, "_target", None) is not None:
+            self._target.close()
 
 
 def check_memory(policy, env, cfg: RunConfig, kind: str) -> None:

@@ -20,6 +20,7 @@ from ..policies import POLICIES
 from ..registry import import_modules
 from ..spec import check_value, parse_spec
 from ..tasks import TASKS
+from .curriculum import Curriculum
 from .defaults import tuned
 
 
@@ -75,6 +76,13 @@ class RunConfig:
                                         1, _HUGE)
     select_episodes: Optional[int] = _flag("episodes per env of each --select-on scoring (default: per env)",
                                            1, 10 ** 7)
+    curriculum: Optional[str] = _flag("grow one numeric env option: KEY=START..END, e.g. length=10..1000; the next "
+                                      "stage starts when the centre's periodic success rate reaches "
+                                      "--curriculum-success")
+    curriculum_factor: Optional[float] = _flag("multiply the curriculum's option by this at each stage (default 2)",
+                                               1.0, 1e6)
+    curriculum_success: Optional[float] = _flag("the centre's greedy success rate that ends a curriculum stage "
+                                                "(default 0.95)", 0.0, 1.0)
     imports: list = field(default_factory=list, metadata={
         "flag": "--import", "metavar": "MODULE",
         "help": "import this Python module first (repeatable): a package that registers gymnasium ids or dps "
@@ -195,6 +203,11 @@ def check_names(cfg: RunConfig, what: str = "") -> None:
     held_out = [s for s in cfg.select_on or [] if s != "none"]
     if held_out and cfg.env is None:
         raise UserError(f"{prefix}--select-on scores a policy on envs; a --task run has none")
+    if cfg.curriculum is not None and cfg.env is None:
+        raise UserError(f"{prefix}--curriculum grows an env option; a --task run has no env")
+    if cfg.curriculum is not None and held_out:
+        raise UserError(f"{prefix}--curriculum and --select-on cannot be combined: a centre's score on the training "
+                        "env would change with the stage")
     if "none" in (cfg.select_on or []) and len(cfg.select_on) > 1:
         raise UserError(f"{prefix}--select-on none keeps the last centre; it cannot be combined with env specs "
                         f"({', '.join(held_out)})")
@@ -207,6 +220,8 @@ def check_names(cfg: RunConfig, what: str = "") -> None:
             POLICIES.options(cfg.policy)
         for spec in held_out:
             ENVS.options(spec)
+        if cfg.curriculum is not None:
+            Curriculum.parse(cfg.curriculum, cfg.env, cfg.curriculum_factor or 2.0, cfg.curriculum_success or 0.95)
     except UserError as exc:
         raise UserError(f"{prefix}{exc}") from None
 
@@ -280,6 +295,12 @@ def resolve(cfg: RunConfig) -> RunConfig:
                         "keeps its last centre (give --select-on SPEC)")
     else:
         out.select_every = out.select_episodes = None
+    if out.curriculum is not None:
+        out.curriculum_factor = 2.0 if out.curriculum_factor is None else out.curriculum_factor
+        out.curriculum_success = 0.95 if out.curriculum_success is None else out.curriculum_success
+    elif cfg.curriculum_factor is not None or cfg.curriculum_success is not None:
+        raise UserError("--curriculum-factor and --curriculum-success set how --curriculum grows the env; this run "
+                        "has no curriculum (give --curriculum KEY=START..END)")
     out.algo_options = {**algo_opts, **cfg.algo_options}
     check(out)
     return out

@@ -8,7 +8,8 @@ Run directory::
     checkpoint.pt   everything needed to continue bit-identically (weights-only torch file)
     curve.png       learning curve (and the centre's success rate)
     summary.json    totals, when the centre first met the success criterion, greedy evaluation
-                    (of the centre kept by --select-on where it is given: .selection)
+                    (of the centre kept by --select-on where it is given: .selection; on the
+                    curriculum's last stage where there is one: .curriculum)
     report.md/json  the env's own report where it has one (Atari-Go: every board and opponent)
 
 Interrupts (Ctrl-C) and crashes leave the checkpoint of the last completed generation;
@@ -118,7 +119,9 @@ def _generation(run: Run) -> dict:
         center_return = float(res.returns.mean())
         if res.success is not None:
             center_success = float(res.success.float().mean())
-    if cfg.stop_success is not None and center_success is not None and center_success >= cfg.stop_success:
+    stage, at_target = run.stage, run.at_target  # success counts only on the target env
+    if at_target and cfg.stop_success is not None and center_success is not None and \
+            center_success >= cfg.stop_success:
         run.stopped_early = True
     select_score = None
     if run.selection is not None and (run.selection.due(g) or g + 1 == cfg.generations or run.stopped_early
@@ -129,10 +132,14 @@ def _generation(run: Run) -> dict:
            "center_return": center_return, "center_success": center_success}
     if run.selection is not None:
         row["select_score"] = select_score
+    if run.curriculum is not None:
+        row["curriculum"] = stage
     row.update({k: v for k, v in stats.items() if isinstance(v, (int, float, bool)) or v is None})
     run.generation = g + 1
+    if not at_target and center_success is not None and center_success >= run.curriculum.success:
+        run.set_stage(run.curriculum.next(stage), g + 1)
     target = cfg.stop_success if cfg.stop_success is not None else 1.0
-    if center_success is not None and center_success >= target and run.first_success is None:
+    if at_target and center_success is not None and center_success >= target and run.first_success is None:
         run.first_success = {"generation": g, "episodes": run.totals["episodes"],
                              "env_steps": run.totals["env_steps"], "wall_seconds": run.totals["wall_seconds"],
                              "success_rate": center_success}
@@ -259,8 +266,10 @@ def _finish(run: Run, report: bool) -> None:
     summary["eval_seconds"] = time.perf_counter() - t0
     if run.selection is not None:
         summary["selection"] = run.selection.summary()
+    if run.curriculum is not None:
+        summary["curriculum"] = {**run.curriculum.describe(), "reached": run.stage, "stages": run.stages}
     if report and run.env is not None:
-        rep = env_report(run.learner.policy, run.env, run.returned_center(), run.dir,
+        rep = env_report(run.learner.policy, run.target_env(), run.returned_center(), run.dir,
                          derive_seed(cfg.seed, EVAL, 1))
         if rep is not None:
             summary["report"] = rep
@@ -272,7 +281,8 @@ def _final_evaluation(run: Run, episodes: int, seed: int) -> dict:
     _check_finite(run)
     if run.env is None:  # supervised tasks: the learner's own test protocol
         return learner.final_evaluation(run.dir)
-    return greedy_evaluation(learner.policy, run.env, run.returned_center(), episodes, seed, run.cfg.workers)
+    return greedy_evaluation(learner.policy, run.target_env(), run.returned_center(), episodes, seed,
+                             run.cfg.workers)
 
 
 def load_run(run_dir: "str | Path"):
