@@ -121,3 +121,22 @@ def test_env_conflict_task_and_interface_changes_are_refused(tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert rc == 2 and needle in err and len(err.splitlines()) == 1, err
         assert not (tmp_path / "y").exists()
+
+
+def test_a_new_stage_does_not_count_as_a_pgpe_stall():
+    from dps.algorithms.pgpe import PGPE, PGPEConfig
+    searcher = PGPE(torch.zeros(4), PGPEConfig(popsize=4, restart_after=3), seed=0)
+    for f in (5.0, 1.0, 1.0):  # the best sample, then two generations without a better one
+        searcher.ask()
+        searcher.tell(torch.full((4,), f))
+    assert searcher.stale == 2 and searcher.restarts == 0
+    searcher.objective_changed()  # a longer corridor: lower returns are no stall
+    for _ in range(2):
+        searcher.ask()
+        searcher.tell(torch.full((4,), 1.0))
+    assert searcher.restarts == 0 and searcher.best_fitness == 1.0
+    searcher.ask()
+    searcher.tell(torch.full((4,), 0.5))
+    searcher.ask()
+    searcher.tell(torch.full((4,), 0.5))
+    assert searcher.restarts == 1  # a real stall on the new task still restarts

@@ -322,6 +322,13 @@ class Searcher:
         self.best_params: Optional[torch.Tensor] = None
         self._asked: Optional[torch.Tensor] = None
 
+    def objective_changed(self) -> None:
+        """The fitness function changed (a curriculum stage: longer episodes, other returns).
+        What compares fitness across generations starts afresh: the best sample so far, and
+        in subclasses their stagnation counters (PGPE's restarts), which would otherwise read
+        the new task's lower returns as a stall and restart away from a working centre."""
+        self.best_fitness, self.best_params = -math.inf, None
+
     # -- to implement --------------------------------------------------------------
     @property
     def center(self) -> torch.Tensor:

@@ -60,8 +60,10 @@ class SearchLearner(Learner):
         return out
 
     def set_env(self, env) -> None:
-        """Evaluate the next generations on ``env`` (same observation and action spaces)."""
+        """Evaluate the next generations on ``env`` (same observation and action spaces); the
+        searcher learns that its fitness function changed."""
         self.problem.env = env
+        self.searcher.objective_changed()
 
     def state_dict(self):
         return {"searcher": self.searcher.state_dict()}

@@ -147,6 +147,10 @@ class PGPE(Searcher):
         stats["restarts"] = self.restarts
         return stats
 
+    def objective_changed(self) -> None:
+        super().objective_changed()
+        self.restart_best, self.stale = -math.inf, 0
+
     def _restart(self) -> None:
         c = self.config
         self.mu = self.mu0.clone()

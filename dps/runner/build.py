@@ -161,6 +161,12 @@ class Run:
     def load(self) -> None:
         ck = load_checkpoint(self.checkpoint_path)
         self._check_matches(ck)
+        if self.curriculum is not None:  # before the learner's state: set_env resets what the state restores
+            state = json.loads(ck.get("curriculum") or "null") or {}
+            self.stages = state.get("stages", self.stages)
+            stage = state.get("stage", self.curriculum.start)
+            if stage != self.stage:
+                self.set_stage(stage)
         self.learner.load_state_dict(ck["learner"])
         self.generation = int(ck["generation"])
         self.totals = dict(ck["totals"])
@@ -169,12 +175,6 @@ class Run:
         self.last_row = json.loads(ck.get("last_row", "null"))
         if self.selection is not None:
             self.selection.load_state_dict(ck)
-        if self.curriculum is not None:
-            state = json.loads(ck.get("curriculum") or "null") or {}
-            self.stages = state.get("stages", self.stages)
-            stage = state.get("stage", self.curriculum.start)
-            if stage != self.stage:
-                self.set_stage(stage)
 
     def _check_matches(self, ck: dict) -> None:
         """The checkpoint belongs to this configuration: a config.json edited by hand (another
