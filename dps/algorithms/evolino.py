@@ -62,6 +62,9 @@ class Config:
     cma_popsize: SizeOrAuto = opt(0, "CMA-ES: population size λ (0: pycma's 4 + 3 ln D; --popsize overrides)")
     feedback_scale: Sigma = opt(0.01, "generative tasks: inputs (true or fed-back values) are multiplied by this")
     ridge: Scale = opt(0.0, "ridge term ρ of the readout fit (0: plain pseudo-inverse)")
+    segments: SizeOrAuto = opt(0, "generative tasks: closed-loop segments in the fitness — the held-out tail plus "
+                                  "segments − 1 more of the same length starting inside the fit window; the error "
+                                  "is their mean (1: the tail only; 0: the task's fitness_segments, else 1)")
     float64: bool = opt(True, "run the LSTM and the readout fit in float64")
     baselines: bool = opt(True, "final evaluation also fits the ESN and the BPTT-trained LSTM on the same task "
                                 "(summary.json eval.baselines; seconds)")
@@ -69,6 +72,25 @@ class Config:
 
 
 # ------------------------------------------------------------------ building blocks ----
+def _finite(err: torch.Tensor) -> torch.Tensor:
+    return torch.nan_to_num(err, nan=BAD_ERROR, posinf=BAD_ERROR).clamp(max=BAD_ERROR)
+
+
+def segment_starts(washout: int, fit_end: int, segments: int) -> list[int]:
+    """First scored step of each closed-loop fitness segment, ascending, the last = ``fit_end``
+    (the held-out tail); the other ``segments − 1`` are spread evenly over ``[washout, fit_end)``
+    so that closed-loop stability is selected for across the whole training window, not on
+    one stretch of it."""
+    if segments == 1:
+        return [fit_end]
+    span = fit_end - washout
+    if segments - 1 > span:
+        raise UserError(f"evolino: segments {segments} needs {segments - 1} distinct starts in the fit window "
+                        f"[{washout}, {fit_end}); accepted: segments <= {span + 1}")
+    step = span / (segments - 1)
+    return [washout + int(round(k * step)) for k in range(segments - 1)] + [fit_end]
+
+
 def drive_features(policy, params: torch.Tensor, inputs: torch.Tensor, state=None,
                    resets: Optional[torch.Tensor] = None):
     """Teacher-forced run: ``(features (P, B, T, H), state)``.
@@ -221,6 +243,11 @@ class Evolino(Learner):
         self.inputs = (data.inputs * self.scale).to(self.device, self.dtype).unsqueeze(0)   # (1, T, in)
         self.targets = data.targets.to(self.device, self.dtype)
         self.resets = None if data.resets is None else data.resets.to(self.device).unsqueeze(0)
+        segments = int(config.segments) or int(getattr(task, "fitness_segments", 1))
+        if segments > 1 and not task.generative:
+            raise UserError(f"evolino: segments {segments} > 1 needs a generative task (closed loop); "
+                            f"{task.name} is driven")
+        self.starts = segment_starts(data.washout, data.fit_end, segments) if task.generative else [data.fit_end]
         self.generator = torch.Generator().manual_seed(derive_seed(self.seed, INIT))
         self.readout = (policy.layout["W_out"][0], policy.layout["b_out"][0])
         sl = policy.layout["b0"][0]
@@ -275,18 +302,34 @@ class Evolino(Learner):
         ``(params with fitted readouts, errors (K,))``."""
         d, pol = self.data, self.policy
         params = params.to(self.device, self.dtype).clone()
-        feats, state = drive_features(pol, params, self.inputs[:, :d.fit_end], None,
-                                      None if self.resets is None else self.resets[:, :d.fit_end])
+        # one teacher-forced pass, cut at the segment starts to keep the state there
+        chunks, states, state, prev = [], [], None, 0
+        for s in self.starts:
+            if s > prev:
+                f, state = drive_features(pol, params, self.inputs[:, prev:s], state,
+                                          None if self.resets is None else self.resets[:, prev:s])
+                chunks.append(f)
+            elif state is None:
+                state = pol.initial_state(params.shape[0], 1, device=params.device, dtype=params.dtype)
+            states.append(state)
+            prev = s
+        feats = torch.cat(chunks, 2)
         W, b = fit_readout(feats[:, 0, d.washout:], self.targets[d.washout:d.fit_end], self.config.ridge)
         params[:, self.readout[0]] = W.reshape(W.shape[0], -1)
         params[:, self.readout[1]] = b
-        if self.task.generative:
-            first = d.inputs[d.fit_end].to(self.device, self.dtype).reshape(1, -1)
-            pred = closed_loop(pol, params, state, first, d.length - d.fit_end, self.scale)[:, 0]
-        else:
-            pred = pol.readout(params, feats[:, 0])
-        err = self.task.train_error(pred, d)
-        err = torch.nan_to_num(err, nan=BAD_ERROR, posinf=BAD_ERROR).clamp(max=BAD_ERROR)
+        if not self.task.generative:
+            err = self.task.train_error(pol.readout(params, feats[:, 0]), d)
+            return params, _finite(err).to(torch.float64).cpu()
+        # all segments run free as one batch: state (P, S, H), first input = last true value
+        state = tuple(torch.cat([st[i] for st in states], 1) for i in range(len(states[0])))
+        first = d.inputs[self.starts].to(self.device, self.dtype)
+        horizon = d.length - d.fit_end
+        pred = closed_loop(pol, params, state, first, horizon, self.scale)        # (P, S, horizon, out)
+        errs = [_finite(self.task.train_error(pred[:, -1], d))]
+        for j, s in enumerate(self.starts[:-1]):
+            target = self.targets[s:s + horizon].to(pred.dtype)
+            errs.append(_finite(((pred[:, j] - target) ** 2).mean(dim=(1, 2))))
+        err = torch.stack(errs, 1).mean(1)
         return params, err.to(torch.float64).cpu()
 
     # -------------------------------------------------------------------- generation --
