@@ -140,3 +140,18 @@ def test_a_new_stage_does_not_count_as_a_pgpe_stall():
     searcher.ask()
     searcher.tell(torch.full((4,), 0.5))
     assert searcher.restarts == 1  # a real stall on the new task still restarts
+
+
+def test_pgpe_tmaze_defaults_use_a_curriculum_above_length_10():
+    from dps.runner import resolve
+    r = resolve(RunConfig(algo="pgpe", env="tmaze:length=50"))
+    assert (r.curriculum, r.curriculum_factor, r.curriculum_success) == ("length=10..50", 2.0, 0.95)
+    assert resolve(RunConfig(algo="pgpe", env="tmaze:length=10")).curriculum is None
+    assert resolve(RunConfig(algo="rpg", env="tmaze:length=50")).curriculum is None  # measured for PGPE only
+    off = resolve(RunConfig(algo="pgpe", env="tmaze:length=50", curriculum="none"))
+    assert off.curriculum == "none" and off.curriculum_factor is None
+    assert resolve(off) == off  # resolving again keeps it off (the comparison grid resolves first)
+    mine = resolve(RunConfig(algo="pgpe", env="tmaze:length=50", curriculum="length=25..50"))
+    assert mine.curriculum == "length=25..50"
+    # a user's --select-on replaces the default curriculum (the two cannot be combined)
+    assert resolve(RunConfig(algo="pgpe", env="tmaze:length=50", select_on=["tmaze:length=60"])).curriculum is None

@@ -87,16 +87,23 @@ def run_config(cell: Cell, out: Path):
                      device="cpu", out=str(cell_dir(out, cell)), eval_episodes=t.eval_episodes, eval_every=_MANY,
                      eval_every_episodes=max(1, t.budget // t.evals), center_episodes=t.center_episodes,
                      stop_success=t.target if t.stop else None, max_episodes=t.budget,
-                     select_on=["none"] if _selects(cell) else None, algo_options=dict(cell.learner.options))
+                     algo_options=dict(cell.learner.options), **_pinned(cell))
 
 
-def _selects(cell: Cell) -> bool:
-    """The env's defaults return a centre chosen on held-out envs (``--select-on``): a grid
-    compares learners by the centre they reach, so its runs keep the last one."""
+def _pinned(cell: Cell) -> dict:
+    """Run settings that turn off what the env's defaults add around the learner: a centre
+    chosen on held-out envs (``--select-on``) and a curriculum (``--curriculum``). A grid
+    compares learners on the task as given, by the centre each one reaches."""
     from ..envs.registry import ENVS
     from ..runner.defaults import tuned
     t = cell.task
-    return bool(tuned(cell.learner.algo, ENVS.spec(t.env).name, ENVS.options(t.env))[0].get("select_on"))
+    defaults = tuned(cell.learner.algo, ENVS.spec(t.env).name, ENVS.options(t.env))[0]
+    out = {}
+    if defaults.get("select_on"):
+        out["select_on"] = ["none"]
+    if defaults.get("curriculum"):
+        out["curriculum"] = "none"
+    return out
 
 
 def cli_command(cell: Cell, out: Path) -> str:
@@ -110,8 +117,8 @@ def cli_command(cell: Cell, out: Path) -> str:
               str(max(1, t.budget // t.evals)), "--eval-episodes", str(t.eval_episodes)]
     if t.stop:
         parts += ["--stop-success", str(t.target)]
-    if _selects(cell):
-        parts += ["--select-on", "none"]
+    for key in _pinned(cell):
+        parts += [f"--{key.replace('_', '-')}", "none"]
     for k, v in cell.learner.options.items():
         parts += [f"--{k.replace('_', '-')}", str(v).lower() if isinstance(v, bool) else str(v)]
     parts += ["--out", str(cell_dir(out, cell))]

@@ -46,7 +46,7 @@ class Run:
         self.env = self.policy = None
         #: a curriculum over one env option (``--curriculum``), its current value and stages
         self.curriculum = (Curriculum.parse(cfg.curriculum, cfg.env, cfg.curriculum_factor, cfg.curriculum_success)
-                           if cfg.curriculum is not None else None)
+                           if cfg.curriculum not in (None, "none") else None)
         self.stage, self.stages, self._target = None, [], None
         if cfg.env is not None:
             first = cfg.env if self.curriculum is None else self.curriculum.spec_at(self.curriculum.start)

@@ -78,7 +78,7 @@ class RunConfig:
                                            1, 10 ** 7)
     curriculum: Optional[str] = _flag("grow one numeric env option: KEY=START..END, e.g. length=10..1000; the next "
                                       "stage starts when the centre's periodic success rate reaches "
-                                      "--curriculum-success")
+                                      "--curriculum-success ('none': no curriculum; default: per env)")
     curriculum_factor: Optional[float] = _flag("multiply the curriculum's option by this at each stage (default 2)",
                                                1.0, 1e6)
     curriculum_success: Optional[float] = _flag("the centre's greedy success rate that ends a curriculum stage "
@@ -203,9 +203,10 @@ def check_names(cfg: RunConfig, what: str = "") -> None:
     held_out = [s for s in cfg.select_on or [] if s != "none"]
     if held_out and cfg.env is None:
         raise UserError(f"{prefix}--select-on scores a policy on envs; a --task run has none")
-    if cfg.curriculum is not None and cfg.env is None:
+    curriculum = None if cfg.curriculum in (None, "none") else cfg.curriculum
+    if curriculum is not None and cfg.env is None:
         raise UserError(f"{prefix}--curriculum grows an env option; a --task run has no env")
-    if cfg.curriculum is not None and held_out:
+    if curriculum is not None and held_out:
         raise UserError(f"{prefix}--curriculum and --select-on cannot be combined: a centre's score on the training "
                         "env would change with the stage")
     if "none" in (cfg.select_on or []) and len(cfg.select_on) > 1:
@@ -220,8 +221,8 @@ def check_names(cfg: RunConfig, what: str = "") -> None:
             POLICIES.options(cfg.policy)
         for spec in held_out:
             ENVS.options(spec)
-        if cfg.curriculum is not None:
-            Curriculum.parse(cfg.curriculum, cfg.env, cfg.curriculum_factor or 2.0, cfg.curriculum_success or 0.95)
+        if curriculum is not None:
+            Curriculum.parse(curriculum, cfg.env, cfg.curriculum_factor or 2.0, cfg.curriculum_success or 0.95)
     except UserError as exc:
         raise UserError(f"{prefix}{exc}") from None
 
@@ -295,7 +296,11 @@ def resolve(cfg: RunConfig) -> RunConfig:
                         "keeps its last centre (give --select-on SPEC)")
     else:
         out.select_every = out.select_episodes = None
-    if out.curriculum is not None:
+    if out.curriculum is None:
+        out.curriculum = defaults.get("curriculum")
+        if out.curriculum is not None and out.select_on:  # the user's --select-on wins over a default curriculum
+            out.curriculum = None
+    if out.curriculum not in (None, "none"):  # "none" stays, so that resolving again keeps it off
         out.curriculum_factor = 2.0 if out.curriculum_factor is None else out.curriculum_factor
         out.curriculum_success = 0.95 if out.curriculum_success is None else out.curriculum_success
     elif cfg.curriculum_factor is not None or cfg.curriculum_success is not None:
