@@ -70,7 +70,10 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
             p.add_argument(name, dest=f.name, action="append", default=None, metavar=f.metadata.get("metavar", "VALUE"),
                            help=f.metadata["help"])
         else:
-            p.add_argument(name, default=None, metavar="VALUE", type=_flag_type(hints[f.name], f.name),
+            # a flag whose text "none" is a value of its own (--curriculum none: off, where an
+            # unset flag means the per-env default) is read as a plain string
+            kind = str if f.metadata.get("none_is_a_value") else hints[f.name]
+            p.add_argument(name, default=None, metavar="VALUE", type=_flag_type(kind, f.name),
                            help=f.metadata["help"])
     p.add_argument("--resume", metavar="DIR",
                    help="continue the run in DIR (only --generations, upward, --workers and --tensorboard may "
@@ -235,7 +238,7 @@ def _print_summary(run_dir) -> None:
         kept = (s.get("selection") or {}).get("kept")
         if kept:
             scores = ", ".join(f"{k} {v:.4g}" for k, v in kept["scores"].items())
-            print(f"returned: the centre of generation {kept['generation']}, the best by --select-on ({scores})")
+            print(f"returned: the centre of generation {kept['generation']}, kept by --select-on ({scores})")
         print("eval: " + json.dumps(ev))
 
 

@@ -155,3 +155,11 @@ def test_pgpe_tmaze_defaults_use_a_curriculum_above_length_10():
     assert mine.curriculum == "length=25..50"
     # a user's --select-on replaces the default curriculum (the two cannot be combined)
     assert resolve(RunConfig(algo="pgpe", env="tmaze:length=50", select_on=["tmaze:length=60"])).curriculum is None
+
+
+def test_the_cli_reads_curriculum_none_as_off():
+    from dps.run import run_config
+    from dps.runner import resolve
+    cfg = run_config(["pgpe", "--env", "tmaze:length=50", "--curriculum", "none"])
+    assert cfg.curriculum == "none" and resolve(cfg).curriculum == "none"
+    assert resolve(run_config(["pgpe", "--env", "tmaze:length=50"])).curriculum == "length=10..50"

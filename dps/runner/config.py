@@ -76,9 +76,11 @@ class RunConfig:
                                         1, _HUGE)
     select_episodes: Optional[int] = _flag("episodes per env of each --select-on scoring (default: per env)",
                                            1, 10 ** 7)
-    curriculum: Optional[str] = _flag("grow one numeric env option: KEY=START..END, e.g. length=10..1000; the next "
-                                      "stage starts when the centre's periodic success rate reaches "
-                                      "--curriculum-success ('none': no curriculum; default: per env)")
+    curriculum: Optional[str] = field(default=None, metadata={
+        "none_is_a_value": True,
+        "help": "grow one numeric env option: KEY=START..END, e.g. length=10..1000; the next stage starts when the "
+                "centre's periodic success rate reaches --curriculum-success ('none': no curriculum; default: "
+                "per env)"})
     curriculum_factor: Optional[float] = _flag("multiply the curriculum's option by this at each stage (default 2)",
                                                1.0, 1e6)
     curriculum_success: Optional[float] = _flag("the centre's greedy success rate that ends a curriculum stage "
