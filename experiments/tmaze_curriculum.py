@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def command(arm: str, algo: str, length: int, seed: int, args) -> list[str]:
     env = ["--env", "tmaze", "--curriculum", f"length={args.start}..{length}"] if arm == "curriculum" else \
-        ["--env", f"tmaze:length={length}"]
+        ["--env", f"tmaze:length={length}", "--curriculum", "none"]
     return ["python", "-m", "dps.run", algo, *env, "--max-episodes", str(args.budget), "--generations",
             "1000000", "--seed", str(seed), "--out", f"{args.out}/{arm}_{algo}_L{length}_s{seed}", "--quiet",
             "--overwrite", *args.extra]
