@@ -277,14 +277,8 @@ def test_non_compacted_match_agrees():
 
 
 def _ladder_script():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "experiments" / "ladder_atari_go.py"
-    spec = importlib.util.spec_from_file_location("ladder_atari_go", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    from experiment_scripts import load
+    return load("ladder_atari_go")
 
 
 def test_ladder_script_z_counts_both_errors():

@@ -11,14 +11,6 @@ from dps.tasks.baselines import BASELINES, JaegerHaasESN, run_baseline
 from dps.tasks.mackey_glass import HORIZON, JH2004, JH2004_SPEC, MackeyGlass, integrate
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def small_task():
     return MackeyGlass(train_len=400, washout=50, drive=60, stride=60 + HORIZON, trials=3)
 

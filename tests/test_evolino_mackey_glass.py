@@ -12,14 +12,6 @@ from dps.spec import check_value
 from dps.tasks import make_task
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def test_segment_starts_spread_over_the_fit_window():
     assert segment_starts(100, 1000, 1) == [1000]
     assert segment_starts(100, 1000, 2) == [100, 1000]

@@ -1,20 +1,14 @@
 """experiments/reproduce_pole.py: the run loops of the pole-balancing reproduction."""
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 import torch
-
-_PATH = Path(__file__).resolve().parents[1] / "experiments" / "reproduce_pole.py"
+from experiment_scripts import load
 
 
 @pytest.fixture(scope="module")
 def rp():
-    spec = importlib.util.spec_from_file_location("reproduce_pole", _PATH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load("reproduce_pole")
 
 
 @pytest.fixture(autouse=True)
@@ -156,9 +150,7 @@ def test_batched_champion_tests_change_no_result(rp, monkeypatch):
 def test_pole_failures_replays_the_stored_fall(rp, tmp_path):
     """experiments/pole_failures.py replays failed candidates to the step the 100,000-step check
     stopped them at, and names the limit that ended each trial."""
-    spec = importlib.util.spec_from_file_location("pole_failures", _PATH.parent / "pole_failures.py")
-    pf = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(pf)
+    pf = load("pole_failures")
     rp.POLE_TASKS["c"]["policy"] = "rnn:hidden=4,skip=true"
     try:
         env = rp.CartPole(poles=2, velocities=False)

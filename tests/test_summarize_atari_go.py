@@ -1,17 +1,13 @@
 """experiments/summarize_atari_go.py: one row per run with the centre it returned, the median
 and the worst per setting, and runs with --select-on kept apart from runs without."""
-import importlib.util
 import json
 from pathlib import Path
 
-_PATH = Path(__file__).resolve().parents[1] / "experiments" / "summarize_atari_go.py"
+from experiment_scripts import load
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("summarize_atari_go", _PATH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load("summarize_atari_go")
 
 
 def _fake_run(d: Path, seed: int, wins: dict, kept=None):

@@ -1,15 +1,9 @@
 """experiments/tune_defaults.py: seed lists and the quartiles candidates are ranked by."""
-import importlib.util
-from pathlib import Path
-
-_PATH = Path(__file__).resolve().parents[1] / "experiments" / "tune_defaults.py"
+from experiment_scripts import load
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("tune_defaults", _PATH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load("tune_defaults")
 
 
 def test_seed_lists():
