@@ -106,7 +106,8 @@ def save_prediction_plot(curves: dict, path) -> None:
 TASKS = Registry("task")
 TASKS.add("sines", "dps.tasks.sines:SuperimposedSines",
           "n superimposed sines, λ = 0.2, 0.311, 0.42, 0.51, 0.74; free-running test MSE")
-TASKS.add("mackey-glass", "dps.tasks.mackey_glass:MackeyGlass", "Mackey-Glass τ = 17 (RK4 or Euler), NRMSE 84 steps ahead")
+TASKS.add("mackey-glass", "dps.tasks.mackey_glass:MackeyGlass",
+          "Mackey-Glass τ = 17 (RK4 or Euler), NRMSE 84 steps ahead")
 TASKS.add("anbncn", "dps.tasks.anbncn:AnBnCn", "aⁿbⁿcⁿ next-symbol prediction, train n ≤ 10, largest n generalised")
 
 
