@@ -312,6 +312,20 @@ def memory_estimate(policy, env, P: int, B: int, record_steps: int = 0) -> int:
     return int(total * item)
 
 
+def refuse_if_too_big(policy, env, P: int, B: int, record_steps: int, what: str, lower: str) -> None:
+    """A :class:`UserError` naming the figures when ``P`` members × ``B`` episodes (and
+    ``record_steps`` recorded steps) of ``policy`` on ``env`` would take more than 80 % of
+    the memory available (:func:`memory_estimate`), before anything of that size exists.
+    ``what`` opens the message (what needs the memory), ``lower`` says what to lower."""
+    need = memory_estimate(policy, env, P, B, record_steps)
+    have = available_memory()
+    if have and need > 0.8 * have:
+        raise UserError(f"{what} needs about {need / 2**30:.1f} GiB ({P} members x {B} episodes, "
+                        f"{policy.num_params} parameters per member"
+                        f"{f', {record_steps} recorded steps' if record_steps else ''}), more than the "
+                        f"{have / 2**30:.1f} GiB available; lower {lower}")
+
+
 def available_memory() -> int:
     """Bytes of memory available to this process (Linux ``MemAvailable``; else the free
     physical pages), or 0 when unknown."""

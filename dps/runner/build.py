@@ -24,10 +24,11 @@ from ..envs.registry import make_env
 from ..errors import UserError
 from ..evaluation import RolloutProblem
 from ..policies import make_policy
-from ..rollout import available_memory, memory_estimate
+from ..rollout import refuse_if_too_big
 from ..seeding import INIT, derive_seed
 from .config import CHANGEABLE_ON_RESUME, RunConfig, algo_config, resolve_device, run_name
 from .curriculum import Curriculum
+from .curriculum import active as active_curriculum
 from .selection import Selection
 
 
@@ -46,7 +47,7 @@ class Run:
         self.env = self.policy = None
         #: a curriculum over one env option (``--curriculum``), its current value and stages
         self.curriculum = (Curriculum.parse(cfg.curriculum, cfg.env, cfg.curriculum_factor, cfg.curriculum_success)
-                           if cfg.curriculum not in (None, "none") else None)
+                           if active_curriculum(cfg.curriculum) is not None else None)
         self.stage, self.stages, self._target = None, [], None
         if cfg.env is not None:
             first = cfg.env if self.curriculum is None else self.curriculum.spec_at(self.curriculum.start)
@@ -131,8 +132,8 @@ class Run:
         return self._target
 
     def returned_center(self) -> torch.Tensor:
-        """The centre the run returns: the best-scoring one under ``--select-on`` once one
-        has been scored, else the learner's current centre."""
+        """The centre the run returns: the one ``--select-on`` kept once one has been scored,
+        else the learner's current centre."""
         if self.selection is not None and self.selection.center is not None:
             return self.selection.center
         return self.learner.center.detach()
@@ -214,13 +215,7 @@ def check_memory(policy, env, cfg: RunConfig, kind: str) -> None:
         P, B, steps = int(cfg.popsize), int(cfg.episodes), 0
     else:  # an action-space learner records its episodes for the gradient
         P, B, steps = 1, int(cfg.episodes), int(env.max_steps)
-    need = memory_estimate(policy, env, P, B, steps)
-    have = available_memory()
-    if have and need > 0.8 * have:
-        raise UserError(f"this run needs about {need / 2**30:.1f} GiB ({P} members x {B} episodes, "
-                        f"{policy.num_params} parameters per member{f', {steps} recorded steps' if steps else ''}), "
-                        f"more than the {have / 2**30:.1f} GiB available; lower --popsize, --episodes or the "
-                        "policy's size")
+    refuse_if_too_big(policy, env, P, B, steps, "this run", "--popsize, --episodes or the policy's size")
 
 
 def new_run_dir(cfg: RunConfig, root: Path = Path("runs")) -> Path:

@@ -21,6 +21,7 @@ from ..registry import import_modules
 from ..spec import check_value, parse_spec
 from ..tasks import TASKS
 from .curriculum import Curriculum
+from .curriculum import active as active_curriculum
 from .defaults import tuned
 
 
@@ -205,7 +206,7 @@ def check_names(cfg: RunConfig, what: str = "") -> None:
     held_out = [s for s in cfg.select_on or [] if s != "none"]
     if held_out and cfg.env is None:
         raise UserError(f"{prefix}--select-on scores a policy on envs; a --task run has none")
-    curriculum = None if cfg.curriculum in (None, "none") else cfg.curriculum
+    curriculum = active_curriculum(cfg.curriculum)
     if curriculum is not None and cfg.env is None:
         raise UserError(f"{prefix}--curriculum grows an env option; a --task run has no env")
     if curriculum is not None and held_out:
@@ -302,7 +303,7 @@ def resolve(cfg: RunConfig) -> RunConfig:
         out.curriculum = defaults.get("curriculum")
         if out.curriculum is not None and out.select_on:  # the user's --select-on wins over a default curriculum
             out.curriculum = None
-    if out.curriculum not in (None, "none"):  # "none" stays, so that resolving again keeps it off
+    if active_curriculum(out.curriculum) is not None:
         out.curriculum_factor = 2.0 if out.curriculum_factor is None else out.curriculum_factor
         out.curriculum_success = 0.95 if out.curriculum_success is None else out.curriculum_success
     elif cfg.curriculum_factor is not None or cfg.curriculum_success is not None:

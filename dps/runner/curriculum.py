@@ -29,6 +29,18 @@ from ..spec import Spec, base_type
 _FORM = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*([^.\s]+(?:\.[0-9]+)?)\s*\.\.\s*(\S+)\s*$")
 
 
+def _with_option(env_spec: str, key: str, value) -> str:
+    """``env_spec`` with its option ``key`` set to ``value`` (added or replaced)."""
+    spec = ENVS.spec(env_spec)
+    return str(Spec(spec.name, spec.args, {**spec.options, key: str(value)}))
+
+
+def active(text: "str | None") -> "str | None":
+    """A run's ``curriculum`` setting as a spec, or None where there is none (unset, or
+    ``"none"``: turned off, kept as text so that resolving again leaves it off)."""
+    return None if text in (None, "none") else text
+
+
 def _option_type(env_spec: str, key: str) -> type:
     """``int`` or ``float``: the type of the env's option ``key`` (one error otherwise)."""
     spec = ENVS.spec(env_spec)
@@ -66,9 +78,8 @@ class Curriculum:
         kind = _option_type(env, key)
         values = []
         for raw in (a, b):
-            probe = str(Spec(ENVS.spec(env).name, ENVS.spec(env).args, {**ENVS.spec(env).options, key: raw}))
             try:
-                values.append(ENVS.options(probe)[key])
+                values.append(ENVS.options(_with_option(env, key, raw))[key])
             except UserError as exc:
                 raise UserError(f"--curriculum {text!r}: {exc}") from None
         start, end = (kind(v) for v in values)
@@ -84,8 +95,7 @@ class Curriculum:
 
     def spec_at(self, value) -> str:
         """The env spec with the option at ``value``."""
-        spec = ENVS.spec(self.env)
-        return str(Spec(spec.name, spec.args, {**spec.options, self.key: str(value)}))
+        return _with_option(self.env, self.key, value)
 
     def next(self, value):
         """The value after ``value``: × factor, at least + 1 for an integer option, at most END."""

@@ -35,12 +35,12 @@ import torch
 
 from ..errors import UserError
 from ..evaluation import run_episodes
-from ..rollout import available_memory, memory_estimate
+from ..rollout import refuse_if_too_big
 from ..seeding import SELECT, derive_seed
 
 
 class Selection:
-    """The best centre so far under ``run.cfg.select_on`` (module docstring)."""
+    """The centre kept so far under ``run.cfg.select_on`` (module docstring's rule)."""
 
     def __init__(self, run):
         cfg = run.cfg
@@ -57,13 +57,13 @@ class Selection:
                 raise UserError(f"--select-on {spec!r}: the policy {cfg.policy!r} has {policy.num_params} "
                                 f"parameters there and {n} on the training env {cfg.env!r}; a held-out env must "
                                 "give the policy the same number of weights (Atari-Go: any board size)")
-        have = available_memory()
         for spec, env, policy in self.envs:
-            need = memory_estimate(policy, env, 1, self.episodes, 0)
-            if have and need > 0.8 * have:
+            try:
+                refuse_if_too_big(policy, env, 1, self.episodes, 0, f"--select-episodes {self.episodes} on {spec!r}",
+                                  "--select-episodes")
+            except UserError:
                 self.close()
-                raise UserError(f"--select-episodes {self.episodes} on {spec!r} needs about {need / 2**30:.1f} GiB, "
-                                f"more than the {have / 2**30:.1f} GiB available; lower --select-episodes")
+                raise
         self.center: Optional[torch.Tensor] = None
         #: the kept centre's generation, score and per-env scores (summary.json's ``selection``)
         self.best: Optional[dict] = None
@@ -74,7 +74,8 @@ class Selection:
         return (generation + 1) % self.every == 0
 
     def score(self, params: torch.Tensor, generation: int) -> float:
-        """Score the centre ``params (D,)`` of ``generation``; keep it if it is the best so far."""
+        """Score the centre ``params (D,)`` of ``generation``; keep it if its score is within one
+        standard error of the best so far (module docstring)."""
         params = params.detach()
         scores, errors = {}, {}
         for i, (name, env, policy) in enumerate(self.envs):
