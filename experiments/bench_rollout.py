@@ -24,7 +24,7 @@ distribution:
   uniform(±0.05) starts. Two loops: ``lax.scan`` over the step limit with finished slots
   masked, and an early-exit ``lax.while_loop`` that stops when every slot is done. The
   columns ``× JAX scan`` / ``× JAX while`` divide a row's steps/s by that JAX row's at
-  the same P×B (for the dps rows: the dps/JAX ratio). ``--check`` compares the JAX
+  the same P and B (for the dps rows: the dps/JAX ratio). ``--check`` compares the JAX
   rollout's episode lengths with dps's from the same start states and the JAX env step
   with gymnasium's, then exits.
 
@@ -443,7 +443,7 @@ def main(argv=None):
             for loop in args.jax_loops.split(","):
                 if "jax" in skip:
                     break
-                peers[(loop, P * B)] = r = bench_jax(jax, loop, P, B, regime, args)
+                peers[(loop, P, B)] = r = bench_jax(jax, loop, P, B, regime, args)
                 rows.append((regime, JAX_ROWS[loop], P, B, *r))
                 print(rows[-1], flush=True)
         for P, B in sizes[:1]:
@@ -466,7 +466,7 @@ def _table(rows, peers):
         vec = peers.get(("VecGymNE", P * B))
         rv = f"{rate / vec[2]:.1f}" if vec else "–"
         rg = f"{rate / gymne[2]:.1f}" if gymne else "–"
-        rj = [f"{rate / peers[(loop, P * B)][2]:.2f}" if (loop, P * B) in peers else "–" for loop in JAX_ROWS]
+        rj = [f"{rate / peers[(loop, P, B)][2]:.2f}" if (loop, P, B) in peers else "–" for loop in JAX_ROWS]
         cr = "–" if "workers=" in impl and not impl.endswith("=1") else f"{cpu_rate:,.0f}"
         print(f"| {regime} | {impl} | {P}×{B} | {steps:,.0f} | {secs:.3f} | {rate:,.0f} | {rv} | {rg} "
               f"| {rj[0]} | {rj[1]} | {cr} |")
