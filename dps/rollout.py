@@ -27,6 +27,17 @@ non-finite fitness last). An infinite output is still an ordering of the actions
 or a saturated Box action (tanh), so it acts; envs end a slot whose state becomes
 non-finite. Rollouts without NaN outputs are unchanged.
 
+**C kernels** (:mod:`dps.native`, CPU, on unless ``DPS_NATIVE=0`` or no C compiler is
+found). An LSTM policy's step runs as one C call (:meth:`dps.policies.lstm.LSTMPolicy.step`)
+whatever the env. An LSTM policy on the torch cart-pole (``fitness=steps``, float64
+physics) with the default greedy head plays whole episodes in C: each group of 4 slots of
+a member runs to its end, so slots that have ended cost nothing. Same function and
+physics; the numbers differ from the torch loop by rounding (a few units in the last place
+per gate; an episode whose pole is on the edge can end a step earlier or later; tested
+in tests/test_native.py; docs/BENCHMARKS.md). Where the torch loop would draw numbers or
+mark a broken slot (two outputs equal, a NaN output), the kernel hands over and the torch
+loop plays the whole rollout from the same reset state, so those cases keep its numbers.
+
 Two shortcuts keep the result bit-identical to the plain lock-step loop; both need an env
 that implements :meth:`~dps.envs.base.BatchedEnv.select_rows` (which promises that its
 ``step`` draws nothing from the generator):
@@ -52,6 +63,7 @@ from typing import Callable, Optional
 import torch
 
 from .errors import UserError
+from .native import lstm as native_lstm
 from .policies.heads import DiscreteHead, break_ties, greedy_scores, make_head
 from .seeding import make_generator
 
@@ -147,7 +159,8 @@ def rollout(policy, env, params: torch.Tensor, episodes: int, seed: int,
     if act is None and actor is None and no_step_draws and isinstance(head, DiscreteHead) \
             and not env.has_action_mask and device.type == "cpu":
         lazy = _LazyGreedy(head, gen, (P, B, head.n))
-    if act is None:
+    greedy = act is None
+    if greedy:
         act = head.greedy
     compact = (compact is not False and no_step_draws and lazy is not None and not record
                and device.type == "cpu" and torch.get_num_threads() == 1 and P > ROW_ALIGN)
@@ -164,6 +177,12 @@ def rollout(policy, env, params: torch.Tensor, episodes: int, seed: int,
     nan = torch.tensor(float("nan"), device=device, dtype=params.dtype)
     rec = {"obs": [], "actions": [], "alive": [], "rewards": [], "masks": []}
     T = env.max_steps if max_steps is None else min(max_steps, env.max_steps)
+    if greedy and actor is None and not record:
+        fused = _native_episodes(policy, env, params, B, T)
+        if fused is not None:
+            returns, lengths, success = fused
+            return RolloutResult(returns=returns, lengths=lengths, success=success if env.has_success else None,
+                                 env_steps=int(lengths.sum()))
     cpu = device.type == "cpu"
     sync_every = 1 if cpu or record else 8
     for t in range(T):
@@ -233,6 +252,17 @@ def rollout(policy, env, params: torch.Tensor, episodes: int, seed: int,
                                 masks=torch.stack(rec["masks"]) if env.has_action_mask else None)
     return RolloutResult(returns=returns, lengths=lengths, success=success,
                          env_steps=int(lengths.sum()), trajectory=trajectory)
+
+
+def _native_episodes(policy, env, params: torch.Tensor, B: int, T: int):
+    """The whole rollout by a C episode kernel (module docstring), or None where there is
+    none for this policy and env, or where the torch loop must decide (an output tie or
+    NaN: the kernel stops, and the loop then runs from the same reset state)."""
+    espec = env.native_spec() if hasattr(env, "native_spec") else None
+    pspec = policy.native_spec(params) if espec is not None and hasattr(policy, "native_spec") else None
+    if pspec is None or espec["kind"] != "cartpole":
+        return None
+    return native_lstm.lstm_cartpole(params.contiguous(), pspec, espec, env.native_start(), B, T)
 
 
 class _LazyGreedy:

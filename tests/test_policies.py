@@ -185,7 +185,8 @@ def test_lstm_skip_readout_matches_plain_reference(layers, peep):
         feats, new_state = pol.features(params, xs[t], state)
         assert torch.equal(feats[..., 4:], xs[t] * 2.0)      # the skip part of the features
         o, state = pol.step(params, xs[t], state)
-        assert torch.equal(o, pol.readout(params, feats))
+        # step may run the C kernel (dps/native), features + readout run torch: same function
+        torch.testing.assert_close(o, pol.readout(params, feats), atol=1e-12, rtol=1e-12)
         outs.append(o)
     outs = torch.stack(outs)
     for p in range(P):

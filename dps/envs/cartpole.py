@@ -67,7 +67,9 @@ from typing import Annotated, Optional
 
 import torch
 
+from .. import native
 from ..errors import UserError
+from ..native import lstm as native_lstm
 from ..spec import Range
 from .base import BatchedEnv, Box, Discrete
 
@@ -264,6 +266,28 @@ class CartPole(BatchedEnv):
         failure angle, or the state is not finite."""
         q = state.index_select(-1, self._to_internal_t.to(state.device))
         return self._failed_q(q, self._make_bounds(q.dtype, q.device))
+
+    def native_spec(self) -> Optional[dict]:
+        """What the C episode kernel (:func:`dps.native.lstm.lstm_cartpole`) needs to play
+        this env, or None where only the torch step runs (the damping fitness, float32
+        physics, a GPU, kernels off). The kernel uses the same equations in the same
+        operation order; it calls libm's sin and cos where torch uses its own."""
+        if (self.fitness != "steps" or self.dtype != torch.float64 or self.device.type != "cpu"
+                or not native.enabled()):
+            return None
+        k = self.poles
+        const = native_lstm.CartPoleConst(
+                poles=k, gym=int(self.integrator == "gym"), c_mass=self._c_mass, g=GYM_G, tau=GYM_TAU,
+                rk4_tau=TAU, gravity=GRAVITY, rk4_steps=RK4_STEPS, gm_mp=GYM_MP, gm_mc=GYM_MC, gm_l=GYM_L)
+        for name in ("c_fric", "c_ml", "c_3m4", "c_l"):
+            getattr(const, name)[:k] = getattr(self, f"_{name}").tolist()
+        return dict(kind="cartpole", const=const, discrete=self.discrete, n_obs=len(self._obs_index),
+                    max_steps=self.max_steps, obs_index=self._obs_index_t.cpu().clone(),
+                    obs_scale=self._obs_scale.to(torch.float64).cpu(), bounds=self._bounds.to(torch.float64).cpu())
+
+    def native_start(self) -> torch.Tensor:
+        """The internal-order state after :meth:`reset` (``(P, B, 2 + 2k)``), for the C kernel."""
+        return self._q
 
     # ---- the env contract ---------------------------------------------------------------
     def _obs(self) -> torch.Tensor:

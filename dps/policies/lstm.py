@@ -38,7 +38,9 @@ from typing import Annotated, Optional
 
 import torch
 
+from .. import native
 from ..errors import UserError
+from ..native import lstm as native_lstm
 from ..spec import Range
 from .base import Layout, Policy, batched_linear, flat_obs, reset_where
 
@@ -186,8 +188,46 @@ class LSTMPolicy(Policy):
         return batched_linear(feats, self.block(params, "W_out"), self.block(params, "b_out"))
 
     def step(self, params, obs, state, episode_start=None):
+        fast = self._native_step(params, obs, state, episode_start)
+        if fast is not None:
+            return fast
         feats, state = self.features(params, obs, state, episode_start)
         return self.readout(params, feats), state
+
+    def native_spec(self, params: torch.Tensor) -> Optional[dict]:
+        """What the C kernels (:mod:`dps.native.lstm`) need to run this policy on ``params``,
+        or None where the torch path runs: autograd, a GPU, a dtype other than float32/64, a
+        subclass that changes the step, kernels off (``DPS_NATIVE=0``). Same function;
+        rounding differs from the torch path by a few units in the last place per gate
+        (docs/BENCHMARKS.md)."""
+        if (params.device.type != "cpu" or params.dtype not in (torch.float32, torch.float64)
+                or (torch.is_grad_enabled() and params.requires_grad)
+                or type(self).features is not LSTMPolicy.features or type(self).step is not LSTMPolicy.step
+                or type(self).readout is not LSTMPolicy.readout or not native.enabled()):
+            return None
+        spec = self.__dict__.get("_native_spec")
+        if spec is None:
+            offs = []
+            for l in range(self.layers):
+                offs += [self.layout[f"W{l}"][0].start, self.layout[f"b{l}"][0].start,
+                         self.layout[f"peep{l}"][0].start if self.peepholes else -1]
+            offs += [self.layout["W_out"][0].start, self.layout["b_out"][0].start]
+            spec = self.__dict__["_native_spec"] = dict(
+                offsets=torch.tensor(offs, dtype=torch.int64), hidden=self.hidden, layers=self.layers,
+                skip=self.skip, n_out=self.out_size, input_scale=self.input_scale)
+        return spec
+
+    def _native_step(self, params, obs, state, episode_start):
+        """The step by the C kernel, or None (:meth:`native_spec`)."""
+        spec = self.native_spec(params)
+        if spec is None or (torch.is_grad_enabled() and (obs.requires_grad or any(s.requires_grad for s in state))):
+            return None
+        x = flat_obs(obs, params.dtype).contiguous()
+        if episode_start is not None:
+            state = tuple(reset_where(s, episode_start) for s in state)
+        state = tuple(s.to(params.dtype).contiguous() for s in state)
+        return native_lstm.lstm_step(params.contiguous(), x, state, spec["offsets"], self.hidden, self.skip,
+                                     self.out_size, self.input_scale)
 
     def sequence(self, params: torch.Tensor, obs: torch.Tensor) -> Optional[torch.Tensor]:
         """The whole sequence through ``torch.lstm`` (one ATen call, its own backward):
