@@ -229,3 +229,10 @@ def test_switch_off(monkeypatch):
     assert not native.enabled() and native.library("kernels") is None
     policy = dps.LSTMPolicy((4,), 2, hidden=4)
     assert policy.native_spec(torch.zeros(1, policy.num_params)) is None
+
+
+def test_large_policies_keep_the_torch_step():
+    """Above NATIVE_MAX_HIDDEN cells torch's matrix products are faster than the kernel."""
+    from dps.policies.lstm import NATIVE_MAX_HIDDEN
+    big = dps.LSTMPolicy((4,), 2, hidden=NATIVE_MAX_HIDDEN + 1)
+    assert big.native_spec(torch.zeros(1, big.num_params)) is None

@@ -45,6 +45,11 @@ from ..spec import Range
 from .base import Layout, Policy, batched_linear, flat_obs, reset_where
 
 
+#: the C step is used up to this many cells per layer: 1.1–2.6× the torch step there, 0.6–1.1×
+#: from 128 cells on, where torch's matrix products win (docs/BENCHMARKS.md)
+NATIVE_MAX_HIDDEN = 64
+
+
 def _fast_tanh(x: torch.Tensor) -> torch.Tensor:
     """``tanh(x) = 2σ(2x) − 1`` (vectorised sigmoid; see the module docstring)."""
     return torch.sigmoid(x * 2.0) * 2.0 - 1.0
@@ -196,12 +201,13 @@ class LSTMPolicy(Policy):
 
     def native_spec(self, params: torch.Tensor) -> Optional[dict]:
         """What the C kernels (:mod:`dps.native.lstm`) need to run this policy on ``params``,
-        or None where the torch path runs: autograd, a GPU, a dtype other than float32/64, a
-        subclass that changes the step, kernels off (``DPS_NATIVE=0``). Same function;
+        or None where the torch path runs: autograd, a GPU, a dtype other than float32/64,
+        more than :data:`NATIVE_MAX_HIDDEN` cells, a subclass that changes the step, kernels
+        off (``DPS_NATIVE=0``). Same function;
         rounding differs from the torch path by a few units in the last place per gate
         (docs/BENCHMARKS.md)."""
         if (params.device.type != "cpu" or params.dtype not in (torch.float32, torch.float64)
-                or (torch.is_grad_enabled() and params.requires_grad)
+                or self.hidden > NATIVE_MAX_HIDDEN or (torch.is_grad_enabled() and params.requires_grad)
                 or type(self).features is not LSTMPolicy.features or type(self).step is not LSTMPolicy.step
                 or type(self).readout is not LSTMPolicy.readout or not native.enabled()):
             return None
@@ -252,3 +258,4 @@ class LSTMPolicy(Policy):
         h, _, _ = torch.lstm(x, (h0, h0), weights, True, self.layers, 0.0, False, False, False)
         feats = torch.cat([h, x], -1) if self.skip else h
         return self.readout(params, feats.reshape(1, T * B, -1)).view(T, B, self.out_size)
+
