@@ -50,14 +50,23 @@ def test_unknown_module_and_unknown_id_are_one_clear_line():
 
 
 # ---- D2: an id registered in the main process only -----------------------------------------
-def test_id_registered_only_in_the_main_process_names_the_cause():
+def test_id_registered_only_in_the_main_process(monkeypatch):
     import plugin_envs
+
+    from dps.evaluation import workers
     if "MainOnlyRecall-v0" not in gymnasium.registry:
         gymnasium.register("MainOnlyRecall-v0", entry_point=plugin_envs.Recall)
     env = GymEnv("MainOnlyRecall-v0")
     policy, params = _params(env, 2)
+    if workers.START_METHOD == "fork":  # forked workers know what was registered before the env was built
+        one = run_episodes(policy, env, params, 2, seed=1, workers=1)
+        assert torch.equal(one.returns, run_episodes(policy, env, params, 2, seed=1, workers=2).returns)
+    # spawned workers start afresh: the error names the cause
+    monkeypatch.setattr(workers, "START_METHOD", "spawn")
+    env = GymEnv("MainOnlyRecall-v0")
     with pytest.raises(UserError, match=r"in a worker process.*--import MODULE"):
         run_episodes(policy, env, params, 2, seed=1, workers=2)
+    env.close()
 
 
 # ---- D3: no TimeLimit of its own -----------------------------------------------------------

@@ -5,7 +5,7 @@ pole-balancing generalisation test), worker processes for CPU-stepped envs, Ray 
 this layer.
 """
 from .episodes import CHECKS, REPORTS, RolloutProblem, env_checks, env_report, greedy_evaluation, run_episodes
-from .workers import WorkerError, rollout_in_workers
+from .workers import WorkerError, close_workers, rollout_in_workers
 
-__all__ = ["CHECKS", "REPORTS", "RolloutProblem", "WorkerError", "env_checks", "env_report", "greedy_evaluation",
-           "rollout_in_workers", "run_episodes"]
+__all__ = ["CHECKS", "REPORTS", "RolloutProblem", "WorkerError", "close_workers", "env_checks", "env_report",
+           "greedy_evaluation", "rollout_in_workers", "run_episodes"]

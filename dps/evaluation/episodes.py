@@ -20,7 +20,7 @@ from ..policies.aligned import slot_aligned
 from ..rollout import RolloutResult, rollout
 from .atari_go import final_report as atari_go_report
 from .cartpole import cartpole_checks
-from .workers import rollout_in_workers, supports_workers
+from .workers import rollout_in_workers, start_workers, supports_workers
 
 
 def run_episodes(policy, env, params: torch.Tensor, episodes: int, seed: int, workers: int = 1,
@@ -43,11 +43,13 @@ class RolloutProblem:
     :param policy: the shared policy
     :param env: a batched env (torch or gymnasium adapter)
     :param episodes: episodes per member (B)
-    :param workers: worker processes for envs that step on the CPU (gymnasium)
+    :param workers: processes for envs that step on the CPU (gymnasium); the worker
+        processes start here, so that the first generation does not wait for them
     """
 
     def __init__(self, policy, env, episodes: int, workers: int = 1):
         self.policy, self.env, self.episodes, self.workers = policy, env, int(episodes), int(workers)
+        start_workers(env, self.workers)
 
     def fitness(self, params: torch.Tensor, seed: int) -> tuple[torch.Tensor, RolloutResult]:
         """``(fitness (P,), RolloutResult)``: each row's mean return over its episodes."""
