@@ -241,6 +241,28 @@ def test_an_exception_in_a_worker_reaches_the_caller_and_the_pool_lives_on():
     env.close()
 
 
+class _ThreadReport(_FailingPolicy):
+    def step(self, params, obs, state, episode_start=None):
+        if os.getpid() != self.home:
+            from threadpoolctl import threadpool_info
+            blas = sorted({pool["num_threads"] for pool in threadpool_info()})
+            raise ValueError(f"torch threads {torch.get_num_threads()}, BLAS/OpenMP threads {blas}")
+        return super().step(params, obs, state, episode_start)
+
+
+def test_workers_run_one_thread_whatever_the_main_process_runs():
+    env, policy, params = _setup()
+    report = _ThreadReport(env.observation_shape, env.action_space.out_size, hidden=4)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with pytest.raises(ValueError, match=r"torch threads 1, BLAS/OpenMP threads \[(1)?\]$"):
+            run_episodes(report, env, params, 2, seed=0, workers=2)
+    finally:
+        torch.set_num_threads(threads)
+    env.close()
+
+
 def test_a_run_whose_worker_raises_fails_with_the_cause(tmp_path, capsys, monkeypatch):
     step = dps.LSTMPolicy.step
     home = os.getpid()
