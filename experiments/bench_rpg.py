@@ -8,6 +8,22 @@ for envs without a success notion) over ``--eval-episodes`` episodes reaches ``-
 evaluating every ``--eval-every`` updates, at most ``--max-updates``. Prints one markdown
 table: solved runs, and the median updates / env steps / wall seconds of the solved ones.
 
+``--throughput`` times generations instead (the table "RPG vs PGPE episodes/s" in
+docs/RPG.md): for each of ``--lengths`` of ``class-query``, one RPG update of ``--per-gen``
+episodes against one PGPE generation of the same number of episodes (popsize ×
+episodes per member = ``--per-gen``, for each of ``--pgpe-episodes``; popsize 256 with one
+episode each drives 256 weight sets, as many as RPG's episodes), both with ``--policy`` and
+the registry's class-query settings otherwise, built once and stepped alternately in one
+process, ``--repeats`` times after two untimed generations each. A generation is
+everything its learner does for it: RPG's sampling rollout, replay, backward and Adam step;
+PGPE's ask, rollout and tell. Prints medians (episodes/s = episodes per generation /
+median wall seconds per generation), the ratio RPG / PGPE, the same ratio of CPU seconds
+(this process's user + system time, which does not count the time other processes on a
+shared core take from it) and the load average before and after.
+
+    taskset -c 0 python experiments/bench_rpg.py --throughput --lengths 50,200 \
+        --policy lstm:hidden=16 --pgpe-episodes 1,16 --repeats 30
+
 ``--vs-ppo`` adds sb3-contrib's ``RecurrentPPO`` on the same task (one table, both
 algorithms): ``gym:CartPole-v1,velocities=false`` becomes gymnasium's CartPole-v1 with the
 velocity components removed, ``tmaze:...`` the dps T-maze wrapped as a one-episode
@@ -151,9 +167,63 @@ def ppo_one(env_spec, seed, target, metric, max_steps, eval_every, eval_episodes
     return cb.score >= target, model.num_timesteps, time.perf_counter() - t0, cb.score
 
 
+def throughput(lengths, policy_spec, per_gen, pgpe_episodes, repeats, seed=0):
+    """Median seconds per generation of RPG and of PGPE (one per entry of ``pgpe_episodes``)
+    on ``class-query:length=L``, timed alternately in this process; prints one table."""
+    from dps.algorithms.learner import SearchLearner
+    from dps.algorithms.pgpe import PGPE, PGPEConfig
+    from dps.evaluation import RolloutProblem
+    from dps.runner.defaults import tuned
+
+    load0 = os.getloadavg()
+    print(f"policy {policy_spec}  {per_gen} episodes per generation  {repeats} timed generations each, "
+          f"alternating  torch threads {torch.get_num_threads()}  load before {load0[0]:.2f} {load0[1]:.2f}")
+    print("| length | RPG episodes/s | PGPE popsize × episodes | PGPE episodes/s | RPG / PGPE | "
+          "RPG / PGPE by CPU time |")
+    print("|---|---|---|---|---|---|")
+    for L in lengths:
+        spec = f"class-query:length={L}"
+        learners = {}
+        env = make_env(spec)
+        policy = make_policy(policy_spec, env.observation_shape, make_head(env.action_space).out_size)
+        rpg_opts = tuned("rpg", "class-query", {"length": L})[1]
+        rpg_opts = {k: v for k, v in rpg_opts.items() if k in Config.__dataclass_fields__}
+        learners["rpg"] = RPG(policy, env, Config(**{**rpg_opts, "episodes": per_gen}), seed=seed)
+        pg_opts = tuned("pgpe", "class-query", {"length": L})[1]
+        pg_opts = {k: v for k, v in pg_opts.items() if k in PGPEConfig.__dataclass_fields__}
+        for E in pgpe_episodes:
+            if per_gen % E or (per_gen // E) % 2:
+                raise SystemExit(f"--pgpe-episodes {E}: {per_gen} episodes need an even popsize")
+            cfg = PGPEConfig(**{**pg_opts, "popsize": per_gen // E})
+            g = torch.Generator().manual_seed(seed)
+            center = policy.init_params(g, scale=cfg.init_scale)
+            learners[E] = SearchLearner(PGPE(center, cfg, seed=seed),
+                                        RolloutProblem(policy, make_env(spec), E), seed)
+        wall = {k: [] for k in learners}
+        cpu = {k: [] for k in learners}
+        for learner in learners.values():   # warm-up: allocations, first-call paths
+            for _ in range(2):
+                learner.step()
+        order = list(learners)
+        for r in range(repeats):
+            for k in (order if r % 2 == 0 else order[::-1]):
+                t0, c0 = time.perf_counter(), time.process_time()
+                n = learners[k].step()["episodes"]
+                wall[k].append(time.perf_counter() - t0)
+                cpu[k].append(time.process_time() - c0)
+                assert n == per_gen, (k, n)
+        eps = {k: per_gen / statistics.median(v) for k, v in wall.items()}
+        cps = {k: per_gen / statistics.median(v) for k, v in cpu.items()}
+        for E in pgpe_episodes:
+            print(f"| {L} | {eps['rpg']:,.0f} | {per_gen // E} × {E} | {eps[E]:,.0f} | "
+                  f"{eps['rpg'] / eps[E]:.2f} | {cps['rpg'] / cps[E]:.2f} |", flush=True)
+    load1 = os.getloadavg()
+    print(f"load after {load1[0]:.2f} {load1[1]:.2f}")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--env", required=True)
+    ap.add_argument("--env", help="the task (required unless --throughput)")
     ap.add_argument("--policy", default="lstm:hidden=16,forget_bias=5")
     ap.add_argument("--baselines", default="none,moving,time,value,bootstrap")
     ap.add_argument("--seeds", default="0", help="comma-separated seeds")
@@ -168,8 +238,21 @@ def main(argv=None):
     ap.add_argument("--vs-ppo", action="store_true", help="also run sb3-contrib RecurrentPPO (one table)")
     ap.add_argument("--ppo-max-steps", type=int, default=150_000)
     ap.add_argument("--ppo-eval-every", type=int, default=5_000, help="env steps between PPO evaluations")
+    ap.add_argument("--throughput", action="store_true",
+                    help="time RPG updates against PGPE generations of the same size (episodes/s)")
+    ap.add_argument("--lengths", default="50,200", help="--throughput: class-query lengths")
+    ap.add_argument("--per-gen", type=int, default=256, help="--throughput: episodes per generation")
+    ap.add_argument("--pgpe-episodes", default="1,16",
+                    help="--throughput: PGPE episodes per member (popsize = per-gen / this), comma-separated")
+    ap.add_argument("--repeats", type=int, default=30, help="--throughput: timed generations per learner")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
+    if a.throughput:
+        throughput([int(x) for x in a.lengths.split(",")], a.policy, a.per_gen,
+                   [int(x) for x in a.pgpe_episodes.split(",")], a.repeats, int(a.seeds.split(",")[0]))
+        return
+    if a.env is None:
+        ap.error("--env is required (unless --throughput)")
     extra = {}
     for item in filter(None, a.set.split(",")):
         k, _, v = item.partition("=")

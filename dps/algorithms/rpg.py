@@ -46,7 +46,8 @@ from ..envs.base import BatchedEnv
 from ..errors import NonFiniteError, UserError
 from ..evaluation.workers import rollout_in_workers, supports_workers
 from ..policies.aligned import slot_aligned
-from ..policies.heads import BoxHead, make_head
+from ..policies.heads import NEG_INF, BoxHead, DiscreteHead, make_head
+from ..policies.lstm import LSTMPolicy
 from ..rollout import Actor, rollout
 from ..seeding import INIT, TRAIN, derive_seed, make_generator
 from ..spaces import Discrete, MultiDiscrete
@@ -183,6 +184,10 @@ class Sampler(Actor):
         self.theta_hat: Optional[torch.Tensor] = None
         #: ``(full_shape, rect, generator)`` of a copy acting for part of the slots
         self.window = None
+        # the learner's own policy, acting for all slots, may have a step with its weight
+        # blocks sliced once per rollout (LSTMPolicy.row_step); a slot-aligned copy has not
+        self._row_step = policy is None and hasattr(type(self.policy), "row_step")
+        self._stepper = None   # (params, step) of the current rollout
 
     def for_slots(self, full_shape, rect, generator):
         part = copy.copy(self)
@@ -190,6 +195,7 @@ class Sampler(Actor):
         return part
 
     def begin(self, P, B, generator):
+        self._stepper = None
         if self.log_sigma is not None:
             if self.window is None:
                 self.theta_hat = draw_theta(self.log_sigma, B, generator)
@@ -209,6 +215,8 @@ class Sampler(Actor):
                 (torch.arange(r0, r1)[:, None], torch.arange(c0, c1)[None]), mask)
         if isinstance(self.head, BoxHead):
             action, u, _ = self.head.sample(full, self.log_std, generator)
+        elif type(self.head) is DiscreteHead:
+            action = u = gumbel_max(full, mask, generator)
         else:
             action, _ = self.head.sample(full, mask, generator)
             u = action
@@ -221,9 +229,78 @@ class Sampler(Actor):
             feats, state = self.policy.features(params, obs, state)
             u = sde_action(self.policy.readout(params, feats), feats, self.theta_hat)
             return self.head.squash(u), u, state
-        out, state = self.policy.step(params, obs, state)
+        step = self._row_step_for(params)
+        out, state = step(obs, state) if step is not None else self.policy.step(params, obs, state)
         action, recorded = self._sample(out, mask, generator)
         return action, recorded, state
+
+    def _row_step_for(self, params):
+        """The policy's row step for ``params`` (built once per rollout), or None."""
+        if not self._row_step:
+            return None
+        if self._stepper is None or self._stepper[0] is not params:
+            self._stepper = (params, self.policy.row_step(params))
+        return self._stepper[1]
+
+
+def gumbel_max(out: torch.Tensor, mask: Optional[torch.Tensor], generator) -> torch.Tensor:
+    """An index drawn from Categorical(softmax(out)) over the legal actions: the argmax of
+    ``out − log(−log u)`` with one uniform ``u`` per output, the draws and the Gumbel-max
+    of :meth:`DiscreteHead.sample` without its log-softmax (a per-slot constant, which does
+    not move the argmax; the index differs from the head's only where rounding decides
+    between two nearly equal perturbed scores)."""
+    u = torch.rand(out.shape, generator=generator, device=out.device, dtype=out.dtype)
+    scores = out if mask is None else out.masked_fill(~mask, NEG_INF)
+    return (scores - u.clamp_min_(1e-20).log_().neg_().clamp_min_(1e-20).log_()).argmax(-1)
+
+
+#: most cell-steps (steps × episodes × LSTM cells, float32) replayed in one call: half of
+#: where the replay's workspace started to be page-faulted in afresh every update (see
+#: :meth:`RPG._replay_groups`)
+REPLAY_CELL_STEPS = 2 ** 18
+
+
+def _gaussian_entropy(log_std: torch.Tensor) -> torch.Tensor:
+    """Entropy of N(·, diag σ²), summed over the components (the same at every step)."""
+    return (log_std + 0.5 * (1 + torch.log(torch.tensor(2 * torch.pi)))).sum()
+
+
+class _GroupedReplay(torch.autograd.Function):
+    """The policy's part of the surrogate, ``Σ_groups [Σ alive · log π · A + β Σ alive · H] / M``,
+    and ``Σ alive · H``, replayed group by group of episodes (:meth:`RPG._replay_groups`).
+    Each group's gradient is taken in the forward pass, so its graph is freed before the
+    next group is replayed; the backward scales the summed gradients. The same estimator
+    as one replay of the whole batch, summed in another order (tested)."""
+
+    @staticmethod
+    def forward(ctx, learner, batch, adv, alive, groups, *params):
+        c, M = learner.config, alive.shape[1]
+        grads = [torch.zeros_like(p) for p in params]
+        surr = ent_sum = None
+        with torch.enable_grad():
+            leaves = [p.detach().requires_grad_() for p in params]
+            log_std = leaves[1] if len(leaves) > 1 else None
+            for sl in groups:
+                masks = None if batch.masks is None else batch.masks[:, sl]
+                logp, ent = learner._fused_log_probs(leaves[0].unsqueeze(0), log_std, batch.obs[:, sl],
+                                                     batch.actions[:, sl], masks)
+                a = alive[:, sl]
+                s = (logp * adv[:, sl] * a).sum() / M
+                e = (ent * a).sum()
+                if c.entropy:
+                    s = s + c.entropy * e / M
+                for g, d in zip(grads, torch.autograd.grad(s, leaves, allow_unused=True)):
+                    if d is not None:
+                        g += d
+                surr = s.detach() if surr is None else surr + s.detach()
+                ent_sum = e.detach() if ent_sum is None else ent_sum + e.detach()
+        ctx.save_for_backward(*grads)
+        ctx.mark_non_differentiable(ent_sum)
+        return surr, ent_sum
+
+    @staticmethod
+    def backward(ctx, g_surr, g_ent):
+        return (None,) * 5 + tuple(g_surr * g for g in ctx.saved_tensors)
 
 
 class RPG(Learner):
@@ -273,7 +350,6 @@ class RPG(Learner):
         self.optimizer = torch.optim.Adam(trainable, lr=c.lr)
         self.value = None
         if c.baseline in ("value", "bootstrap"):
-            from ..policies.lstm import LSTMPolicy
             self.value = ValueNet(LSTMPolicy(env.observation_shape, 1, hidden=c.value_hidden), c.value_lr,
                                   make_generator(derive_seed(self.seed, INIT, 1), "cpu"), self.device)
         self.moving: Optional[torch.Tensor] = None                            # moving-average b
@@ -347,16 +423,14 @@ class RPG(Learner):
         T, B = obs.shape[:2]
         k = self.config.tbptt
         box = isinstance(self.head, BoxHead)
+        if episode_start is None and k is None and self.log_sigma is None:
+            fused = self._fused_log_probs(params, self.log_std, obs, actions, masks)
+            if fused is not None:
+                return fused
         # the Gaussian's entropy does not depend on the state: one scalar for every step
         box_ent = None
         if box and self.log_sigma is None:   # (SDE has its own entropy, per episode)
-            box_ent = (self.log_std + 0.5 * (1 + torch.log(torch.tensor(2 * torch.pi)))).sum()
-        if episode_start is None and k is None and self.log_sigma is None:
-            out = self.policy.sequence(params, obs)   # one fused call where the policy has one
-            if out is not None:
-                if box:
-                    return BoxHead.log_prob_u(out, self.log_std, actions), box_ent.expand(T, B)
-                return self.head.log_prob(out, actions, masks), self.head.entropy(out, masks)
+            box_ent = _gaussian_entropy(self.log_std)
         state = self.policy.initial_state(1, B, device=obs.device, dtype=params.dtype)
         logp, ent = [], []
         for t in range(T):
@@ -378,6 +452,50 @@ class RPG(Learner):
                 logp.append(self.head.log_prob(out[0], actions[t], m))
                 ent.append(self.head.entropy(out[0], m))
         return torch.stack(logp), torch.stack(ent)
+
+    def _fused_log_probs(self, params, log_std, obs, actions, masks):
+        """``(log π, entropy)`` from the policy's one fused sequence call (``params (1, D)``,
+        the Gaussian's ``log_std`` for Box actions), or None where the policy has none."""
+        out = self.policy.sequence(params, obs)
+        if out is None:
+            return None
+        if isinstance(self.head, BoxHead):
+            return BoxHead.log_prob_u(out, log_std, actions), _gaussian_entropy(log_std).expand(obs.shape[:2])
+        if type(self.head) is DiscreteHead and out.device.type == "cpu":
+            # DiscreteHead.log_prob and .entropy from one log-softmax taken along a leading
+            # action dim: torch's CPU kernel along the last dim costs ~20 ns per row of a few
+            # actions (a 200-step replay of 256 episodes: 4 ms of ~55), the one along an
+            # outer dim vectorises across rows. Same function; rounding may differ in the
+            # last place (tested against the head).
+            scores = out if masks is None else out.masked_fill(~masks, NEG_INF)
+            logits = torch.log_softmax(scores.movedim(-1, 0).contiguous(), 0).movedim(0, -1)
+            return (logits.gather(-1, actions.unsqueeze(-1)).squeeze(-1),
+                    -(logits.exp() * logits).sum(-1))
+        return self.head.log_prob(out, actions, masks), self.head.entropy(out, masks)
+
+    def _replay_groups(self, batch: Batch) -> Optional[list]:
+        """Slices of the episodes replayed (forward and backward) one group after the other,
+        or None for one replay of the whole batch.
+
+        One ``torch.lstm`` call with autograd keeps a workspace for its backward that grows
+        with steps × episodes × cells. Measured with glibc on the CPU: once that is more than
+        about 512,000 cell-steps (hidden 16, float32), the workspace is mapped afresh from
+        the OS in every update and page-faulted in (7,200 faults at 200 steps × 256 episodes ×
+        16 cells), and forward + backward take twice as long (30 ms against 15 ms for the
+        same episodes in two groups). Groups of at most :data:`REPLAY_CELL_STEPS` reuse their
+        memory. Smaller replays (the usual M = 32) are one call."""
+        T, M = batch.alive.shape
+        pol = self.policy
+        if (type(pol) is not LSTMPolicy or pol.peepholes or self.config.tbptt is not None
+                or self.log_sigma is not None or self.device.type != "cpu"):
+            return None
+        per_episode = T * pol.hidden * self.theta.element_size() / 4
+        size = int(REPLAY_CELL_STEPS // per_episode) if per_episode else M
+        if size >= M or size < 1:
+            return None
+        n = -(-M // size)
+        size = -(-M // n)
+        return [slice(i, min(i + size, M)) for i in range(0, M, size)]
 
     # ---------------------------------------------------------------- estimator ----
     def surrogate(self, batch: Batch):
@@ -405,11 +523,17 @@ class RPG(Learner):
             mean = (adv * alive).sum() / n
             std = (((adv - mean) ** 2 * alive).sum() / n).sqrt()
             adv = adv / (std + 1e-8)
-        logp, ent = self.log_probs(batch.obs, batch.actions, masks=batch.masks)
-        surr = (logp * adv.detach() * alive).sum() / M
-        entropy = (ent * alive).sum() / alive.sum().clamp_min(1)
-        if c.entropy:
-            surr = surr + c.entropy * (ent * alive).sum() / M
+        groups = self._replay_groups(batch)
+        if groups is None:
+            logp, ent = self.log_probs(batch.obs, batch.actions, masks=batch.masks)
+            surr = (logp * adv.detach() * alive).sum() / M
+            ent_sum = (ent * alive).sum()
+            if c.entropy:
+                surr = surr + c.entropy * ent_sum / M
+        else:
+            params = [self.theta] + ([self.log_std] if self.log_std is not None else [])
+            surr, ent_sum = _GroupedReplay.apply(self, batch, adv.detach(), alive, groups, *params)
+        entropy = ent_sum / alive.sum().clamp_min(1)
         return surr, values, {"R": R, "entropy": float(entropy.detach())}
 
     def policy_gradient(self, seed: int):

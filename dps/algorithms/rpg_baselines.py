@@ -35,11 +35,18 @@ BASELINES = ("none", "moving", "time", "value", "bootstrap")
 
 def returns_to_go(rewards: torch.Tensor, gamma: float) -> torch.Tensor:
     """``R_t = r_t + γ R_{t+1}`` over ``rewards (T, B)`` (already zero after termination)."""
-    R = torch.zeros_like(rewards)
-    acc = torch.zeros_like(rewards[0])
-    for t in range(rewards.shape[0] - 1, -1, -1):
-        acc = rewards[t] + gamma * acc
-        R[t] = acc
+    # in place, row by row (one or two kernels a step, the loop's cost for long episodes);
+    # γ·R_{t+1} is rounded before r_t is added, as in r_t + γ·R_{t+1} (exact for γ = 1)
+    T = rewards.shape[0]
+    R = torch.empty_like(rewards)
+    if T == 0:
+        return R
+    R[T - 1] = rewards[T - 1]
+    for t in range(T - 2, -1, -1):
+        if gamma == 1.0:
+            torch.add(rewards[t], R[t + 1], out=R[t])
+        else:
+            torch.mul(R[t + 1], gamma, out=R[t]).add_(rewards[t])
     return R
 
 

@@ -259,3 +259,64 @@ class LSTMPolicy(Policy):
         feats = torch.cat([h, x], -1) if self.skip else h
         return self.readout(params, feats.reshape(1, T * B, -1)).view(T, B, self.out_size)
 
+    def row_step(self, params: torch.Tensor):
+        """``step(obs, state) -> (out, state)`` for one parameter row ``params (1, D)``
+        without autograd, computing what :meth:`step` computes (the C kernel where
+        :meth:`native_spec` allows it, else :meth:`features` and :meth:`readout`'s torch
+        arithmetic: the same ops in the same order, on 2-D ``(B, ·)`` views; the same
+        numbers on the CPU, tested), with the checks, weight-block slicing and 3-D wrappers
+        of :meth:`step` done once per rollout instead of at every step: at B = 256 they
+        cost about as much as the torch arithmetic. RPG's sampling rollout calls it once
+        per step. None where that arithmetic is not :meth:`features`' own (a subclass that
+        changes the step, peepholes) or for several rows or a ``params`` that requires
+        grad."""
+        overridden = (type(self).features is not LSTMPolicy.features or type(self).step is not LSTMPolicy.step
+                      or type(self).readout is not LSTMPolicy.readout)
+        if self.peepholes or params.shape[0] != 1 or params.requires_grad or overridden:
+            return None
+        H, L, scale, skip, fast = self.hidden, self.layers, self.input_scale, self.skip, self.fast_tanh
+        Ws = [(self.block(params, f"W{l}")[0], self.block(params, f"b{l}")[0]) for l in range(L)]
+        W_out, b_out = self.block(params, "W_out")[0], self.block(params, "b_out")[0]
+        dtype = params.dtype
+
+        def torch_step(obs: torch.Tensor, state):
+            B = obs.shape[1]
+            x = obs.reshape(B, -1)
+            if x.dtype != dtype:
+                x = x.to(dtype)
+            if scale != 1.0:
+                x = x * scale
+            x_in, new = x, []
+            for l, (W, b) in enumerate(Ws):
+                h, c = state[2 * l][0], state[2 * l + 1][0]
+                z = torch.addmm(b, torch.cat([x, h], -1), W)
+                if fast:  # features' fast_tanh arithmetic, op for op
+                    z[:, 2 * H:3 * H].mul_(2.0)
+                    s = torch.sigmoid(z)
+                    i, f, o = s[:, :H], s[:, H:2 * H], s[:, 3 * H:]
+                    c = torch.addcmul(torch.addcmul(-i, f, c), i, s[:, 2 * H:3 * H], value=2.0)
+                    h = torch.addcmul(-o, o, torch.sigmoid(c * 2.0), value=2.0)
+                else:
+                    s = torch.sigmoid(z)
+                    c = s[:, H:2 * H] * c + s[:, :H] * torch.tanh(z[:, 2 * H:3 * H])
+                    h = s[:, 3 * H:] * torch.tanh(c)
+                new += [h.unsqueeze(0), c.unsqueeze(0)]
+                x = h
+            if skip:
+                x = torch.cat([x, x_in], -1)
+            return torch.addmm(b_out, x, W_out).unsqueeze(0), tuple(new)
+
+        spec = self.native_spec(params)
+        if spec is None:
+            return torch_step
+        flat, offsets, n_out = params.contiguous(), spec["offsets"], self.out_size
+
+        def native_step(obs: torch.Tensor, state):
+            x = obs.reshape(1, obs.shape[1], -1)
+            if x.dtype != dtype:
+                x = x.to(dtype)
+            state = tuple(s if s.dtype == dtype and s.is_contiguous() else s.to(dtype).contiguous() for s in state)
+            res = native_lstm.lstm_step(flat, x.contiguous(), state, offsets, H, skip, n_out, scale)
+            return res if res is not None else torch_step(obs, state)
+
+        return native_step
