@@ -44,7 +44,6 @@ from ..native import lstm as native_lstm
 from ..spec import Range
 from .base import Layout, Policy, batched_linear, flat_obs, reset_where
 
-
 #: the C step is used up to this many cells per layer: 1.1–2.6× the torch step there, 0.6–1.1×
 #: from 128 cells on, where torch's matrix products win (docs/BENCHMARKS.md)
 NATIVE_MAX_HIDDEN = 64
