@@ -41,6 +41,7 @@ discarded.
 """
 from __future__ import annotations
 
+import gc
 import hashlib
 import multiprocessing
 import os
@@ -429,9 +430,13 @@ def _serve(conn, config, parent: int, inherited: list) -> None:
     for other in inherited:
         other.close()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
+    gc.freeze()  # what the main process built stays out of collections: no copy-on-write of its pages
     torch.set_num_threads(1)
-    from threadpoolctl import threadpool_limits
-    limits = threadpool_limits(1)  # noqa: F841 - BLAS / OpenMP pools at one thread while it lives
+    from threadpoolctl import ThreadpoolController
+    for pool in ThreadpoolController().lib_controllers:
+        # only where needed: setting OpenBLAS's count after a fork starts a thread, even to 1
+        if pool.num_threads != 1:
+            pool.set_num_threads(1)
     env = policy = digest = failed = None
     try:  # now, so that the first job does not wait for it; a failure is the first job's error
         env = _worker_env(*config)
