@@ -5,12 +5,18 @@ distribution:
 
 * ``dps torch``  — dps's batched torch CartPole (``cartpole:discrete=true,integrator=gym``:
   gymnasium CartPole-v1's constants and Euler step) with ``LSTMPolicy(hidden=16)``,
-  lock-step over P members × B episodes (:func:`dps.rollout`);
-* ``dps torch, fast_tanh`` — the same with ``LSTMPolicy(hidden=16, fast_tanh=True)``
-  (opt-in: every tanh as ``2σ(2x) − 1``; not bit-identical to the default, see
-  :mod:`dps.policies.lstm`);
+  P members × B episodes through :func:`dps.rollout`, on its default path: where a C
+  compiler is found, the rollout plays whole episodes in dps's C kernel
+  (:mod:`dps.native`);
+* ``dps torch, torch ops only`` — the same with the C kernels off (``DPS_NATIVE=0``): the
+  lock-step torch loop; ``…, fast_tanh`` adds ``LSTMPolicy(fast_tanh=True)`` (every tanh as
+  ``2σ(2x) − 1``, which only changes the torch path);
 * ``dps gym``    — dps's ``gym:CartPole-v1`` adapter (real gymnasium envs, stepped one by
-  one) with ``workers=1`` and ``workers=2`` (joblib processes);
+  one) with ``workers=1`` and ``workers=2`` (the persistent worker pool of
+  :mod:`dps.evaluation.workers`);
+* ``RPG vs PGPE`` (``--rpg``, after the rollout tables) — episodes/s of an RPG update and
+  of a PGPE generation of the same 256 class-query episodes, from
+  ``experiments/bench_rpg.py --throughput``;
 * ``VecGymNE``   — evotorch's vectorised gymnasium problem, N solutions × 1 episode,
   network ``LSTM(obs_length, 16) >> Linear(16, act_length)``, in-process (no Ray actors);
 * ``GymNE``      — evotorch's one-env-at-a-time gymnasium problem, same network,
@@ -75,6 +81,11 @@ SAT = 8.0      # saturating gate bias
 OUT_W = 5.0    # readout weight of the controller cell
 
 
+#: the dps rows: the default path (C kernels where a compiler is found), torch operations
+#: only (DPS_NATIVE=0), and torch operations with fast_tanh (which only changes the torch path)
+TORCH_VARIANTS = {"default": "", "torch": ", torch ops only", "torch-fast_tanh": ", torch ops only, fast_tanh"}
+
+
 def dps_controller(policy: dps.LSTMPolicy) -> torch.Tensor:
     """dps LSTM flat vector: cell 0 computes tanh(tanh(10·k·obs)); readout ±5 on it."""
     H = policy.hidden
@@ -132,7 +143,8 @@ def timed(fn, repeats: int):
 
 
 # ---- the contenders ------------------------------------------------------------------------
-def bench_dps(spec: str, P: int, B: int, regime: str, args, workers: int = 1, fast_tanh: bool = False):
+def bench_dps(spec: str, P: int, B: int, regime: str, args, workers: int = 1, fast_tanh: bool = False,
+              torch_ops: bool = False):
     T = args.long_steps if regime == "balancing" else None
     if T is not None:
         spec = f"{spec},max_steps={T}"
@@ -145,7 +157,17 @@ def bench_dps(spec: str, P: int, B: int, regime: str, args, workers: int = 1, fa
     def run(r):
         return run_episodes(policy, env, params, B, seed=args.seed + r, workers=workers).env_steps
 
-    out = timed(run, args.repeats)
+    before = os.environ.get("DPS_NATIVE")
+    if torch_ops:  # dps's torch path: the C kernels off (dps/native/__init__.py)
+        os.environ["DPS_NATIVE"] = "0"
+    try:
+        out = timed(run, args.repeats)
+    finally:
+        if torch_ops:
+            if before is None:
+                del os.environ["DPS_NATIVE"]
+            else:
+                os.environ["DPS_NATIVE"] = before
     env.close()
     return out
 
@@ -378,8 +400,8 @@ def main(argv=None):
     ap.add_argument("--skip", default="", help="comma-separated rows to skip: torch,gym,vecgymne,gymne,jax")
     ap.add_argument("--torch-spec", default="cartpole:discrete=true,integrator=gym",
                     help="dps torch env spec")
-    ap.add_argument("--torch-variants", default="default,fast_tanh",
-                    help="dps torch LSTM variants: default and/or fast_tanh")
+    ap.add_argument("--torch-variants", default="default,torch",
+                    help="dps rows: default (C kernels where available), torch (DPS_NATIVE=0), torch-fast_tanh")
     ap.add_argument("--jax-loops", default="scan,while", help="JAX rows: scan and/or while")
     ap.add_argument("--quick", action="store_true",
                     help="dps torch and JAX rows only, at 256x16 (unless --sizes is given)")
@@ -387,6 +409,9 @@ def main(argv=None):
                     help="check the JAX peer (episode lengths vs dps, env step vs gymnasium) and exit")
     ap.add_argument("--check-size", default="64x8", help="PxB of the --check rollouts")
     ap.add_argument("--check-states", type=int, default=500, help="random states/actions of the env-step check")
+    ap.add_argument("--rpg", action="store_true",
+                    help="also print RPG vs PGPE episodes/s on class-query (experiments/bench_rpg.py --throughput)")
+    ap.add_argument("--rpg-lengths", default="50,200", help="--rpg: class-query lengths")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -435,8 +460,11 @@ def main(argv=None):
             for variant in args.torch_variants.split(","):
                 if "torch" in skip:
                     break
-                r = bench_dps(args.torch_spec, P, B, regime, args, fast_tanh=variant == "fast_tanh")
-                label = "" if variant == "default" else f", {variant}"
+                if variant not in TORCH_VARIANTS:
+                    raise SystemExit(f"--torch-variants: unknown {variant!r}; accepted: {', '.join(TORCH_VARIANTS)}")
+                r = bench_dps(args.torch_spec, P, B, regime, args, fast_tanh="fast_tanh" in variant,
+                              torch_ops=variant.startswith("torch"))
+                label = TORCH_VARIANTS[variant]
                 rows.append((regime, f"dps torch ({args.device}{label})", P, B, *r))
                 print(rows[-1], flush=True)
         for P, B in sizes:
@@ -454,6 +482,12 @@ def main(argv=None):
                     print(rows[-1], flush=True)
         rows_regime = [row for row in rows if row[0] == regime]
         _table(rows_regime, peers)
+    if args.rpg:
+        from bench_rpg import throughput
+
+        print()
+        throughput([int(x) for x in args.rpg_lengths.split(",")], "lstm:hidden=16", 256, [1, 16],
+                   max(args.repeats, 10), seed=args.seed)
 
 
 def _table(rows, peers):
