@@ -236,3 +236,27 @@ def test_large_policies_keep_the_torch_step():
     from dps.policies.lstm import NATIVE_MAX_HIDDEN
     big = dps.LSTMPolicy((4,), 2, hidden=NATIVE_MAX_HIDDEN + 1)
     assert big.native_spec(torch.zeros(1, big.num_params)) is None
+
+
+@needs_kernels
+def test_slot_aligned_policy_skips_padding_with_the_kernel(torch_path):
+    """A C-kernel policy needs no slot padding: its state stays unpadded and its outputs are
+    the padded torch path's up to rounding; under autograd the step pads as before."""
+    from dps.policies.aligned import SLOT_ALIGN, slot_aligned
+    policy = dps.LSTMPolicy((4,), 2, hidden=8)
+    wrapped = slot_aligned(policy)
+    params, obs, _ = _inputs(policy, 3, 5, torch.float32)
+    state = wrapped.initial_state(3, 5)
+    assert state[0].shape == (3, 5, 8)
+    out, new = wrapped.step(params, obs, state)
+    assert out.shape == (3, 5, 2) and new[0].shape == (3, 5, 8)
+    assert torch.equal(out, policy.step(params, obs, state)[0])
+    with torch_path:
+        padded = wrapped.initial_state(3, 5)
+        assert padded[0].shape == (3, SLOT_ALIGN, 8)
+        ref, _ = wrapped.step(params, obs, padded)
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+    p = params.clone().requires_grad_(True)   # the torch step, padded for this call only
+    out_grad, new_grad = wrapped.step(p, obs, state)
+    assert new_grad[0].shape == (3, 5, 8)
+    torch.testing.assert_close(out_grad.detach(), ref, atol=1e-6, rtol=1e-6)

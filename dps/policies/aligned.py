@@ -20,6 +20,12 @@ thread per process (the CLI's default; worker processes always use one).
 Rollouts of envs stepped on the CPU that can be split over workers use it in the main
 process and in every worker (:mod:`dps.evaluation`), so ``--workers`` never changes a
 number. Batched torch envs never leave the process and run unpadded.
+
+A policy whose step runs in dps's C kernel (:meth:`~dps.policies.lstm.LSTMPolicy.native_spec`)
+computes every slot on its own, with the same instructions whatever the batch, so it needs
+no padding: its state is kept unpadded and its steps run on the real slots only (with 4
+episodes a member, padding would have multiplied the work by 16). Should a step of such a
+policy fall back to torch (autograd), its inputs are padded for that call as above.
 """
 from __future__ import annotations
 
@@ -37,6 +43,17 @@ def _pad(x: Optional[torch.Tensor], B: int, value=0) -> Optional[torch.Tensor]:
         return x
     pad = x.new_full((x.shape[0], B - x.shape[1], *x.shape[2:]), value)
     return torch.cat([x, pad], 1)
+
+
+def _pad_state(state, Bp: int):
+    """An unpadded recurrent state (a C-kernel policy's) padded with zero slots for one
+    torch step; a padded state as it is."""
+    return tuple(_pad(s, Bp) for s in state)
+
+
+def _like(new, old):
+    """``new`` cut back to the slots of ``old`` (unpadded states stay unpadded)."""
+    return tuple(n[:, :o.shape[1]] if n.shape[1] != o.shape[1] else n for n, o in zip(new, old))
 
 
 def aligned(B: int) -> int:
@@ -60,20 +77,29 @@ class SlotAligned:
     def __setstate__(self, state):
         self.policy = state["policy"]
 
+    def _native(self, params: torch.Tensor) -> bool:
+        """Whether ``policy.step`` runs in the C kernel for ``params`` (module docstring)."""
+        spec = getattr(self.policy, "native_spec", None)
+        return spec is not None and spec(params) is not None
+
     def initial_state(self, P: int, B: int, device=None, dtype=torch.float32):
-        return self.policy.initial_state(P, aligned(B), device=device, dtype=dtype)
+        probe = torch.empty(0, self.policy.num_params, device=device, dtype=dtype)
+        return self.policy.initial_state(P, B if self._native(probe) else aligned(B), device=device, dtype=dtype)
 
     def step(self, params, obs, state, episode_start=None):
         B = obs.shape[1]
         Bp = aligned(B)
-        out, state = self.policy.step(params, _pad(obs, Bp), state, _pad(episode_start, Bp, False))
-        return out[:, :B], state
+        if state[0].shape[1] == B and self._native(params):
+            return self.policy.step(params, obs, state, episode_start)
+        out, new = self.policy.step(params, _pad(obs, Bp), _pad_state(state, Bp), _pad(episode_start, Bp, False))
+        return out[:, :B], _like(new, state)
 
     def features(self, params, obs, state, episode_start=None):
         B = obs.shape[1]
         Bp = aligned(B)
-        feats, state = self.policy.features(params, _pad(obs, Bp), state, _pad(episode_start, Bp, False))
-        return feats[:, :B], state
+        feats, new = self.policy.features(params, _pad(obs, Bp), _pad_state(state, Bp),
+                                          _pad(episode_start, Bp, False))
+        return feats[:, :B], _like(new, state)
 
     def readout(self, params, feats):
         B = feats.shape[1]
