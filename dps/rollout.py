@@ -268,8 +268,10 @@ def _native_episodes(policy, env, params: torch.Tensor, B: int, T: int):
 class _LazyGreedy:
     """The default greedy head with its tie-breaking draws deferred (module docstring)."""
 
-    def __init__(self, head: DiscreteHead, gen: torch.Generator, full_shape):
-        self.head, self.gen, self.full_shape = head, gen, tuple(full_shape)
+    def __init__(self, head: DiscreteHead, gen: torch.Generator, full_shape, rect: Optional[tuple] = None):
+        """``rect = (r0, r1, c0, c1)``: the outputs are those of these slots of the
+        ``full_shape`` grid (a worker's share), whose draws are the full grid's."""
+        self.head, self.gen, self.full_shape, self.rect = head, gen, tuple(full_shape), rect
         self.pending = 0  # numbers the plain loop would have drawn so far and we have not
 
     def __call__(self, out: torch.Tensor, rows: Optional[torch.Tensor]):
@@ -298,6 +300,9 @@ class _LazyGreedy:
         u = torch.rand(self.pending + n_full, generator=self.gen, device=out.device, dtype=out.dtype)
         self.pending = 0
         noise = u[u.numel() - n_full:].view(self.full_shape)
+        if self.rect is not None:
+            r0, r1, c0, c1 = self.rect
+            noise = noise[r0:r1, c0:c1]
         if rows is not None:
             noise = noise.index_select(0, rows)
         return break_ties(greedy_scores(out), noise), out.isnan().any(-1)

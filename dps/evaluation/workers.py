@@ -58,7 +58,7 @@ import torch
 from ..errors import UserError
 from ..policies.heads import DiscreteHead, MultiDiscreteHead, make_head
 from ..registry import IMPORTED, import_modules
-from ..rollout import Actor, RolloutResult, Trajectory, rollout
+from ..rollout import Actor, RolloutResult, Trajectory, _LazyGreedy, rollout
 from ..seeding import make_generator
 
 #: how worker processes start: a fork starts in milliseconds and inherits the main
@@ -184,8 +184,16 @@ def _rect_rollout(env, policy, params, full_shape, rect, seeds, seed, max_steps,
         actor = actor.for_slots(full_shape, rect, gen)
     else:
         head = make_head(env.action_space)
-        if isinstance(head, (DiscreteHead, MultiDiscreteHead)):
-            # each step of the full rollout draws greedy tie-breaking noise of shape (P, B, n):
+        if isinstance(head, DiscreteHead) and not env.has_action_mask:
+            # each step of the full rollout draws greedy tie-breaking noise of shape (P, B, n);
+            # our slots' numbers are drawn only on a step where one of them ties or is NaN,
+            # skipping the numbers drawn meanwhile (the rollout's lazy draws, dps/rollout.py),
+            # so no process pays for the full grid's noise on every step
+            lazy = _LazyGreedy(head, gen, (P, B, head.n), rect)
+
+            def act(out, mask, _generator):
+                return lazy(out, None)[0]
+        elif isinstance(head, (DiscreteHead, MultiDiscreteHead)):
             # embed our slots, draw for all, slice ours
             def act(out, mask, _generator):
                 full = out.new_zeros(P, B, out.shape[-1])
