@@ -1,6 +1,7 @@
 """The C kernels (dps/native) against the torch path they replace, and the torch path as
 the fallback where no kernel can be built."""
 import logging
+import os
 
 import pytest
 import torch
@@ -260,3 +261,34 @@ def test_slot_aligned_policy_skips_padding_with_the_kernel(torch_path):
     out_grad, new_grad = wrapped.step(p, obs, state)
     assert new_grad[0].shape == (3, 5, 8)
     torch.testing.assert_close(out_grad.detach(), ref, atol=1e-6, rtol=1e-6)
+
+
+def test_bad_switch_value_is_refused(monkeypatch):
+    from dps.errors import UserError
+    monkeypatch.setenv("DPS_NATIVE", "maybe")
+    with pytest.raises(UserError, match="DPS_NATIVE.*accepted"):
+        native.enabled()
+    for ok in ("1", "on", "TRUE", "yes", "0", "Off"):
+        monkeypatch.setenv("DPS_NATIVE", ok)
+        native.enabled()
+
+
+def test_pickled_policy_carries_no_kernel_state():
+    import pickle
+    policy = dps.LSTMPolicy((4,), 2, hidden=4)
+    policy.native_spec(torch.zeros(1, policy.num_params))
+    clone = pickle.loads(pickle.dumps(policy))
+    assert "_native_spec" not in clone.__dict__
+    assert pickle.dumps(clone) == pickle.dumps(dps.LSTMPolicy((4,), 2, hidden=4))
+
+
+def test_cli_refuses_a_bad_switch_before_creating_anything(tmp_path):
+    import subprocess
+    import sys
+    out = tmp_path / "run"
+    env = {**os.environ, "DPS_NATIVE": "maybe"}
+    done = subprocess.run([sys.executable, "-m", "dps.run", "pgpe", "--env", "tmaze:length=10", "--generations", "1",
+                           "--out", str(out), "--quiet"], capture_output=True, text=True, env=env)
+    assert done.returncode == 2
+    assert "DPS_NATIVE" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert not out.exists()

@@ -27,6 +27,8 @@ import threading
 from pathlib import Path
 from typing import Optional
 
+from ..errors import UserError
+
 log = logging.getLogger(__name__)
 
 SOURCES = Path(__file__).resolve().parent
@@ -44,9 +46,19 @@ _lock = threading.Lock()
 _loaded: dict[str, Optional[ctypes.CDLL]] = {}
 
 
+_ON, _OFF = ("1", "on", "true", "yes", ""), ("0", "off", "false", "no")
+
+
 def enabled() -> bool:
-    """False when ``DPS_NATIVE`` is set to 0/off/false/no."""
-    return os.environ.get("DPS_NATIVE", "1").strip().lower() not in ("0", "off", "false", "no")
+    """False when ``DPS_NATIVE`` is 0/off/false/no; any other value than those and
+    1/on/true/yes (or unset) is refused."""
+    value = os.environ.get("DPS_NATIVE", "1").strip().lower()
+    if value in _OFF:
+        return False
+    if value not in _ON:
+        raise UserError(f"bad value {os.environ['DPS_NATIVE']!r} for the environment variable DPS_NATIVE; "
+                        "accepted: 1, on, true, yes (C kernels on) or 0, off, false, no (torch path only)")
+    return True
 
 
 def cache_dir() -> Path:

@@ -198,6 +198,13 @@ class LSTMPolicy(Policy):
         feats, state = self.features(params, obs, state, episode_start)
         return self.readout(params, feats), state
 
+    def __getstate__(self):
+        # the C kernel's block offsets are rebuilt on demand; a pickled policy (worker
+        # processes, checkpoints) carries only its definition
+        state = dict(self.__dict__)
+        state.pop("_native_spec", None)
+        return state
+
     def native_spec(self, params: torch.Tensor) -> Optional[dict]:
         """What the C kernels (:mod:`dps.native.lstm`) need to run this policy on ``params``,
         or None where the torch path runs: autograd, a GPU, a dtype other than float32/64,

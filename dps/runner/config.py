@@ -12,6 +12,7 @@ from typing import Any, Optional
 
 import torch
 
+from .. import native
 from ..algorithms import ALGORITHMS
 from ..algorithms.base import config_from_dict
 from ..envs.registry import ENVS
@@ -149,6 +150,7 @@ def check(cfg: RunConfig, what: str = "") -> None:
     against its ``Config`` fields' types; one error naming the value (prefixed by ``what``,
     e.g. the config.json it came from)."""
     prefix = f"{what}: " if what else ""
+    native.enabled()  # the DPS_NATIVE switch, before anything is created (dps/native/__init__.py)
     hints = typing.get_type_hints(RunConfig)
     for f in dataclasses.fields(RunConfig):
         value = getattr(cfg, f.name)
