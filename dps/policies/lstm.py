@@ -54,6 +54,26 @@ def _fast_tanh(x: torch.Tensor) -> torch.Tensor:
     return torch.sigmoid(x * 2.0) * 2.0 - 1.0
 
 
+def _cell(z: torch.Tensor, c: torch.Tensor, H: int, fast_tanh: bool):
+    """``(h, c)`` of a cell without peepholes from its fresh gate pre-activations ``z``
+    (``(..., 4H)``, modified in place with ``fast_tanh``) and the previous ``c``; the
+    arithmetic of :meth:`LSTMPolicy.features` and of :meth:`LSTMPolicy.row_step`."""
+    if fast_tanh:
+        # σ over [z_i, z_f, 2 z_g, z_o] (z is this step's fresh product: the in-place
+        # doubling is exact and autograd-safe); g = 2σ(2 z_g) − 1
+        z[..., 2 * H:3 * H].mul_(2.0)
+        s = torch.sigmoid(z)
+        i, f, o = s[..., :H], s[..., H:2 * H], s[..., 3 * H:]
+        # c = f c + i (2σ(2 z_g) − 1);  h = o (2σ(2c) − 1), with fused multiply-adds
+        c = torch.addcmul(torch.addcmul(-i, f, c), i, s[..., 2 * H:3 * H], value=2.0)
+        return torch.addcmul(-o, o, torch.sigmoid(c * 2.0), value=2.0), c
+    # one sigmoid over all four contiguous blocks (fewer kernels); g uses tanh
+    s = torch.sigmoid(z)
+    i, f, o = s[..., :H], s[..., H:2 * H], s[..., 3 * H:]
+    c = f * c + i * torch.tanh(z[..., 2 * H:3 * H])
+    return o * torch.tanh(c), c
+
+
 class LSTMPolicy(Policy):
     def __init__(self, obs_shape, out_size: int, hidden: Annotated[int, Range(1, 4096)] = 16,
                  layers: Annotated[int, Range(1, 16)] = 1,
@@ -167,21 +187,8 @@ class LSTMPolicy(Policy):
                 i, f = torch.sigmoid(zi + pi * c), torch.sigmoid(zf + pf * c)
                 c = f * c + i * tanh(zg)
                 h = torch.sigmoid(zo + po * c) * tanh(c)
-            elif self.fast_tanh:
-                # σ over [z_i, z_f, 2 z_g, z_o] (z is this step's fresh baddbmm output:
-                # the in-place doubling is exact and autograd-safe); g = 2σ(2 z_g) − 1
-                z[..., 2 * H:3 * H].mul_(2.0)
-                s = torch.sigmoid(z)
-                i, f, o = s[..., :H], s[..., H:2 * H], s[..., 3 * H:]
-                # c = f c + i (2σ(2 z_g) − 1);  h = o (2σ(2c) − 1), with fused multiply-adds
-                c = torch.addcmul(torch.addcmul(-i, f, c), i, s[..., 2 * H:3 * H], value=2.0)
-                h = torch.addcmul(-o, o, torch.sigmoid(c * 2.0), value=2.0)
             else:
-                # one sigmoid over all four contiguous blocks (fewer kernels); g uses tanh
-                s = torch.sigmoid(z)
-                i, f, o = s[..., :H], s[..., H:2 * H], s[..., 3 * H:]
-                c = f * c + i * torch.tanh(z[..., 2 * H:3 * H])
-                h = o * torch.tanh(c)
+                h, c = _cell(z, c, H, self.fast_tanh)
             new_state += [h, c]
             x = h
         if self.skip:
@@ -295,17 +302,7 @@ class LSTMPolicy(Policy):
             x_in, new = x, []
             for l, (W, b) in enumerate(Ws):
                 h, c = state[2 * l][0], state[2 * l + 1][0]
-                z = torch.addmm(b, torch.cat([x, h], -1), W)
-                if fast:  # features' fast_tanh arithmetic, op for op
-                    z[:, 2 * H:3 * H].mul_(2.0)
-                    s = torch.sigmoid(z)
-                    i, f, o = s[:, :H], s[:, H:2 * H], s[:, 3 * H:]
-                    c = torch.addcmul(torch.addcmul(-i, f, c), i, s[:, 2 * H:3 * H], value=2.0)
-                    h = torch.addcmul(-o, o, torch.sigmoid(c * 2.0), value=2.0)
-                else:
-                    s = torch.sigmoid(z)
-                    c = s[:, H:2 * H] * c + s[:, :H] * torch.tanh(z[:, 2 * H:3 * H])
-                    h = s[:, 3 * H:] * torch.tanh(c)
+                h, c = _cell(torch.addmm(b, torch.cat([x, h], -1), W), c, H, fast)
                 new += [h.unsqueeze(0), c.unsqueeze(0)]
                 x = h
             if skip:
