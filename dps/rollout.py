@@ -167,6 +167,13 @@ def rollout(policy, env, params: torch.Tensor, episodes: int, seed: int,
     rows = None  # original indices of the current rows once compacted
     full = None  # (returns, lengths, success) of all P rows once compacted
     obs = env.reset(P, B, gen)
+    T = env.max_steps if max_steps is None else min(max_steps, env.max_steps)
+    if greedy and actor is None and not record:
+        fused = _native_episodes(policy, env, params, B, T)
+        if fused is not None:
+            returns, lengths, success = fused
+            return RolloutResult(returns=returns, lengths=lengths, success=success if env.has_success else None,
+                                 env_steps=int(lengths.sum()))
     state = policy.initial_state(P, B, device=device, dtype=params.dtype)
     if actor is not None:
         actor.begin(P, B, gen)
@@ -176,13 +183,6 @@ def rollout(policy, env, params: torch.Tensor, episodes: int, seed: int,
     success = torch.zeros(P, B, device=device, dtype=torch.bool) if env.has_success else None
     nan = torch.tensor(float("nan"), device=device, dtype=params.dtype)
     rec = {"obs": [], "actions": [], "alive": [], "rewards": [], "masks": []}
-    T = env.max_steps if max_steps is None else min(max_steps, env.max_steps)
-    if greedy and actor is None and not record:
-        fused = _native_episodes(policy, env, params, B, T)
-        if fused is not None:
-            returns, lengths, success = fused
-            return RolloutResult(returns=returns, lengths=lengths, success=success if env.has_success else None,
-                                 env_steps=int(lengths.sum()))
     cpu = device.type == "cpu"
     sync_every = 1 if cpu or record else 8
     for t in range(T):

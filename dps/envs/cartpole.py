@@ -277,13 +277,13 @@ class CartPole(BatchedEnv):
             return None
         k = self.poles
         const = native_lstm.CartPoleConst(
-                poles=k, gym=int(self.integrator == "gym"), c_mass=self._c_mass, g=GYM_G, tau=GYM_TAU,
-                rk4_tau=TAU, gravity=GRAVITY, rk4_steps=RK4_STEPS, gm_mp=GYM_MP, gm_mc=GYM_MC, gm_l=GYM_L)
+            poles=k, gym=int(self.integrator == "gym"), c_mass=self._c_mass, g=GYM_G, tau=GYM_TAU,
+            rk4_tau=TAU, gravity=GRAVITY, rk4_steps=RK4_STEPS, gm_mp=GYM_MP, gm_mc=GYM_MC, gm_l=GYM_L)
         for name in ("c_fric", "c_ml", "c_3m4", "c_l"):
             getattr(const, name)[:k] = getattr(self, f"_{name}").tolist()
         return dict(kind="cartpole", const=const, discrete=self.discrete, n_obs=len(self._obs_index),
-                    max_steps=self.max_steps, obs_index=self._obs_index_t.cpu().clone(),
-                    obs_scale=self._obs_scale.to(torch.float64).cpu(), bounds=self._bounds.to(torch.float64).cpu())
+                    max_steps=self.max_steps, obs_index=self._obs_index_t, obs_scale=self._obs_scale,
+                    bounds=self._bounds)
 
     def native_start(self) -> torch.Tensor:
         """The internal-order state after :meth:`reset` (``(P, B, 2 + 2k)``), for the C kernel."""
