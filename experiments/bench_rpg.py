@@ -53,6 +53,9 @@ from dps.envs.registry import make_env
 from dps.policies import make_head, make_policy
 from dps.rollout import rollout
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sb3_peer import OneEpisodeGym, greedy_score, recurrent_ppo  # noqa: E402
+
 
 def run_one(env_spec, policy_spec, seed, target, max_updates, eval_every, eval_episodes, metric, **cfg):
     env = make_env(env_spec)
@@ -87,66 +90,22 @@ def _gym_task(env_spec):
 
         return lambda: NoVel(gym.make("CartPole-v1"))
     if env_spec.startswith("tmaze"):
-        class TMazeGym(gym.Env):
-            """The dps T-maze, one episode at a time (P = B = 1, goal drawn at random)."""
-
-            def __init__(self):
-                sep = "," if ":" in env_spec else ":"
-                self.maze = make_env(env_spec + sep + "balanced=false")  # B = 1: draw the goal per episode
-                self.observation_space = gym.spaces.Box(0.0, 1.0, (3,), dtype=np.float32)
-                self.action_space = gym.spaces.Discrete(4)
-                self.gen = torch.Generator()
-
-            def reset(self, seed=None, options=None):
-                super().reset(seed=seed)
-                if seed is not None:
-                    self.gen.manual_seed(int(seed))
-                return self.maze.reset(1, 1, self.gen)[0, 0].numpy(), {}
-
-            def step(self, action):
-                obs, r, done, info = self.maze.step(torch.tensor([[int(action)]]))
-                success = bool(info["success"][0, 0])
-                timeout = bool(done[0, 0]) and self.maze.t >= self.maze.max_steps and not success
-                term = bool(done[0, 0]) and not timeout
-                return obs[0, 0].numpy(), float(r[0, 0]), term, timeout, {"is_success": success}
-
-        return TMazeGym
+        return lambda: OneEpisodeGym(env_spec)
     raise SystemExit(f"--vs-ppo supports gym:CartPole-v1,velocities=false and tmaze:..., not {env_spec}")
 
 
 def ppo_one(env_spec, seed, target, metric, max_steps, eval_every, eval_episodes):
     """RecurrentPPO until its greedy score reaches ``target``: (solved, steps, wall s, score)."""
-    import numpy as np
-    from sb3_contrib import RecurrentPPO
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.env_util import make_vec_env
 
     make = _gym_task(env_spec)
     venv = make_vec_env(make, n_envs=8, seed=seed)
     eval_env = make()
-
-    def lin(x0):
-        return lambda frac: frac * x0
-
-    model = RecurrentPPO("MlpLstmPolicy", venv, n_steps=32, batch_size=256, n_epochs=4, gamma=0.999,
-                         gae_lambda=0.98, ent_coef=0.0, learning_rate=lin(1e-3), clip_range=lin(0.2),
-                         policy_kwargs=dict(ortho_init=False, activation_fn=torch.nn.ReLU, lstm_hidden_size=64,
-                                            enable_critic_lstm=True, net_arch=dict(pi=[64], vf=[64])),
-                         seed=seed, device="cpu", verbose=0)
+    model = recurrent_ppo(venv, seed)
 
     def evaluate(k):
-        scores = []
-        for e in range(eval_episodes):
-            obs, _ = eval_env.reset(seed=10_000 + 1000 * k + e)
-            state, start, total, info = None, np.ones((1,), dtype=bool), 0.0, {}
-            while True:
-                a, state = model.predict(obs[None], state=state, episode_start=start, deterministic=True)
-                obs, r, term, trunc, info = eval_env.step(int(a[0]))
-                total, start = total + r, np.zeros((1,), dtype=bool)
-                if term or trunc:
-                    break
-            scores.append(float(info.get("is_success", False)) if metric == "success" else total)
-        return float(np.mean(scores))
+        return greedy_score(model, eval_env, eval_episodes, 10_000 + 1000 * k, metric)
 
     class Stop(BaseCallback):
         def __init__(self):
