@@ -60,7 +60,8 @@ def stages(task: str, start: int, end: int) -> list[int]:
 
 def dps_command(task: str, algo: str, seed: int, args) -> list[str]:
     return [sys.executable, "-m", "dps.run", algo, "--env", task, "--curriculum",
-            f"length={args.start}..{args.max_length}", "--max-episodes", str(args.budget), "--generations",
+            f"length={args.start}..{args.max_length}", "--max-episodes", str(args.budget), "--max-env-steps",
+            str(args.max_env_steps), "--generations",
             "1000000", "--seed", str(seed), "--out", f"{args.out}/{task}_{algo}_s{seed}", "--quiet", "--overwrite"]
 
 
@@ -138,6 +139,10 @@ def ppo_run(task: str, seed: int, args) -> dict:
                        f"--ppo-max-steps {args.ppo_max_steps}"}
 
 
+def steps_cap(algo: str, args) -> int:
+    return args.ppo_max_steps if algo == "ppo" else args.max_env_steps
+
+
 def one(task: str, algo: str, seed: int, args) -> dict:
     load, t0 = os.getloadavg()[0], time.time()
     if algo == "ppo":  # a subprocess of its own, so that two jobs run on two cores
@@ -147,10 +152,11 @@ def one(task: str, algo: str, seed: int, args) -> dict:
         r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"})
         if r.returncode:
             raise SystemExit(f"{' '.join(cmd)} failed:\n{r.stderr}")
-        row = {**json.loads(r.stdout.strip().splitlines()[-1]), "max_steps": args.ppo_max_steps}
+        row = json.loads(r.stdout.strip().splitlines()[-1])
     else:
         row = dps_run(task, algo, seed, args)
-    return {"task": task, "algo": algo, "seed": seed, "budget": args.budget, "max_length": args.max_length,
+    return {"task": task, "algo": algo, "seed": seed, "budget": args.budget, "max_env_steps": steps_cap(algo, args),
+            "max_length": args.max_length,
             **row, "wall_s": round(time.time() - t0, 1), "load": round(load, 2)}
 
 
@@ -164,7 +170,7 @@ def write_results(rows: list[dict], res: Path, args) -> None:
              f"solved when ≥ {need} seeds pass it (greedy success ≥ 0.95) within the budget of training "
              f"episodes. Machine: {platform.machine()}, {os.cpu_count()} cores, load average "
              f"{min(loads):.1f}–{max(loads):.1f} at the runs' starts.", "",
-             "| task | learner | budget (episodes) | seeds | longest solved | seeds passing each length | "
+             "| task | learner | budget per run | seeds | longest solved | seeds passing each length | "
              "episodes to pass the longest solved: median | wall s: median |",
              "|---|---|---|---|---|---|---|---|"]
     curves = {}
@@ -179,8 +185,8 @@ def write_results(rows: list[dict], res: Path, args) -> None:
         med = eps[len(eps) // 2] if eps else None
         walls = sorted(r["wall_s"] for r in mine)
         curves[(task, algo)] = (Ls, [c / len(mine) for c in counts])
-        cap = {r.get("max_steps") for r in mine} - {None}
-        lines.append(f"| {task} | {algo} | {budget:,}" + "".join(f" or {c:,} env steps" for c in cap)
+        cap = {r.get("max_env_steps") for r in mine} - {None}
+        lines.append(f"| {task} | {algo} | {budget:,}" + "".join(f" or {c / 1e6:g}M env steps" for c in cap)
                      + f" | {len(mine)} | {longest if longest else 'none'} | "
                      + ", ".join(f"{L}: {c}" for L, c in zip(Ls, counts)) + " | "
                      + (f"{med:,}" if med is not None else "—") + f" | {walls[len(walls) // 2]:.0f} |")
@@ -240,6 +246,8 @@ def main() -> None:
     ap.add_argument("--start", type=int, default=10, help="the curriculum's first length")
     ap.add_argument("--max-length", type=int, default=1000)
     ap.add_argument("--budget", type=int, default=100_000, help="training episodes per run")
+    ap.add_argument("--max-env-steps", type=int, default=20_000_000,
+                    help="and training env steps per run (a run stuck at a long length costs steps, not episodes)")
     ap.add_argument("--need", type=int, default=4, help="seeds that must pass a length for it to count as solved")
     ap.add_argument("--ppo-eval-every", type=int, default=10_000, help="env steps between PPO's greedy evaluations")
     ap.add_argument("--ppo-max-steps", type=int, default=500_000,
@@ -248,6 +256,7 @@ def main() -> None:
     ap.add_argument("--out", default="runs/memory_length")
     ap.add_argument("--results", default=str(ROOT / "experiments/results/memory_length"))
     ap.add_argument("--table-only", action="store_true", help="rewrite the table from the jsonl, run nothing")
+    ap.add_argument("--rerun", action="store_true", help="run again what the jsonl already has (default: skip it)")
     args = ap.parse_args()
     res = Path(args.results)
     res.mkdir(parents=True, exist_ok=True)
@@ -255,8 +264,12 @@ def main() -> None:
     old = [json.loads(line) for line in jsonl.read_text().splitlines()] if jsonl.exists() else []
     todo = [] if args.table_only else [(t, a, s) for t in args.tasks.split(",") for a in args.algos.split(",")
                                        for s in seeds_of(args.seeds)]
-    key = lambda r: (r["task"], r["algo"], r["seed"], r["budget"], r["max_length"])  # noqa: E731
+    key = lambda r: (r["task"], r["algo"], r["seed"], r["budget"], r.get("max_env_steps"), r["max_length"])  # noqa: E731
     rows = list(old)
+    if not args.rerun:
+        have = {key(r) for r in old}
+        todo = [(t, a, s) for t, a, s in todo
+                if (t, a, s, args.budget, steps_cap(a, args), args.max_length) not in have]
 
     def save(row):
         nonlocal rows
