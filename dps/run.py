@@ -30,6 +30,7 @@ from .policies import POLICIES
 from .registry import import_modules
 from .runner import Interrupted, RunConfig, RunFailed, evaluate_run, train
 from .runner.config import flag_name, is_list
+from .runner.defaults import MEASURED
 from .spec import Range, convert
 from .tasks import TASKS
 
@@ -110,6 +111,10 @@ def _list() -> None:
         print(title)
         for line in registry.describe():
             print("  " + line)
+    print("defaults measured over seeds (python -m dps.run COMMAND --seed S, no other flag; solved = greedy "
+          "success >= 0.95):")
+    for m in MEASURED:
+        print("  " + m.line())
 
 
 def _imports_in(argv: list[str]) -> list[str]:
