@@ -35,6 +35,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -172,8 +173,9 @@ def write_results(rows: list[dict], res: Path, args) -> None:
     lines = ["# Longest memory length solved, per learner", "",
              f"`python experiments/memory_length.py` (this file keeps every run made with it; the per-run "
              f"commands are in the jsonl beside it). Curriculum from {args.start}, ×2 per stage. A length is "
-             f"solved when ≥ {need} seeds pass it (greedy success ≥ 0.95) within the budget of training "
-             f"episodes. Machine: {platform.machine()}, {os.cpu_count()} cores, load average "
+             f"solved when ≥ {need} seeds pass it (greedy success ≥ 0.95) within the run's budget (training "
+             f"episodes or env steps, whichever runs out first). Machine: {platform.machine()}, "
+             f"{os.cpu_count()} cores, load average "
              f"{min(loads):.1f}–{max(loads):.1f} at the runs' starts.", "",
              "| task | learner | budget per run | seeds | longest solved | seeds passing each length | "
              "episodes to pass the longest solved: median | wall s: median |",
@@ -187,14 +189,14 @@ def write_results(rows: list[dict], res: Path, args) -> None:
         solved = [L for L, c in zip(Ls, counts) if c >= min(need, len(mine))]
         longest = solved[-1] if solved else None
         eps = sorted(r["passed"][str(longest)] for r in mine if longest and str(longest) in r["passed"])
-        med = eps[len(eps) // 2] if eps else None
+        med = statistics.median(eps) if eps else None
         walls = sorted(r["wall_s"] for r in mine)
         curves[(task, algo)] = (Ls, [c / len(mine) for c in counts])
         cap = {r.get("max_env_steps") for r in mine} - {None}
         lines.append(f"| {task} | {algo} | {budget:,}" + "".join(f" or {c / 1e6:g}M env steps" for c in cap)
                      + f" | {len(mine)} | {longest if longest else 'none'} | "
                      + ", ".join(f"{L}: {c}" for L, c in zip(Ls, counts)) + " | "
-                     + (f"{med:,}" if med is not None else "—") + f" | {walls[len(walls) // 2]:.0f} |")
+                     + (f"{med:,.0f}" if med is not None else "—") + f" | {walls[len(walls) // 2]:.0f} |")
     lines += ["", "Per run (seed: longest length passed, final greedy success at the target length, "
               "training episodes used):", ""]
     for task, algo, budget, top in groups:
@@ -218,13 +220,14 @@ def write_results(rows: list[dict], res: Path, args) -> None:
     tasks = sorted({t for t, _ in curves})
     fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4), squeeze=False)
     for ax, task in zip(axes[0], tasks):
-        for (t, algo), (Ls, frac) in sorted(curves.items()):
-            if t == task:
-                ax.plot(Ls, frac, marker="o", label=algo)
+        mine = [(algo, Ls, frac) for (t, algo), (Ls, frac) in sorted(curves.items()) if t == task]
+        for i, (algo, Ls, frac) in enumerate(mine):
+            shift = 0.015 * (i - (len(mine) - 1) / 2)  # equal curves stay visible side by side
+            ax.plot(Ls, [f + shift for f in frac], marker="os^vD<>"[i % 7], label=algo)
         ax.set_xscale("log")
         ax.set_xlabel("length")
-        ax.set_ylabel("fraction of seeds passing")
-        ax.set_title(f"{task}, {args.budget:,} episodes")
+        ax.set_ylabel("fraction of seeds passing (curves offset by ±0.04)")
+        ax.set_title(f"{task}: curriculum from {args.start}, {args.budget:,} episodes per run")
         ax.set_ylim(-0.05, 1.05)
         ax.legend(fontsize=8)
     fig.tight_layout()
