@@ -10,7 +10,9 @@ table ranks candidates by
 
 1. the lower quartile over seeds of the final greedy success rate (a candidate that fails on
    a quarter of the seeds ranks below one that never does),
-2. then the upper quartile of the training episodes (unsolved runs count as their whole
+2. then the number of seeds solved (where a quarter or more of every candidate's seeds
+   fail, the lower quartile ties and cannot tell 2 of 10 from 6 of 10),
+3. then the upper quartile of the training episodes (unsolved runs count as their whole
    budget), i.e. the slow seeds, not the fast ones.
 
 Writes ``RESULTS/<env>.md`` and ``.jsonl`` (``--results``); run directories go to ``--out``
@@ -31,15 +33,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from dps.runner.defaults import seeds_in  # noqa: E402
 
 
 def seeds_of(text: str) -> list[int]:
     """``0-9`` or ``1,2,5`` or a mix (``0-3,7``)."""
-    out: list[int] = []
-    for part in text.split(","):
-        lo, _, hi = part.partition("-")
-        out += list(range(int(lo), int(hi) + 1)) if hi else [int(lo)]
-    return out
+    return seeds_in(text)
 
 
 def quartiles(values: list[float]) -> tuple[float, float]:
@@ -48,6 +49,19 @@ def quartiles(values: list[float]) -> tuple[float, float]:
         return values[0], values[0]
     q = statistics.quantiles(values, n=4, method="inclusive")
     return q[0], q[2]
+
+
+def ranked(rows: list[dict], candidates: list[str]) -> list[tuple]:
+    """``(candidate, success lower quartile, episodes upper quartile, seeds solved, its rows,
+    its episodes)`` per candidate, best first (module docstring)."""
+    table = []
+    for c in candidates:
+        mine = [r for r in rows if r["candidate"] == c]
+        succ = [r["success"] for r in mine]
+        eps = [float(r["episodes"]) if r["success"] >= 0.95 else float(max(x["episodes"] for x in rows))
+               for r in mine]
+        table.append((c, quartiles(succ)[0], quartiles(eps)[1], sum(s >= 0.95 for s in succ), mine, eps))
+    return sorted(table, key=lambda t: (-t[1], -t[3], t[2]))
 
 
 def run_one(algo: str, env: str, candidate: str, seed: int, args) -> dict:
@@ -85,20 +99,14 @@ def main() -> None:
     res.mkdir(parents=True, exist_ok=True)
     name = f"{args.algo}_" + "".join(c if c.isalnum() else "_" for c in args.env)
     (res / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    table = []
-    for c in args.candidate:
-        mine = [r for r in rows if r["candidate"] == c]
-        succ = [r["success"] for r in mine]
-        eps = [float(r["episodes"]) if r["success"] >= 0.95 else float(max(x["episodes"] for x in rows))
-               for r in mine]
-        table.append((c, quartiles(succ)[0], quartiles(eps)[1], sum(s >= 0.95 for s in succ), mine, eps))
-    table.sort(key=lambda t: (-t[1], t[2]))
+    table = ranked(rows, args.candidate)
     lines = [f"# Seed sweep: `{args.algo} --env {args.env}`", "",
              f"`python experiments/tune_defaults.py {shlex.join(sys.argv[1:])}`: {len(seeds)} seeds "
              f"({args.seeds}) per candidate, {args.jobs} runs at a time, {time.time() - t0:.0f} s in all. Machine: "
              f"{platform.machine()}, {os.cpu_count()} cores, load average {load:.2f} at the start. Ranked by the "
-             "lower quartile of the final greedy success (100 fresh episodes), then the upper quartile of the "
-             "training episodes (an unsolved run counts as the largest budget any run used).", "",
+             "lower quartile of the final greedy success (100 fresh episodes), then the seeds solved, then the "
+             "upper quartile of the training episodes (an unsolved run counts as the largest budget any run "
+             "used).", "",
              "| rank | candidate flags | seeds solved (≥ 0.95) | success: lower quartile | episodes: median | "
              "episodes: upper quartile | per seed: success (episodes) |", "|---|---|---|---|---|---|---|"]
     for i, (c, q1, q3, n, mine, eps) in enumerate(table, 1):

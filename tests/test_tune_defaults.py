@@ -20,3 +20,14 @@ def test_quartiles_judge_the_bad_seeds():
     assert m.quartiles([3.0]) == (3.0, 3.0)
     lo, hi = m.quartiles([1.0, 2.0, 3.0, 4.0, 5.0])
     assert (lo, hi) == (2.0, 4.0)
+
+
+def test_seeds_solved_break_a_tie_of_lower_quartiles():
+    m = _module()
+    # both candidates fail on more than a quarter of the seeds (lower quartile 0.5), and the
+    # worse one is faster on its slow seeds: the seeds solved decide
+    rows = [{"candidate": "a", "success": s, "episodes": 100} for s in (1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5)]
+    rows += [{"candidate": "b", "success": s, "episodes": 100 if s == 1.0 else 90}
+             for s in (1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.5)]
+    table = m.ranked(rows, ["a", "b"])
+    assert [t[0] for t in table] == ["b", "a"] and table[0][1] == table[1][1] == 0.5
