@@ -57,12 +57,18 @@ def _gym(options: dict) -> dict:
     return {}
 
 
-def _tmaze_curriculum(options: dict) -> dict:
-    # corridors longer than 10 are reached through a curriculum from 10: the memory is found
-    # at 10 and then holds at any length (seed sweep in docs/MEMORY.md: 10/10 seeds at
-    # length 20 against 9/10 without; 4/5 at 500 and at 1000)
-    length = int(options.get("length", 10))
-    return dict(curriculum=f"length=10..{length}") if length > 10 else {}
+def _curriculum_from_10(default_length: int):
+    """Settings for a memory env whose ``length`` option defaults to ``default_length``:
+    lengths above 10 are reached through a curriculum from 10. The memory is found at 10 and
+    then holds at any length (seed sweeps in docs/MEMORY.md: PGPE on the T-maze, 10/10 seeds
+    at length 20 against 9/10 without and 4/5 at 500 and 1000; SNES on the T-maze; PGPE on
+    class-query, the same 10/10 at lengths 50 and 200 with half the episodes on the slow seeds)."""
+
+    def settings(options: dict) -> dict:
+        length = int(options.get("length", default_length))
+        return dict(curriculum=f"length=10..{length}") if length > 10 else {}
+
+    return settings
 
 
 def _games(options: dict) -> dict:
@@ -88,11 +94,11 @@ TUNED: list[Tuned] = [
     # stops at success, so a larger budget changes no run that succeeds within the smaller one
     Tuned("pgpe", "tmaze", dict(variant="modern", lr_mu=0.2, sigma_init=1.0, init_scale=1.0, restart_after=150,
                                 generations=4000)),
-    Tuned("pgpe", "tmaze", _tmaze_curriculum),
+    Tuned("pgpe", "tmaze", _curriculum_from_10(10)),
     # SNES from the shared rows (stdev 0.1, no curriculum) found the T-maze-50 memory on 2 of
     # seeds 0-9; with PGPE's initial sigma of 1.0 and the curriculum, 8 of 10 (docs/MEMORY.md)
     Tuned("snes", "tmaze", dict(stdev_init=1.0)),
-    Tuned("snes", "tmaze", _tmaze_curriculum),
+    Tuned("snes", "tmaze", _curriculum_from_10(10)),
     Tuned("rpg", "tmaze", dict(_RPG, policy="lstm:hidden=16,forget_bias=5,input_bias=-5,skip=true",
                                generations=2000)),
     Tuned("*", "cartpole", dict(policy="lstm:hidden=4,input_scale=10", popsize=20, episodes=1, generations=500,
@@ -103,6 +109,7 @@ TUNED: list[Tuned] = [
     Tuned("*", "class-query", dict(policy="lstm:hidden=4,forget_bias=3", popsize=40, episodes=16, generations=1000,
                                    eval_every=5, center_episodes=100, stop_success=1.0)),
     Tuned("pgpe", "class-query", dict(_PGPE_MODERN, restart_after=150)),
+    Tuned("pgpe", "class-query", _curriculum_from_10(20)),
     Tuned("rpg", "class-query", dict(_RPG, policy="lstm:hidden=16,forget_bias=5", generations=1000)),
     # catch is Markov (ball and paddle are both visible): a feed-forward default
     Tuned("*", "catch", dict(policy="mlp:hidden=16", popsize=40, episodes=20, generations=500, eval_every=5,
