@@ -47,6 +47,10 @@ class Spec:
         parts = list(self.args) + [f"{k}={v}" for k, v in self.options.items()]
         return self.name + (":" + ",".join(parts) if parts else "")
 
+    def with_options(self, **options) -> "Spec":
+        """This spec with ``options`` set (added or replaced; values as their text)."""
+        return Spec(self.name, self.args, {**self.options, **{k: str(v) for k, v in options.items()}})
+
 
 def parse_spec(text: str, kind: str = "spec") -> Spec:
     """Split ``name:tok,tok`` into a :class:`Spec` (no type conversion yet)."""

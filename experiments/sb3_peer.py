@@ -21,13 +21,6 @@ import numpy as np
 import torch
 
 from dps.envs.registry import ENVS, make_env
-from dps.spec import Spec
-
-
-def _spec_with(env_spec: str, **options) -> str:
-    """``env_spec`` with ``options`` set (added or replaced)."""
-    spec = ENVS.spec(env_spec)
-    return str(Spec(spec.name, spec.args, {**spec.options, **{k: str(v) for k, v in options.items()}}))
 
 
 class OneEpisodeGym(gym.Env):
@@ -45,7 +38,7 @@ class OneEpisodeGym(gym.Env):
         a vectorised env calls this between any two steps, and the episode under way ends
         on the env it began on."""
         if env_spec.startswith("tmaze"):
-            env_spec = _spec_with(env_spec, balanced="false")
+            env_spec = str(ENVS.spec(env_spec).with_options(balanced="false"))
         self.pending = env_spec
 
     def _switch(self) -> None:

@@ -14,6 +14,10 @@ def test_parse_and_bind():
     kw = bind_spec(s, f, "env")
     assert kw == {"id": "CartPole-v1", "hide": (1, 3), "velocities": False, "length": 7, "lr": 1e-3}
     assert str(s) == "gym:CartPole-v1,hide=1+3,velocities=false,length=7,lr=1e-3"
+    # an option replaced in place, a new one appended, the spec itself unchanged
+    assert str(s.with_options(length=9, max_steps=50)) == \
+        "gym:CartPole-v1,hide=1+3,velocities=false,length=9,lr=1e-3,max_steps=50"
+    assert s.options["length"] == "7"
 
 
 @pytest.mark.parametrize("text,msg", [

@@ -24,15 +24,14 @@ from dataclasses import dataclass
 
 from ..envs.registry import ENVS
 from ..errors import UserError
-from ..spec import Spec, base_type
+from ..spec import base_type
 
 _FORM = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*([^.\s]+(?:\.[0-9]+)?)\s*\.\.\s*(\S+)\s*$")
 
 
 def _with_option(env_spec: str, key: str, value) -> str:
     """``env_spec`` with its option ``key`` set to ``value`` (added or replaced)."""
-    spec = ENVS.spec(env_spec)
-    return str(Spec(spec.name, spec.args, {**spec.options, key: str(value)}))
+    return str(ENVS.spec(env_spec).with_options(**{key: value}))
 
 
 def active(text: "str | None") -> "str | None":
