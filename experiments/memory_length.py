@@ -51,9 +51,14 @@ from dps.runner.curriculum import Curriculum  # noqa: E402
 from dps.runner.defaults import tuned  # noqa: E402
 
 
+def curriculum(task: str, start: int, end: int) -> Curriculum:
+    """The runs' curriculum: ``length`` from ``start`` to ``end``, ×2 at success 0.95."""
+    return Curriculum.parse(f"length={start}..{end}", task, 2.0, 0.95)
+
+
 def stages(task: str, start: int, end: int) -> list[int]:
     """The curriculum's lengths from ``start`` to ``end`` (the runner's own rule)."""
-    cur = Curriculum.parse(f"length={start}..{end}", task, 2.0, 0.95)
+    cur = curriculum(task, start, end)
     out = [cur.start]
     while out[-1] < cur.end:
         out.append(cur.next(out[-1]))
@@ -67,11 +72,17 @@ def dps_command(task: str, algo: str, seed: int, args) -> list[str]:
             "1000000", "--seed", str(seed), "--out", f"{args.out}/{task}_{algo}_s{seed}", "--quiet", "--overwrite"]
 
 
-def dps_run(task: str, algo: str, seed: int, args) -> dict:
-    cmd = dps_command(task, algo, seed, args)
+def _run(cmd: list[str]) -> str:
+    """``cmd``'s stdout (one core: OMP_NUM_THREADS=1); its stderr ends the sweep if it fails."""
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"})
     if r.returncode:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{r.stderr}")
+    return r.stdout
+
+
+def dps_run(task: str, algo: str, seed: int, args) -> dict:
+    cmd = dps_command(task, algo, seed, args)
+    _run(cmd)
     s = json.loads((ROOT / cmd[cmd.index("--out") + 1] / "summary.json").read_text())
     return {"passed": passed_lengths(s, args.max_length), "final_success": s["eval"]["success_rate"],
             "episodes": s["episodes"], "env_steps": s["env_steps"], "command": " ".join(["python", *cmd[1:]])}
@@ -97,7 +108,7 @@ def ppo_run(task: str, seed: int, args) -> dict:
 
     torch.set_num_threads(1)
     lengths = stages(task, args.start, args.max_length)
-    spec = Curriculum.parse(f"length={args.start}..{args.max_length}", task, 2.0, 0.95).spec_at
+    spec = curriculum(task, args.start, args.max_length).spec_at
     venv = make_vec_env(lambda: OneEpisodeGym(spec(lengths[0])), n_envs=8, seed=seed)
     probe = OneEpisodeGym(spec(lengths[0]))
     model = recurrent_ppo(venv, seed)
@@ -155,10 +166,7 @@ def one(task: str, algo: str, seed: int, args) -> dict:
         cmd = [sys.executable, __file__, "--ppo-one", task, str(seed), "--budget", str(args.budget), "--start",
                str(args.start), "--max-length", str(args.max_length), "--ppo-eval-every", str(args.ppo_eval_every),
                "--ppo-max-steps", str(args.ppo_max_steps)]
-        r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"})
-        if r.returncode:
-            raise SystemExit(f"{' '.join(cmd)} failed:\n{r.stderr}")
-        row = json.loads(r.stdout.strip().splitlines()[-1])
+        row = json.loads(_run(cmd).strip().splitlines()[-1])
     else:
         row = dps_run(task, algo, seed, args)
     return {"task": task, "algo": algo, "seed": seed, "budget": args.budget, "max_env_steps": steps_cap(algo, args),
@@ -180,10 +188,11 @@ def write_results(rows: list[dict], res: Path, args) -> None:
              "| task | learner | budget per run | seeds | longest solved | seeds passing each length | "
              "episodes to pass the longest solved: median | wall s: median |",
              "|---|---|---|---|---|---|---|---|"]
+    of = {g: sorted((r for r in rows if (r["task"], r["algo"], r["budget"], r["max_length"]) == g),
+                    key=lambda r: r["seed"]) for g in groups}
     curves = {}
     for task, algo, budget, top in groups:
-        mine = sorted((r for r in rows if (r["task"], r["algo"], r["budget"], r["max_length"]) ==
-                       (task, algo, budget, top)), key=lambda r: r["seed"])
+        mine = of[task, algo, budget, top]
         Ls = stages(task, args.start, top)
         counts = [sum(str(L) in r["passed"] for r in mine) for L in Ls]
         solved = [L for L, c in zip(Ls, counts) if c >= min(need, len(mine))]
@@ -200,8 +209,7 @@ def write_results(rows: list[dict], res: Path, args) -> None:
     lines += ["", "Per run (seed: longest length passed, final greedy success at the target length, "
               "training episodes used):", ""]
     for task, algo, budget, top in groups:
-        mine = sorted((r for r in rows if (r["task"], r["algo"], r["budget"], r["max_length"]) ==
-                       (task, algo, budget, top)), key=lambda r: r["seed"])
+        mine = of[task, algo, budget, top]
         cells = []
         for r in mine:
             best = max((int(k) for k in r["passed"]), default=None)

@@ -64,9 +64,18 @@ def ranked(rows: list[dict], candidates: list[str]) -> list[tuple]:
     return sorted(table, key=lambda t: (-t[1], -t[3], t[2]))
 
 
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in text)
+
+
+def sweep_name(algo: str, env: str) -> str:
+    """The file name (without suffix) of a sweep's table and records in ``--results``."""
+    return f"{algo}_{_slug(env)}"
+
+
 def run_one(algo: str, env: str, candidate: str, seed: int, args) -> dict:
-    tag = "".join(c if c.isalnum() else "_" for c in candidate)[:60] or "defaults"
-    out = Path(args.out) / f"{algo}_{''.join(c if c.isalnum() else '_' for c in env)}_{tag}_s{seed}"
+    tag = _slug(candidate)[:60] or "defaults"
+    out = Path(args.out) / f"{sweep_name(algo, env)}_{tag}_s{seed}"
     cmd = ["python", "-m", "dps.run", algo, "--env", env, *shlex.split(candidate), "--seed", str(seed),
            "--out", str(out), "--overwrite", "--quiet"]
     t0 = time.time()
@@ -97,7 +106,7 @@ def main() -> None:
         rows = list(pool.map(lambda cs: run_one(args.algo, args.env, cs[0], cs[1], args), jobs))
     res = Path(args.results)
     res.mkdir(parents=True, exist_ok=True)
-    name = f"{args.algo}_" + "".join(c if c.isalnum() else "_" for c in args.env)
+    name = sweep_name(args.algo, args.env)
     (res / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     table = ranked(rows, args.candidate)
     lines = [f"# Seed sweep: `{args.algo} --env {args.env}`", "",

@@ -6,6 +6,7 @@ import shlex
 from pathlib import Path
 
 import pytest
+from experiment_scripts import load
 
 from dps.run import main, run_config
 from dps.runner.defaults import MEASURED, seeds_in
@@ -22,8 +23,7 @@ def test_measured_row_is_the_sweeps_record(m):
     argv = shlex.split(m.command)
     run_config(argv)  # a valid command line as it stands
     algo, env = argv[0], argv[argv.index("--env") + 1]
-    records = ROOT / "experiments/results/tune_defaults" / (algo + "_" + "".join(c if c.isalnum() else "_"
-                                                                                  for c in env) + ".jsonl")
+    records = ROOT / "experiments/results/tune_defaults" / (load("tune_defaults").sweep_name(algo, env) + ".jsonl")
     rows = [json.loads(line) for line in records.read_text().splitlines()]
     mine = {r["seed"]: r for r in rows if r["candidate"] == "" and r["seed"] in seeds_in(m.seeds)}
     assert sorted(mine) == seeds_in(m.seeds), f"{records.name} lacks defaults runs for seeds {m.seeds}"
