@@ -137,6 +137,39 @@ def test_cartpole_episodes_match_torch_loop(spec, dtype, regime, torch_path):
     assert torch.equal(fused.success[ok], ref.success[ok])
 
 
+DAMPING = [("cartpole:fitness=damping,discrete=true,max_steps=400", 4, "balancing"),   # past step 100: the potential
+           ("cartpole:poles=2,velocities=false,max_steps=300", 4, "random"),
+           ("cartpole:poles=2,velocities=false,start=grid,max_steps=300", 2, "random")]
+
+
+@needs_kernels
+@pytest.mark.parametrize("spec,hidden,regime", DAMPING)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_damping_fitness_episodes_match_torch_loop(spec, hidden, regime, dtype, torch_path):
+    """The kernel's damping fitness (lstm_cartpole.h) against the env's shaped rewards
+    summed by the torch loop: the same episode lengths where the physics agree, the same
+    returns up to the order J is summed in."""
+    env = dps.make_env(spec)
+    assert env.fitness == "damping" and env.native_spec() is not None
+    policy = dps.LSTMPolicy(env.observation_shape, env.action_space.out_size, hidden=hidden, skip=True)
+    g = torch.Generator().manual_seed(3)
+    mean = _controller(policy) if regime == "balancing" else torch.zeros(policy.num_params)
+    params = (mean + 0.3 * torch.randn(48, policy.num_params, generator=g)).to(dtype)
+    fused = rollout(policy, env, params, 4, seed=5)
+    with torch_path:
+        ref = rollout(policy, env, params, 4, seed=5)
+    ok = fused.lengths == ref.lengths
+    assert ok.float().mean().item() >= 0.97
+    if regime == "balancing":
+        assert (fused.lengths > 150).float().mean().item() > 0.5   # the potential's part is exercised
+    # libm's sin/cos against torch's move a few bang-bang trajectories apart over hundreds
+    # of steps (their states, so their J); the others agree to the float type's rounding
+    rel = ((fused.returns - ref.returns).abs() / ref.returns.abs())[ok].double()
+    assert rel.median().item() <= (1e-7 if dtype == torch.float32 else 1e-13)
+    assert torch.quantile(rel, 0.9).item() <= 1e-6 and rel.max().item() <= 1e-3
+    assert fused.returns.dtype == ref.returns.dtype and torch.equal(fused.success[ok], ref.success[ok])
+
+
 @needs_kernels
 def test_cartpole_kernel_is_used_and_steps_like_the_env():
     """The kernel's physics step for step: one slot, the env stepped by hand with the

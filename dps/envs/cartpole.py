@@ -269,11 +269,11 @@ class CartPole(BatchedEnv):
 
     def native_spec(self) -> Optional[dict]:
         """What the C episode kernel (:func:`dps.native.lstm.lstm_cartpole`) needs to play
-        this env, or None where only the torch step runs (the damping fitness, float32
-        physics, a GPU, kernels off). The kernel uses the same equations in the same
-        operation order; it calls libm's sin and cos where torch uses its own."""
-        if (self.fitness != "steps" or self.dtype != torch.float64 or self.device.type != "cpu"
-                or not native.enabled()):
+        this env, or None where only the torch step runs (float32 physics, a GPU, kernels
+        off). The kernel uses the same equations in the same operation order; it calls
+        libm's sin and cos where torch uses its own, and sums the damping fitness's J in
+        its own order (the last bits of the return)."""
+        if self.dtype != torch.float64 or self.device.type != "cpu" or not native.enabled():
             return None
         k = self.poles
         const = native_lstm.CartPoleConst(
@@ -283,7 +283,7 @@ class CartPole(BatchedEnv):
             getattr(const, name)[:k] = getattr(self, f"_{name}").tolist()
         return dict(kind="cartpole", const=const, discrete=self.discrete, n_obs=len(self._obs_index),
                     max_steps=self.max_steps, obs_index=self._obs_index_t, obs_scale=self._obs_scale,
-                    bounds=self._bounds)
+                    bounds=self._bounds, damping=self.fitness == "damping", jiggle_index=self._jiggle_index_t)
 
     def native_start(self) -> torch.Tensor:
         """The internal-order state after :meth:`reset` (``(P, B, 2 + 2k)``), for the C kernel."""

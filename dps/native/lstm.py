@@ -39,7 +39,7 @@ def _func(kind: str, dtype: torch.dtype):
         else:
             f.restype = ctypes.c_int
             f.argtypes = (_POLICY_ARGS + [scalar, ctypes.POINTER(CartPoleConst), ctypes.c_int]
-                          + [_ptr] * 4 + [_i64, _i64] + [_ptr] * 4)
+                          + [_ptr] * 4 + [ctypes.c_int, _ptr, _i64, _i64] + [_ptr] * 4)
     return f
 
 
@@ -88,7 +88,8 @@ def lstm_cartpole(params: torch.Tensor, policy: dict, env: dict, q0: torch.Tenso
     status = f(P, B, params.shape[1], params.data_ptr(), n_obs, H, L, policy["offsets"].data_ptr(),
                int(policy["skip"]), n_out, policy["input_scale"], ctypes.byref(env["const"]),
                int(env["discrete"]), q0.data_ptr(), env["obs_index"].data_ptr(), env["obs_scale"].data_ptr(),
-               env["bounds"].data_ptr(), env["max_steps"], steps, returns.data_ptr(), lengths.data_ptr(),
+               env["bounds"].data_ptr(), int(env["damping"]), env["jiggle_index"].data_ptr(), env["max_steps"],
+               steps, returns.data_ptr(), lengths.data_ptr(),
                success.data_ptr(), work.data_ptr())
     if status != 0:
         return None

@@ -5,16 +5,21 @@
  * group has ended, and the policy's state never leaves the cache. Per slot and step it
  * does what the torch loop does: observation = float32(state[obs_index] * obs_scale), the
  * policy step, the greedy action (discrete: output 1 > output 0; continuous: the squashed
- * tanh of the output, clipped to [-1, 1] by the env), the physics, reward 1 for every step
- * taken, failure test, time limit (success: reached the env's max_steps without failing).
+ * tanh of the output, clipped to [-1, 1] by the env), the physics, the reward, failure test,
+ * time limit (success: reached the env's max_steps without failing). The reward is 1 for
+ * every step taken, or with damping != 0 the damping fitness's shaped reward of
+ * dps/envs/cartpole.py: J = the sum of |x| + |θ1| + |ẋ| + |θ̇1| (internal indices jig) over
+ * the last 100 states, from step 101 on the potential D = 0.675 / max(J, 1e-9) (0 where that
+ * is NaN), reward 1e-4 + D - D_prev, in double and added to the return in T as the torch
+ * loop does. J is summed in a different order than torch's reduction (last bits).
  * A tie between the two discrete outputs or a NaN output on a live slot is where the torch
  * loop draws random numbers or marks a broken slot: the call then returns 1 and the caller
  * runs the torch loop instead; otherwise 0. */
 int NAME(dps_lstm_cartpole)(int64_t P, int64_t B, int64_t D, const T *params, int64_t n_obs, int64_t H,
                             int64_t L, const int64_t *offs, int skip, int64_t n_out, T in_scale,
                             const cp_const *k, int discrete, const double *q0, const int64_t *obs_index,
-                            const double *obs_scale, const double *bounds, int64_t env_max_steps,
-                            int64_t steps, T *returns, int64_t *lengths, uint8_t *success, T *work) {
+                            const double *obs_scale, const double *bounds, int damping,
+                            const int64_t *jig, int64_t env_max_steps, int64_t steps, T *returns, int64_t *lengths, uint8_t *success, T *work) {
     FLUSH_DENORMALS
     const int64_t nq = 2 + 2 * k->poles, EH = 4 * H;
     int status = 0;
@@ -31,11 +36,13 @@ int NAME(dps_lstm_cartpole)(int64_t P, int64_t B, int64_t D, const T *params, in
         for (int64_t e0 = 0; e0 < B && !status;) {
             const int E = B - e0 >= 4 ? 4 : 1;
             const int64_t slot0 = p * B + e0;
-            double q[4][6];
+            double q[4][6], ring[4][100], pot[4];
             int alive[4];
             for (int e = 0; e < E; e++) {
                 for (int64_t i = 0; i < nq; i++) q[e][i] = q0[(slot0 + e) * nq + i];
                 alive[e] = 1;
+                pot[e] = 0;
+                for (int i = 0; i < 100; i++) ring[e][i] = 0;
                 returns[slot0 + e] = 0;
                 lengths[slot0 + e] = 0;
                 success[slot0 + e] = 0;
@@ -65,7 +72,21 @@ int NAME(dps_lstm_cartpole)(int64_t P, int64_t B, int64_t D, const T *params, in
                     }
                     cp_step(k, q[e], force);
                     const int failed = cp_failed(q[e], bounds, nq);
-                    returns[slot0 + e] += (T)1;
+                    if (damping) {
+                        const double *qe = q[e];
+                        ring[e][t % 100] = ((fabs(qe[jig[0]]) + fabs(qe[jig[1]])) + fabs(qe[jig[2]])) + fabs(qe[jig[3]]);
+                        double d = pot[e];
+                        if (t + 1 > 100) {
+                            double J = 0;
+                            for (int i = 0; i < 100; i++) J += ring[e][i];
+                            d = 0.675 / (J < 1e-9 ? 1e-9 : J);  /* NaN J stays NaN */
+                            if (d != d) d = 0;
+                        }
+                        returns[slot0 + e] += (T)(1e-4 + d - pot[e]);
+                        pot[e] = d;
+                    } else {
+                        returns[slot0 + e] += (T)1;
+                    }
                     lengths[slot0 + e] += 1;
                     if (failed || t + 1 >= env_max_steps) {
                         success[slot0 + e] = !failed && t + 1 >= env_max_steps;
