@@ -12,6 +12,12 @@ def rp():
 
 
 @pytest.fixture(autouse=True)
+def _task_c_policy(rp, monkeypatch):
+    """Tests that set task c's policy get the module's own back afterwards."""
+    monkeypatch.setitem(rp.POLE_TASKS["c"], "policy", rp.POLE_TASKS["c"]["policy"])
+
+
+@pytest.fixture(autouse=True)
 def _one_thread():
     n = torch.get_num_threads()
     yield
@@ -30,12 +36,9 @@ def test_markov_run_solves_the_single_pole_and_counts_whole_generations(rp):
 def test_lock_step_group_equals_separate_runs(rp):
     """Batching several runs into one rollout changes nothing for any of them."""
     rp.POLE_TASKS["c"]["policy"] = "lstm:hidden=2,input_scale=10"
-    try:
-        members = [("cmaes", 0, 60), ("pgpe", 1, 60), ("snes", 2, 60)]
-        together = rp.run_group(("c", members, None))
-        apart = [rp.run_group(("c", [m], None))[0] for m in members]
-    finally:
-        rp.POLE_TASKS["c"]["policy"] = "lstm:hidden=4,input_scale=10"
+    members = [("cmaes", 0, 60), ("pgpe", 1, 60), ("snes", 2, 60)]
+    together = rp.run_group(("c", members, None))
+    apart = [rp.run_group(("c", [m], None))[0] for m in members]
     keys = ("method", "seed", "generations", "evaluations_used", "env_steps", "best_steps_seen", "grid_checks",
             "candidate_at")
     for a, b in zip(together, apart):
@@ -85,10 +88,7 @@ def test_failed_long_check_does_not_end_the_run(rp, monkeypatch):
 
     monkeypatch.setattr(rp, "long_check", long_check)
     rp.POLE_TASKS["c"]["policy"] = "lstm:hidden=2,input_scale=10"
-    try:
-        (r,) = rp.run_group(("c", [("cmaes", 0, 2000)], None, "record", 1))
-    finally:
-        rp.POLE_TASKS["c"]["policy"] = "lstm:hidden=4,input_scale=10"
+    (r,) = rp.run_group(("c", [("cmaes", 0, 2000)], None, "record", 1))
     assert r["long_fails"] == 1 and r["long_checks"] == 2 and r["long_ok"]
     assert r["candidate_at"] == r["evaluations_used"] == 2 * 20 and r["generalization"] == 625
     # the failed candidate is kept, with where it fell
@@ -132,11 +132,8 @@ def test_batched_champion_tests_change_no_result(rp, monkeypatch):
         digit(params, 1, 5) == 0, rp.LONG_STEPS, 1234))
     rp.POLE_TASKS["c"]["policy"] = "lstm:hidden=2,input_scale=10"
     members = [("cmaes", 0, 1200), ("pgpe", 1, 1200), ("snes", 2, 1200)]
-    try:
-        at_once = rp.run_group(("c", members, None, "each", 1))
-        batched = rp.run_group(("c", members, None, "each", 7))
-    finally:
-        rp.POLE_TASKS["c"]["policy"] = "lstm:hidden=4,input_scale=10"
+    at_once = rp.run_group(("c", members, None, "each", 1))
+    batched = rp.run_group(("c", members, None, "each", 7))
     drop = ("wall_s", "grid_check_s", "long_check_s")
     for a, b in zip(at_once, batched):
         assert {k: v for k, v in a.items() if k not in drop} == {k: v for k, v in b.items() if k not in drop}
@@ -152,13 +149,10 @@ def test_pole_failures_replays_the_stored_fall(rp, tmp_path):
     stopped them at, and names the limit that ended each trial."""
     pf = load("pole_failures")
     rp.POLE_TASKS["c"]["policy"] = "rnn:hidden=4,skip=true"
-    try:
-        env = rp.CartPole(poles=2, velocities=False)
-        policy = rp.make_policy("rnn:hidden=4,skip=true", env.observation_shape, env.action_space.out_size)
-        X = torch.randn(4, policy.num_params, generator=torch.Generator().manual_seed(3)) * 0.3
-        steps = rp.long_check(policy, "c", X, 0).tolist()
-    finally:
-        rp.POLE_TASKS["c"]["policy"] = "lstm:hidden=4,input_scale=10"
+    env = rp.CartPole(poles=2, velocities=False)
+    policy = rp.make_policy("rnn:hidden=4,skip=true", env.observation_shape, env.action_space.out_size)
+    X = torch.randn(4, policy.num_params, generator=torch.Generator().manual_seed(3)) * 0.3
+    steps = rp.long_check(policy, "c", X, 0).tolist()
     assert all(n < rp.LONG_STEPS for n in steps) and len(set(steps)) > 1
     rows = [dict(rp._row("c", "cmaes", 5, 100, policy), policy="rnn:hidden=4,skip=true",
                  failed=[{"evaluations": 20 * (k + 1), "generalization": 200 + k, "steps": n, "params": x.tolist()}
