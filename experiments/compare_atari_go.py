@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import os
 import platform
@@ -90,6 +91,7 @@ def run_one(method: str, seed: int, args) -> None:
     """Train one (method, seed) in this process without the report, then play the hard cells."""
     import torch
     torch.set_num_threads(1)
+    from dps.checkpoint import write_atomic
     from dps.evaluation.atari_go import policy_for_size, win_rates
     from dps.policies import make_policy
     from dps.run import run_config
@@ -107,9 +109,9 @@ def run_one(method: str, seed: int, args) -> None:
     for N, level in HARD:
         pol = policy_for_size(make_policy(spec, (2, 5, 5), 25), N)
         hard[f"N{N}/{level}"] = win_rates(pol, params, N, level, args.hard_games, seed=1000 + seed)
-    (out / "hard.json").write_text(json.dumps(hard, indent=1) + "\n")
-    (out / "wall.json").write_text(json.dumps({"process_wall_seconds": wall,
-                                               "command": cli_command(method, seed, args)}, indent=1) + "\n")
+    write_atomic(out / "hard.json", json.dumps(hard, indent=1) + "\n")
+    write_atomic(out / "wall.json", json.dumps({"process_wall_seconds": wall,
+                                                "command": cli_command(method, seed, args)}, indent=1) + "\n")
 
 
 # ---------------------------------------------------------------------------------- driver
@@ -164,6 +166,7 @@ def aggregate(args, methods, seeds, total_wall: float | None) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from dps.checkpoint import write_atomic
     out = ROOT / args.out
     if total_wall is None and (out / "wall.json").exists():      # --plot-only: the last launch's
         total_wall = json.loads((out / "wall.json").read_text())["total_wall_seconds"]
@@ -202,7 +205,9 @@ def aggregate(args, methods, seeds, total_wall: float | None) -> None:
     ax.legend(loc="lower right", fontsize=9)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(out / "curves.png", dpi=120)
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=120)
+    write_atomic(out / "curves.png", png.getvalue())
     plt.close(fig)
 
     def pct(v):
@@ -258,7 +263,7 @@ def aggregate(args, methods, seeds, total_wall: float | None) -> None:
               "runs beside them."]
     if total_wall is not None:
         lines.append(f"Total wall time of the comparison: {total_wall:.0f} s.")
-    (out / "RESULTS.md").write_text("\n".join(lines) + "\n")
+    write_atomic(out / "RESULTS.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
@@ -292,6 +297,7 @@ def main(argv=None):
     if args.one:
         run_one(args.one[0], int(args.one[1]), args)
         return
+    from dps.checkpoint import write_atomic
     methods = [m for m in args.methods.split(",") if m]
     for m in methods:
         if m not in METHODS:
@@ -304,7 +310,7 @@ def main(argv=None):
         jobs = [(m, s) for s in seeds for m in methods
                 if not (args.skip_existing and (ROOT / args.out / f"{m}_s{s}" / "hard.json").exists())]
         total = launch(args, jobs)
-        (ROOT / args.out / "wall.json").write_text(json.dumps(
+        write_atomic(ROOT / args.out / "wall.json", json.dumps(
             {"total_wall_seconds": total, "jobs": args.jobs, "runs": len(jobs)}, indent=1) + "\n")
     aggregate(args, methods, seeds, total)
 

@@ -31,6 +31,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from dps.checkpoint import write_atomic  # noqa: E402
 from dps.tasks.baselines import run_baseline  # noqa: E402
 from dps.tasks.mackey_glass import JH2004, JH2004_SPEC, MackeyGlass  # noqa: E402
 
@@ -135,7 +136,7 @@ def main(argv=None) -> None:
             "", "NRMSE₈₄ = √(mean over the 100 trials of the squared error 84 steps after the last true value / σ²), "
             "σ² the variance of the series; per-seed values in seed order."]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text("\n".join(head + out) + "\n")
+    write_atomic(args.out, "\n".join(head + out) + "\n")
     print(f"\nwrote {args.out} ({time.perf_counter() - t0:.0f} s)")
 
 

@@ -28,6 +28,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dps.algorithms.evolino import Config, Evolino  # noqa: E402
+from dps.checkpoint import write_atomic  # noqa: E402
 from dps.policies import make_policy  # noqa: E402
 from dps.tasks import make_task  # noqa: E402
 
@@ -97,7 +98,7 @@ def main() -> None:
     lines += [f"| {h} | {r['nrmse84']:.3g} | {r['train']:.2g} | {r['wall']:.0f} |" for h, r in sizes]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "evolino_mackey_glass.md").write_text("\n".join(lines) + "\n")
+    write_atomic(out / "evolino_mackey_glass.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

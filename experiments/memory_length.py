@@ -32,6 +32,7 @@ Writes ``RESULTS/memory_length.md``, ``.jsonl`` (one object per run, with its co
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import platform
@@ -47,6 +48,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "experiments")]
 
 from tune_defaults import seeds_of  # noqa: E402
 
+from dps.checkpoint import write_atomic  # noqa: E402
 from dps.runner.curriculum import Curriculum  # noqa: E402
 from dps.runner.defaults import tuned  # noqa: E402
 
@@ -216,9 +218,7 @@ def write_results(rows: list[dict], res: Path, args) -> None:
             final = "not evaluated" if r["final_success"] is None else f"{r['final_success']:.2f}"
             cells.append(f"s{r['seed']} {best or '<' + str(args.start)} ({final}, {r['episodes']:,})")
         lines.append(f"* {task}, {algo}: " + "; ".join(cells))
-    tmp = res / ".memory_length.md.tmp"
-    tmp.write_text("\n".join(lines) + "\n")
-    os.replace(tmp, res / "memory_length.md")
+    write_atomic(res / "memory_length.md", "\n".join(lines) + "\n")
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -239,9 +239,9 @@ def write_results(rows: list[dict], res: Path, args) -> None:
         ax.set_ylim(-0.05, 1.05)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    tmp = res / ".memory_length.png.tmp"
-    fig.savefig(tmp, format="png", dpi=90)
-    os.replace(tmp, res / "memory_length.png")
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=90)
+    write_atomic(res / "memory_length.png", png.getvalue())
 
 
 def main() -> None:
@@ -290,9 +290,7 @@ def main() -> None:
     def save(row):
         nonlocal rows
         rows = [r for r in rows if key(r) != key(row)] + [row]
-        tmp = jsonl.with_suffix(".jsonl.tmp")
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
-        os.replace(tmp, jsonl)
+        write_atomic(jsonl, "".join(json.dumps(r) + "\n" for r in rows))
         print(json.dumps({k: v for k, v in row.items() if k != "command"}), flush=True)
 
     with ThreadPoolExecutor(max(1, args.jobs)) as pool:

@@ -28,6 +28,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from dps.checkpoint import write_atomic  # noqa: E402
 from dps.envs.cartpole import X_LIMIT, CartPole  # noqa: E402
 from dps.policies import make_policy  # noqa: E402
 from dps.policies.heads import make_head  # noqa: E402
@@ -138,7 +139,7 @@ def main(argv=None):
                            | {"policy": spec, "steps": n, "cause": cause(res["last"][k], n),
                               "first_block": blocks[0], "last_block": blocks[-1]})
     wall = time.perf_counter() - t0
-    (out / "failures.json").write_text(json.dumps(results, indent=1) + "\n")
+    write_atomic(out / "failures.json", json.dumps(results, indent=1) + "\n")
     agree = sum(r["steps"] == r["stored_steps"] for r in results)
     L = ["# Candidates that generalise but fall before 100,000 steps", "",
          f"Command: `python experiments/pole_failures.py {out}`; {len(results)} controllers replayed from the "
@@ -166,7 +167,7 @@ def main(argv=None):
         L += ["", "Summary of the failed: " + "; ".join(
             f"{len(v)} ended by the {k} (steps balanced: median {statistics.median(v):,.0f}, "
             f"range {min(v):,}–{max(v):,})" for k, v in sorted(by.items())) + "."]
-    (out / "failures.md").write_text("\n".join(L) + "\n")
+    write_atomic(out / "failures.md", "\n".join(L) + "\n")
     print("\n".join(L))
 
 

@@ -27,6 +27,7 @@ summary.json exists, so an interrupted table resumes). The script writes ``table
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
 import os
@@ -37,6 +38,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from dps.checkpoint import write_atomic  # noqa: E402
 
 LEARNERS = {"pgpe": ("pgpe", []), "cmaes": ("cmaes", []), "snes": ("snes", []), "rpg": ("rpg", []),
             "mlp": ("pgpe", ["--policy", "mlp:hidden=16"])}
@@ -148,7 +150,9 @@ def plot(results: list[dict], envs: list[str], methods: list[str], path: Path) -
     axes.flat[0].legend(fontsize=7, loc="lower left")
     fig.supylabel("final greedy return (dots: seeds; bar: mean)")
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=80)
+    write_atomic(path, png.getvalue())
 
 
 def main(argv=None) -> None:
@@ -169,7 +173,7 @@ def main(argv=None) -> None:
         methods = [m for m in METHODS if any(r["method"] == m for r in results)]
         out = Path(a.out)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "table.md").write_text(table(results, envs, methods))
+        write_atomic(out / "table.md", table(results, envs, methods))
         plot(results, envs, methods, out / "scores.png")
         print(table(results, envs, methods))
         return
@@ -199,8 +203,8 @@ def main(argv=None) -> None:
         print(f"failed: {short(r['env'])} {r['method']} s{r['seed']}: {r['error']}", file=sys.stderr)
     meta = {"command": " ".join(["python", "experiments/popgym_table.py", *(argv or sys.argv[1:])]),
             "level": a.level, "budget_env_steps": a.budget, "seeds": a.seeds, "eval_episodes": a.eval_episodes}
-    (out / "summary.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1) + "\n")
-    (out / "table.md").write_text(table(results, envs, methods))
+    write_atomic(out / "summary.json", json.dumps({"meta": meta, "results": results}, indent=1) + "\n")
+    write_atomic(out / "table.md", table(results, envs, methods))
     plot(results, envs, methods, out / "scores.png")
     print(table(results, envs, methods))
 

@@ -21,6 +21,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse
 import csv
+import io
 import shlex
 import statistics
 import sys
@@ -32,6 +33,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dps.algorithms.evolino import Config, Evolino  # noqa: E402
+from dps.checkpoint import write_atomic  # noqa: E402
 from dps.policies import make_policy  # noqa: E402
 from dps.tasks import make_task, save_prediction_plot  # noqa: E402
 from dps.tasks.baselines import run_baseline  # noqa: E402
@@ -102,10 +104,11 @@ def main(argv=None) -> None:
                 rows.append(row)
                 print(" ".join(f"{k}={fmt(v) if not isinstance(v, str) else v}" for k, v in row.items()), flush=True)
     total = time.perf_counter() - t_all
-    with open(out / "results.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=COLUMNS)
-        w.writeheader()
-        w.writerows(rows)
+    f = io.StringIO(newline="")
+    w = csv.DictWriter(f, fieldnames=COLUMNS)
+    w.writeheader()
+    w.writerows(rows)
+    write_atomic(out / "results.csv", f.getvalue())
     command = "python experiments/reproduce_evolino.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
     lines = [f"Command: `{command.strip()}`  (total {total / 60:.1f} min, torch {torch.__version__}, 1 thread)", "",
              "| task | method | test MSE | NRMSE₈₄ | max n | train error | evaluations | wall s | seeds |",
@@ -127,7 +130,7 @@ def main(argv=None) -> None:
               "[1600, 2160) after running free from x = 760; Mackey-Glass: all 84 free steps of 100 trials; "
               "aⁿbⁿcⁿ: driven outputs on n = 1 … 100). Evolino-published Mackey-Glass NRMSE₈₄ ≈ 1.9·10⁻³ "
               "(unverified)."]
-    (out / "results.md").write_text("\n".join(lines) + "\n")
+    write_atomic(out / "results.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

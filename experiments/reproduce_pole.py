@@ -55,6 +55,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse
 import csv
+import io
 import json
 import math
 import platform
@@ -71,6 +72,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dps.algorithms import ALGORITHMS  # noqa: E402
 from dps.algorithms.base import config_from_dict  # noqa: E402
+from dps.checkpoint import write_atomic  # noqa: E402
 from dps.envs.cartpole import CartPole  # noqa: E402
 from dps.envs.cartpole_fast import linear_balance_steps  # noqa: E402
 from dps.policies import make_policy  # noqa: E402
@@ -438,23 +440,24 @@ def write(rows, summary, cost, args, wall, argv):
     champions = getattr(args, "test_champions", "each")
     meta = {"argv": argv, "seed_list": args.seed_list, "jobs": args.jobs, "wall": wall, "skipped": args.skipped,
             "cost": cost, "methods": METHODS, "test_champions": champions}
-    (OUT / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+    write_atomic(OUT / "meta.json", json.dumps(meta, indent=1) + "\n")
     cols = [k for k in rows[0] if k not in ("candidate", "failed")]
-    with open(OUT / "runs.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
-        w.writeheader()
-        w.writerows(rows)
-    with open(OUT / "candidates.json", "w") as f:
-        json.dump([{k: r[k] for k in ("task", "method", "seed", "candidate")} for r in rows], f)
+    f = io.StringIO(newline="")
+    w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
+    w.writeheader()
+    w.writerows(rows)
+    write_atomic(OUT / "runs.csv", f.getvalue())
+    write_atomic(OUT / "candidates.json",
+                 json.dumps([{k: r[k] for k in ("task", "method", "seed", "candidate")} for r in rows]))
     failed = [dict({k: r[k] for k in ("task", "method", "seed", "policy")}, **c)
               for r in rows for c in r.get("failed") or ()]
     if failed:
-        with open(OUT / "failed_candidates.json", "w") as f:
-            json.dump(failed, f)
-    with open(OUT / "summary.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(summary[0]))
-        w.writeheader()
-        w.writerows(summary)
+        write_atomic(OUT / "failed_candidates.json", json.dumps(failed))
+    f = io.StringIO(newline="")
+    w = csv.DictWriter(f, fieldnames=list(summary[0]))
+    w.writeheader()
+    w.writerows(summary)
+    write_atomic(OUT / "summary.csv", f.getvalue())
     L = ["# Pole balancing: evaluations to solve (Gomez et al. 2008 table vs dps)", "",
          "Command: `" + " ".join(["python", "experiments/reproduce_pole.py"] + [shlex.quote(a) for a in argv])
          + "`", "",
@@ -510,7 +513,7 @@ def write(rows, summary, cost, args, wall, argv):
           + ("; the candidates that failed the 100,000-step check (weights, evaluations, steps balanced): "
              "`failed_candidates.json` (`experiments/pole_failures.py` replays them)"
              if any(r.get("failed") for r in rows) else "") + "."]
-    (OUT / "results.md").write_text("\n".join(L) + "\n")
+    write_atomic(OUT / "results.md", "\n".join(L) + "\n")
 
 
 def load_rows(out: Path):

@@ -81,7 +81,8 @@ def main(argv=None) -> None:
     lines += ["| " + " | ".join(row(r)) + " |" for r in runs]
     lines += report_table(runs)
     text = "\n".join(lines) + "\n"
-    (root / "RUNS.md").write_text(text)
+    from dps.checkpoint import write_atomic
+    write_atomic(root / "RUNS.md", text)
     print(text, end="")
 
 

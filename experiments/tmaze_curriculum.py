@@ -67,6 +67,7 @@ def main() -> None:
     ap.add_argument("--table-only", action="store_true", help="rewrite the table from the jsonl, run nothing")
     ap.add_argument("extra", nargs="*", help="more dps.run flags after --, e.g. -- --policy lstm:hidden=4,chrono=100")
     args = ap.parse_args()
+    from dps.checkpoint import write_atomic
     res = Path(args.results)
     res.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -83,7 +84,7 @@ def main() -> None:
         r.setdefault("budget", int(r["command"].split("--max-episodes ")[1].split()[0]))
     keys = {(r["arm"], r["algo"], r["length"], r["seed"]) for r in rows}
     rows = [r for r in old if (r["arm"], r["algo"], r["length"], r["seed"]) not in keys] + rows
-    jsonl.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write_atomic(jsonl, "".join(json.dumps(r) + "\n" for r in rows))
     known = [r["load"] for r in rows if "load" in r]
     loads = f"{min(known):.1f}–{max(known):.1f}" if known else "not recorded"
     lines = ["# T-maze: long corridors with and without a curriculum", "",
@@ -105,7 +106,7 @@ def main() -> None:
                      + (f"{statistics.median(eps):,.0f} ({max(eps):,})" if eps else "—")
                      + f" | {statistics.median(r['wall_s'] for r in mine):.0f} | "
                      + ", ".join(f"s{r['seed']} {r['success']:.2f}" for r in mine) + " |")
-    (res / "tmaze_curriculum.md").write_text("\n".join(lines) + "\n")
+    write_atomic(res / "tmaze_curriculum.md", "\n".join(lines) + "\n")
     print(f"wrote {res / 'tmaze_curriculum.md'}")
 
 

@@ -19,6 +19,7 @@ and ``RESULTS/trajectory.png``; run directories and snapshots stay in ``--out`` 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import platform
@@ -36,7 +37,7 @@ def train_seed(seed: int, args) -> None:
     """Train one seed chunk by chunk, copying the centre after each chunk (skips done chunks)."""
     import torch
 
-    from dps.checkpoint import load_checkpoint
+    from dps.checkpoint import load_checkpoint, save_atomic
     from dps.run import run_config
     from dps.runner import train
     torch.set_num_threads(1)
@@ -55,7 +56,7 @@ def train_seed(seed: int, args) -> None:
         ck = load_checkpoint(run / "checkpoint.pt")
         if int(ck["generation"]) != g:
             raise SystemExit(f"seed {seed}: checkpoint at generation {ck['generation']}, expected {g}")
-        torch.save({"policy": ck["policy"], "center": ck["center"], "generation": g}, snaps / f"g{g:05d}.pt")
+        save_atomic({"policy": ck["policy"], "center": ck["center"], "generation": g}, snaps / f"g{g:05d}.pt")
         print(f"seed {seed}: generation {g}", flush=True)
 
 
@@ -91,20 +92,23 @@ def evaluate_seed(seed: int, args) -> list[dict]:
 def _worker(seed: int, args, eval_only: bool) -> None:
     if not eval_only:
         train_seed(seed, args)
+    from dps.checkpoint import write_atomic
     rows = evaluate_seed(seed, args)
-    (Path(args.out) / f"s{seed}" / "trajectory.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write_atomic(Path(args.out) / f"s{seed}" / "trajectory.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
 
 
 def summarize(args, seeds: list[int], load: str) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from dps.checkpoint import write_atomic
     rows = []
     for s in seeds:
         rows += [json.loads(line) for line in (Path(args.out) / f"s{s}" / "trajectory.jsonl").read_text().splitlines()]
     res = Path(args.results)
     res.mkdir(parents=True, exist_ok=True)
-    (res / "trajectory.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write_atomic(res / "trajectory.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
     fig, axes = plt.subplots(1, len(seeds), figsize=(5.5 * len(seeds), 4), squeeze=False)
     lines = [f"# The default Atari-Go player during training, seeds {', '.join(map(str, seeds))}", "",
              f"Command: `python experiments/trajectory_atari_go.py --seeds {','.join(map(str, seeds))} "
@@ -134,8 +138,10 @@ def summarize(args, seeds: list[int], load: str) -> None:
     axes[0][0].set_ylabel("greedy win rate")
     axes[0][-1].legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    fig.savefig(res / "trajectory.png", dpi=110)
-    (res / "trajectory.md").write_text("\n".join(lines) + "\n")
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=110)
+    write_atomic(res / "trajectory.png", png.getvalue())
+    write_atomic(res / "trajectory.md", "\n".join(lines) + "\n")
     print(f"wrote {res / 'trajectory.md'}, trajectory.png, trajectory.jsonl")
 
 

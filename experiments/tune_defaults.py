@@ -35,6 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from dps.checkpoint import write_atomic  # noqa: E402
 from dps.runner.defaults import seeds_in  # noqa: E402
 
 
@@ -107,7 +108,7 @@ def main() -> None:
     res = Path(args.results)
     res.mkdir(parents=True, exist_ok=True)
     name = sweep_name(args.algo, args.env)
-    (res / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write_atomic(res / f"{name}.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
     table = ranked(rows, args.candidate)
     lines = [f"# Seed sweep: `{args.algo} --env {args.env}`", "",
              f"`python experiments/tune_defaults.py {shlex.join(sys.argv[1:])}`: {len(seeds)} seeds "
@@ -122,7 +123,7 @@ def main() -> None:
         lines.append(f"| {i} | `{c or '(defaults)'}` | {n}/{len(mine)} | {q1:.2f} | {statistics.median(eps):,.0f} | "
                      f"{q3:,.0f} | " + ", ".join(f"s{r['seed']} {r['success']:.2f} ({r['episodes']:,})"
                                                 for r in mine) + " |")
-    (res / f"{name}.md").write_text("\n".join(lines) + "\n")
+    write_atomic(res / f"{name}.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
