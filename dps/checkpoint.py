@@ -52,10 +52,6 @@ def write_json_atomic(obj, path: "str | Path") -> None:
     write_atomic(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
 
 
-def write_text_atomic(text: str, path: "str | Path") -> None:
-    write_atomic(path, text)
-
-
 def load_checkpoint(path: "str | Path") -> dict:
     path = Path(path)
     if not path.exists():

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoint import write_text_atomic
+from ..checkpoint import write_atomic
 from ..envs.atari_go.bitboard import BitBoards
 from ..envs.atari_go.boards import Boards
 from ..envs.atari_go.constants import BLACK, WHITE
@@ -242,8 +242,8 @@ def final_report(env: AtariGoEnv, policy, params: torch.Tensor, run_dir, seed: i
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     # one-space indent and no trailing newline, the layout report readers already parse
-    write_text_atomic(json.dumps(data, indent=1), run_dir / "report.json")
-    write_text_atomic(to_markdown(data), run_dir / "report.md")
+    write_atomic(run_dir / "report.json", json.dumps(data, indent=1))
+    write_atomic(run_dir / "report.md", to_markdown(data))
     compact = {f"N{r['N']}/{r['opponent']}": round(r["win"], 4) for r in rows if r["player"] == "trained"}
     compact["floor"] = {f"N{r['N']}/{r['opponent']}": round(r["win"], 4)
                         for r in rows if r["player"] != "trained"}

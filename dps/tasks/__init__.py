@@ -19,11 +19,13 @@ Tasks::
 """
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from typing import Optional
 
 import torch
 
+from ..checkpoint import write_atomic
 from ..registry import Registry
 from ..spec import Spec
 
@@ -99,8 +101,12 @@ def save_prediction_plot(curves: dict, path) -> None:
     axes[0, 0].set_title(curves.get("title", ""))
     axes[-1, 0].set_xlabel(curves.get("xlabel", "x"))
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, dpi=110, format="png")
+    finally:
+        plt.close(fig)
+    write_atomic(path, buf.getvalue())
 
 
 TASKS = Registry("task")
