@@ -21,6 +21,7 @@ Writes ``RESULTS/<env>.md`` and ``.jsonl`` (``--results``); run directories go t
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -74,9 +75,18 @@ def sweep_name(algo: str, env: str) -> str:
     return f"{algo}_{_slug(env)}"
 
 
+def run_name(algo: str, env: str, candidate: str, seed: int) -> str:
+    """The run directory's name: the candidate's flags as a slug, a long one cut short with a
+    hash of the whole string (two candidates that differ only at the end must not share a
+    directory: runs of one sweep go in parallel, each with ``--overwrite``)."""
+    tag = _slug(candidate) or "defaults"
+    if len(tag) > 60:
+        tag = f"{tag[:51]}_{hashlib.sha1(candidate.encode()).hexdigest()[:8]}"
+    return f"{sweep_name(algo, env)}_{tag}_s{seed}"
+
+
 def run_one(algo: str, env: str, candidate: str, seed: int, args) -> dict:
-    tag = _slug(candidate)[:60] or "defaults"
-    out = Path(args.out) / f"{sweep_name(algo, env)}_{tag}_s{seed}"
+    out = Path(args.out) / run_name(algo, env, candidate, seed)
     cmd = ["python", "-m", "dps.run", algo, "--env", env, *shlex.split(candidate), "--seed", str(seed),
            "--out", str(out), "--overwrite", "--quiet"]
     t0 = time.time()

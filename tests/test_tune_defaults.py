@@ -31,3 +31,13 @@ def test_seeds_solved_break_a_tie_of_lower_quartiles():
              for s in (1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.5)]
     table = m.ranked(rows, ["a", "b"])
     assert [t[0] for t in table] == ["b", "a"] and table[0][1] == table[1][1] == 0.5
+
+
+def test_long_candidates_get_their_own_run_directories():
+    m = _module()
+    a = "--curriculum length=10..200 --policy lstm:hidden=16,chrono=200"
+    b = "--curriculum length=10..200 --policy lstm:hidden=16,chrono=2000"
+    names = {m.run_name("rpg", "class-query:length=200", c, 0) for c in (a, b)}
+    assert len(names) == 2 and all(len(n) < 120 for n in names)
+    assert m.run_name("pgpe", "tmaze", "", 3) == "pgpe_tmaze_defaults_s3"
+    assert m.run_name("pgpe", "tmaze", "--curriculum none", 3) == "pgpe_tmaze___curriculum_none_s3"
