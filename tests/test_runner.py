@@ -193,6 +193,12 @@ def test_per_env_defaults_resolve():
     g = resolve(RunConfig(algo="pgpe", env="gym:CartPole-v1,velocities=false"))
     assert "input_scale=10" in g.policy
     assert resolve(RunConfig(algo="rpg", env="tmaze")).episodes == 32
+    # RPG on class-query: chrono initialisation and the curriculum above length 50 only
+    # (docs/MEMORY.md, "Chrono initialisation with RPG on class-query")
+    long, short = (resolve(RunConfig(algo="rpg", env=f"class-query:length={n}")) for n in (51, 50))
+    assert (long.policy, long.curriculum) == ("lstm:hidden=16,chrono=51", "length=10..51")
+    assert (short.policy, short.curriculum) == ("lstm:hidden=16,forget_bias=5", None)
+    assert resolve(RunConfig(algo="rpg", env="class-query")).policy == short.policy
     # a flag given by the user wins over the per-env default
     assert resolve(RunConfig(algo="pgpe", env="tmaze", popsize=10)).popsize == 10
 
