@@ -4,7 +4,7 @@ For each task, learner and seed, one run with a curriculum over the dependency l
 ``--start`` to ``--max-length`` (×2 per stage: 10, 20, 40, … 640, 1000) and a budget of
 ``--budget`` training episodes, at the learner's defaults otherwise:
 
-    python -m dps.run ALGO --env TASK --curriculum length=10..1000 --max-episodes 100000 \
+    python -m dps.run ALGO --env TASK:length=1000 --curriculum length=10..1000 --max-episodes 100000 \
         --generations 1000000 --seed S
 
 A run **passes** a length when its greedy success there reaches 0.95: for a curriculum stage,
@@ -68,7 +68,9 @@ def stages(task: str, start: int, end: int) -> list[int]:
 
 
 def dps_command(task: str, algo: str, seed: int, args) -> list[str]:
-    return [sys.executable, "-m", "dps.run", algo, "--env", task, "--curriculum",
+    # the env at the longest length: a learner's defaults for it (RPG's class-query policy
+    # depends on the length, dps/runner/defaults.py); the curriculum starts every run at --start
+    return [sys.executable, "-m", "dps.run", algo, "--env", f"{task}:length={args.max_length}", "--curriculum",
             f"length={args.start}..{args.max_length}", "--max-episodes", str(args.budget), "--max-env-steps",
             str(args.max_env_steps), "--generations",
             "1000000", "--seed", str(seed), "--out", f"{args.out}/{task}_{algo}_s{seed}", "--quiet", "--overwrite"]

@@ -58,3 +58,25 @@ def test_a_real_run_end_to_end(tmp_path):
     summary = json.loads((tmp_path / "runs" / "tmaze_cmaes_s1" / "summary.json").read_text())
     assert row["passed"] == load("memory_length").passed_lengths(summary, 20)
     assert "| tmaze | cmaes | 20,000 or 20M env steps | 1 |" in (tmp_path / "res" / "memory_length.md").read_text()
+
+
+def test_recorded_commands_resolve_as_at_the_longest_length():
+    # rows recorded with --env TASK hold for today's --env TASK:length=1000 wherever a
+    # learner's defaults do not depend on the length: every learner but RPG on class-query
+    # (docs/MEMORY.md, "The longest length each learner solves")
+    import dataclasses
+
+    from dps.run import RunConfig
+    from dps.runner import resolve
+
+    def settings(algo, env):
+        r = dataclasses.asdict(resolve(RunConfig(algo=algo, env=env, curriculum="length=10..1000")))
+        return {k: v for k, v in r.items() if k != "env"}
+
+    for task in ("tmaze", "class-query"):
+        for algo in ("pgpe", "cmaes", "snes", "guided-es", "rpg"):
+            same = settings(algo, task) == settings(algo, f"{task}:length=1000")
+            assert same == ((task, algo) != ("class-query", "rpg")), (task, algo)
+    m = load("memory_length")
+    args = SimpleNamespace(start=10, max_length=1000, budget=100, max_env_steps=1000, out="o")
+    assert m.dps_command("tmaze", "pgpe", 1, args)[5] == "tmaze:length=1000"
