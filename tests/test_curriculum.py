@@ -147,7 +147,10 @@ def test_pgpe_tmaze_defaults_use_a_curriculum_above_length_10():
     r = resolve(RunConfig(algo="pgpe", env="tmaze:length=50"))
     assert (r.curriculum, r.curriculum_factor, r.curriculum_success) == ("length=10..50", 2.0, 0.95)
     assert resolve(RunConfig(algo="pgpe", env="tmaze:length=10")).curriculum is None
-    assert resolve(RunConfig(algo="rpg", env="tmaze:length=50")).curriculum is None  # measured for PGPE only
+    # every learner measured with it on the T-maze has it; guided ES (0/10 either way) has not
+    for algo in ("snes", "cmaes", "rpg"):
+        assert resolve(RunConfig(algo=algo, env="tmaze:length=50")).curriculum == "length=10..50", algo
+    assert resolve(RunConfig(algo="guided-es", env="tmaze:length=50")).curriculum is None
     off = resolve(RunConfig(algo="pgpe", env="tmaze:length=50", curriculum="none"))
     assert off.curriculum == "none" and off.curriculum_factor is None
     assert resolve(off) == off  # resolving again keeps it off (the comparison grid resolves first)

@@ -193,6 +193,10 @@ def test_per_env_defaults_resolve():
     g = resolve(RunConfig(algo="pgpe", env="gym:CartPole-v1,velocities=false"))
     assert "input_scale=10" in g.policy
     assert resolve(RunConfig(algo="rpg", env="tmaze")).episodes == 32
+    # CMA-ES on the T-maze restarts at the same population once its returns stall (docs/MEMORY.md)
+    c = resolve(RunConfig(algo="cmaes", env="tmaze:length=50")).algo_options
+    assert (c["sigma0"], c["restarts"], c["incpopsize"], c["tolfun"]) == (1.0, "ipop", 1.0, 1e-3)
+    assert resolve(RunConfig(algo="cmaes", env="class-query")).algo_options.get("restarts", "none") == "none"
     # RPG on class-query: chrono initialisation and the curriculum above length 50 only
     # (docs/MEMORY.md, "Chrono initialisation with RPG on class-query")
     long, short = (resolve(RunConfig(algo="rpg", env=f"class-query:length={n}")) for n in (51, 50))
