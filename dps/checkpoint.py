@@ -41,6 +41,17 @@ def write_atomic(path: "str | Path", data: "str | bytes") -> Path:
     return path
 
 
+def write_figure(fig, path: "str | Path", dpi: int) -> Path:
+    """A matplotlib figure as PNG through :func:`write_atomic`; the figure is closed."""
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, format="png", dpi=dpi)
+    finally:
+        import matplotlib.pyplot as plt  # loaded already: the figure came from it
+        plt.close(fig)
+    return write_atomic(path, buf.getvalue())
+
+
 def save_atomic(obj: dict, path: "str | Path") -> None:
     """A checkpoint dict to ``path`` through :func:`write_atomic`."""
     buf = io.BytesIO()

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import json
 import os
 import platform
@@ -166,7 +165,7 @@ def aggregate(args, methods, seeds, total_wall: float | None) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from dps.checkpoint import write_atomic
+    from dps.checkpoint import write_atomic, write_figure
     out = ROOT / args.out
     if total_wall is None and (out / "wall.json").exists():      # --plot-only: the last launch's
         total_wall = json.loads((out / "wall.json").read_text())["total_wall_seconds"]
@@ -205,10 +204,7 @@ def aggregate(args, methods, seeds, total_wall: float | None) -> None:
     ax.legend(loc="lower right", fontsize=9)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    png = io.BytesIO()
-    fig.savefig(png, format="png", dpi=120)
-    write_atomic(out / "curves.png", png.getvalue())
-    plt.close(fig)
+    write_figure(fig, out / "curves.png", 120)
 
     def pct(v):
         return f"{100 * v:.1f} %"

@@ -32,7 +32,6 @@ Writes ``RESULTS/memory_length.md``, ``.jsonl`` (one object per run, with its co
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import platform
@@ -48,7 +47,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "experiments")]
 
 from tune_defaults import seeds_of  # noqa: E402
 
-from dps.checkpoint import write_atomic  # noqa: E402
+from dps.checkpoint import write_atomic, write_figure  # noqa: E402
 from dps.runner.curriculum import Curriculum  # noqa: E402
 from dps.runner.defaults import tuned  # noqa: E402
 
@@ -241,9 +240,7 @@ def write_results(rows: list[dict], res: Path, args) -> None:
         ax.set_ylim(-0.05, 1.05)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    png = io.BytesIO()
-    fig.savefig(png, format="png", dpi=90)
-    write_atomic(res / "memory_length.png", png.getvalue())
+    write_figure(fig, res / "memory_length.png", 90)
 
 
 def main() -> None:

@@ -27,7 +27,6 @@ summary.json exists, so an interrupted table resumes). The script writes ``table
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import math
 import os
@@ -38,7 +37,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from dps.checkpoint import write_atomic  # noqa: E402
+from dps.checkpoint import write_atomic, write_figure  # noqa: E402
 
 LEARNERS = {"pgpe": ("pgpe", []), "cmaes": ("cmaes", []), "snes": ("snes", []), "rpg": ("rpg", []),
             "mlp": ("pgpe", ["--policy", "mlp:hidden=16"])}
@@ -150,9 +149,7 @@ def plot(results: list[dict], envs: list[str], methods: list[str], path: Path) -
     axes.flat[0].legend(fontsize=7, loc="lower left")
     fig.supylabel("final greedy return (dots: seeds; bar: mean)")
     fig.tight_layout()
-    png = io.BytesIO()
-    fig.savefig(png, format="png", dpi=80)
-    write_atomic(path, png.getvalue())
+    write_figure(fig, path, 80)
 
 
 def main(argv=None) -> None:

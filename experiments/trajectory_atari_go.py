@@ -19,7 +19,6 @@ and ``RESULTS/trajectory.png``; run directories and snapshots stay in ``--out`` 
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import platform
@@ -102,7 +101,7 @@ def summarize(args, seeds: list[int], load: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from dps.checkpoint import write_atomic
+    from dps.checkpoint import write_atomic, write_figure
     rows = []
     for s in seeds:
         rows += [json.loads(line) for line in (Path(args.out) / f"s{s}" / "trajectory.jsonl").read_text().splitlines()]
@@ -138,9 +137,7 @@ def summarize(args, seeds: list[int], load: str) -> None:
     axes[0][0].set_ylabel("greedy win rate")
     axes[0][-1].legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    png = io.BytesIO()
-    fig.savefig(png, format="png", dpi=110)
-    write_atomic(res / "trajectory.png", png.getvalue())
+    write_figure(fig, res / "trajectory.png", 110)
     write_atomic(res / "trajectory.md", "\n".join(lines) + "\n")
     print(f"wrote {res / 'trajectory.md'}, trajectory.png, trajectory.jsonl")
 

@@ -2,11 +2,10 @@
 episodes to solve (matplotlib, Agg backend: no display needed)."""
 from __future__ import annotations
 
-import io
 import math
 from pathlib import Path
 
-from ..checkpoint import write_atomic
+from ..checkpoint import write_figure
 from .collect import number
 from .tables import by_task_learner, quartiles, step_at
 
@@ -20,12 +19,9 @@ def _plt():
 
 
 def _save(fig, path: Path) -> Path:
-    """Save ``fig`` as PNG through :func:`write_atomic` (a report's figures are replaced whole)
+    """Save ``fig`` as PNG through :func:`write_figure` (a report's figures are replaced whole)
     and close it."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    _plt().close(fig)
-    return write_atomic(path, buf.getvalue())
+    return write_figure(fig, path, 100)
 
 
 COLORS = {"pgpe-paper": "tab:cyan", "pgpe-clipup": "tab:blue", "pdes": "tab:green", "cmaes": "tab:purple",

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from ..checkpoint import write_atomic
+from ..checkpoint import write_atomic, write_figure
 from ..errors import UserError
 
 BASE_COLUMNS = ["generation", "episodes", "env_steps", "wall_seconds", "best", "mean",
@@ -229,10 +229,4 @@ def plot_curve(metrics_path: Path, png: Path, title: str = "") -> Optional[Path]
         ax2.set_ylabel("centre's greedy success rate")
         ax2.grid(alpha=0.3)
     fig.tight_layout()
-    buf = io.BytesIO()
-    try:
-        fig.savefig(buf, dpi=110, format="png")
-    finally:
-        plt.close(fig)
-    write_atomic(png, buf.getvalue())
-    return png
+    return write_figure(fig, png, 110)

@@ -19,13 +19,12 @@ Tasks::
 """
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from typing import Optional
 
 import torch
 
-from ..checkpoint import write_atomic
+from ..checkpoint import write_figure
 from ..registry import Registry
 from ..spec import Spec
 
@@ -101,12 +100,7 @@ def save_prediction_plot(curves: dict, path) -> None:
     axes[0, 0].set_title(curves.get("title", ""))
     axes[-1, 0].set_xlabel(curves.get("xlabel", "x"))
     fig.tight_layout()
-    buf = io.BytesIO()
-    try:
-        fig.savefig(buf, dpi=110, format="png")
-    finally:
-        plt.close(fig)
-    write_atomic(path, buf.getvalue())
+    write_figure(fig, path, 110)
 
 
 TASKS = Registry("task")
