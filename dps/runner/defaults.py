@@ -5,7 +5,8 @@ every env; the env's rows (``"*"`` algorithm); the (algorithm, env) rows; the us
 flags. A row's settings are run settings (:data:`RUN_KEYS`) or options of the algorithm
 (fields of its ``Config``). A row may be a function of the env spec's options (the double
 pole's solve criterion, the gym id, Atari-Go's ``games``). Where the numbers come from:
-docs/ALGORITHMS.md (PGPE), docs/RPG.md (RPG), docs/ENVIRONMENTS.md and docs/POLE.md.
+docs/ALGORITHMS.md (PGPE), docs/RPG.md (RPG), docs/ENVIRONMENTS.md, docs/MEMORY.md (the
+memory tasks' seed sweeps) and docs/POLE.md.
 """
 from __future__ import annotations
 
@@ -88,9 +89,9 @@ def _curriculum_from_10(default_length: int):
 def _rpg_class_query(options: dict) -> dict:
     """RPG on class-query above length 50: chrono initialisation for the query's distance and
     the curriculum from 10. Seed sweeps over seeds 0-9 (docs/MEMORY.md, "Chrono
-    initialisation with RPG"): at 75 and 100 the defaults of shorter lengths solved 6/10 and
-    2/10, these settings 10/10 within 2,900 episodes on all but one seed; at 20 and 50 the
-    fixed forget bias alone solves 10/10 with fewer episodes."""
+    initialisation with RPG"): at 75, 100 and 200 the defaults of shorter lengths solved 6/10,
+    2/10 and 1/10, these settings 10/10 (median 2,240-2,880 episodes); at 20 and 50 the fixed
+    forget bias alone solves 10/10 with fewer episodes."""
     length = int(options.get("length", 20))
     return dict(policy=f"lstm:hidden=16,chrono={length}", curriculum=f"length=10..{length}") if length > 50 else {}
 
