@@ -7,6 +7,7 @@ back with ``torch.load(weights_only=True)`` (no code is executed on load).
 """
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
@@ -39,6 +40,17 @@ def write_atomic(path: "str | Path", data: "str | bytes") -> Path:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def write_csv(path: "str | Path", rows, columns: list[str], extrasaction: str = "raise") -> Path:
+    """``rows`` (dicts) as a CSV of ``columns`` through :func:`write_atomic`; a missing or None
+    value is an empty field, a key outside ``columns`` an error unless ``extrasaction="ignore"``
+    (``csv.DictWriter``'s rule)."""
+    buf = io.StringIO(newline="")
+    w = csv.DictWriter(buf, fieldnames=columns, extrasaction=extrasaction)
+    w.writeheader()
+    w.writerows(rows)
+    return write_atomic(path, buf.getvalue())
 
 
 def write_figure(fig, path: "str | Path", dpi: int) -> Path:

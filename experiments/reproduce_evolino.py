@@ -20,8 +20,6 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")   # tiny matrices: threads on
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse
-import csv
-import io
 import shlex
 import statistics
 import sys
@@ -33,7 +31,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dps.algorithms.evolino import Config, Evolino  # noqa: E402
-from dps.checkpoint import write_atomic  # noqa: E402
+from dps.checkpoint import write_atomic, write_csv  # noqa: E402
 from dps.policies import make_policy  # noqa: E402
 from dps.tasks import make_task, save_prediction_plot  # noqa: E402
 from dps.tasks.baselines import run_baseline  # noqa: E402
@@ -104,11 +102,7 @@ def main(argv=None) -> None:
                 rows.append(row)
                 print(" ".join(f"{k}={fmt(v) if not isinstance(v, str) else v}" for k, v in row.items()), flush=True)
     total = time.perf_counter() - t_all
-    f = io.StringIO(newline="")
-    w = csv.DictWriter(f, fieldnames=COLUMNS)
-    w.writeheader()
-    w.writerows(rows)
-    write_atomic(out / "results.csv", f.getvalue())
+    write_csv(out / "results.csv", rows, COLUMNS)
     command = "python experiments/reproduce_evolino.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
     lines = [f"Command: `{command.strip()}`  (total {total / 60:.1f} min, torch {torch.__version__}, 1 thread)", "",
              "| task | method | test MSE | NRMSE₈₄ | max n | train error | evaluations | wall s | seeds |",

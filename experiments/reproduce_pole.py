@@ -55,7 +55,6 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse
 import csv
-import io
 import json
 import math
 import platform
@@ -72,7 +71,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dps.algorithms import ALGORITHMS  # noqa: E402
 from dps.algorithms.base import config_from_dict  # noqa: E402
-from dps.checkpoint import write_atomic  # noqa: E402
+from dps.checkpoint import write_atomic, write_csv  # noqa: E402
 from dps.envs.cartpole import CartPole  # noqa: E402
 from dps.envs.cartpole_fast import linear_balance_steps  # noqa: E402
 from dps.policies import make_policy  # noqa: E402
@@ -442,22 +441,14 @@ def write(rows, summary, cost, args, wall, argv):
             "cost": cost, "methods": METHODS, "test_champions": champions}
     write_atomic(OUT / "meta.json", json.dumps(meta, indent=1) + "\n")
     cols = [k for k in rows[0] if k not in ("candidate", "failed")]
-    f = io.StringIO(newline="")
-    w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
-    w.writeheader()
-    w.writerows(rows)
-    write_atomic(OUT / "runs.csv", f.getvalue())
+    write_csv(OUT / "runs.csv", rows, cols, extrasaction="ignore")
     write_atomic(OUT / "candidates.json",
                  json.dumps([{k: r[k] for k in ("task", "method", "seed", "candidate")} for r in rows]))
     failed = [dict({k: r[k] for k in ("task", "method", "seed", "policy")}, **c)
               for r in rows for c in r.get("failed") or ()]
     if failed:
         write_atomic(OUT / "failed_candidates.json", json.dumps(failed))
-    f = io.StringIO(newline="")
-    w = csv.DictWriter(f, fieldnames=list(summary[0]))
-    w.writeheader()
-    w.writerows(summary)
-    write_atomic(OUT / "summary.csv", f.getvalue())
+    write_csv(OUT / "summary.csv", summary, list(summary[0]))
     L = ["# Pole balancing: evaluations to solve (Gomez et al. 2008 table vs dps)", "",
          "Command: `" + " ".join(["python", "experiments/reproduce_pole.py"] + [shlex.quote(a) for a in argv])
          + "`", "",

@@ -4,12 +4,10 @@ row per centre evaluation, written as ``results.csv`` and ``curves.csv``."""
 from __future__ import annotations
 
 import csv
-import io
 import json
 import math
 from pathlib import Path
 
-from ..checkpoint import write_atomic
 from .execute import cell_definition, cell_dir, cell_status
 from .grid import Cell
 
@@ -86,11 +84,3 @@ def collect(out: Path, cells: list[Cell]) -> tuple[list[dict], list[dict]]:
     return rows, curves
 
 
-def write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
-    """``rows`` as a CSV of ``columns``; a missing or None value is an empty field."""
-    buf = io.StringIO(newline="")
-    w = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: ("" if r.get(k) is None else r.get(k, "")) for k in columns})
-    write_atomic(path, buf.getvalue())

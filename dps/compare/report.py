@@ -22,8 +22,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from ..checkpoint import write_atomic
-from .collect import CURVE_COLUMNS, RESULT_COLUMNS, collect, number, write_csv
+from ..checkpoint import write_atomic, write_csv
+from .collect import CURVE_COLUMNS, RESULT_COLUMNS, collect, number
 from .execute import cli_command
 from .grid import GRID_TASKS, Cell
 from .log import LOG, machine, read_log, wall_time
@@ -98,8 +98,9 @@ def write_report(out: Path, cells: list[Cell], *, preset: str, command: str,
     order = {name: i for i, name in enumerate(GRID_TASKS)}
     tasks = sorted({c.task.name: c.task for c in cells}.values(), key=lambda t: order.get(t.name, len(order)))
     rows, curves = collect(out, cells)
-    write_csv(out / "results.csv", rows, RESULT_COLUMNS)
-    write_csv(out / "curves.csv", curves, CURVE_COLUMNS)
+    # other keys of a row stay out of the CSV; a missing or None value is an empty field
+    write_csv(out / "results.csv", rows, RESULT_COLUMNS, extrasaction="ignore")
+    write_csv(out / "curves.csv", curves, CURVE_COLUMNS, extrasaction="ignore")
     table = summary_table(rows, tasks, learners)
     figs = [p for p in (plot_success_vs_length(out, rows, tasks, learners),
                         plot_episodes_to_solve(out, table, tasks, learners)) if p is not None]

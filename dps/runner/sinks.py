@@ -13,14 +13,13 @@ and, once the loop ends, :func:`plot_curve` draws ``curve.png`` from metrics.csv
 from __future__ import annotations
 
 import csv
-import io
 import math
 import os
 import sys
 from pathlib import Path
 from typing import Optional
 
-from ..checkpoint import write_atomic, write_figure
+from ..checkpoint import write_csv, write_figure
 from ..errors import UserError
 
 BASE_COLUMNS = ["generation", "episodes", "env_steps", "wall_seconds", "best", "mean",
@@ -90,11 +89,7 @@ class MetricsCSV(Sink):
             self._rewrite()
 
     def _rewrite(self) -> None:
-        buf = io.StringIO(newline="")
-        w = csv.DictWriter(buf, fieldnames=self.header, extrasaction="ignore")
-        w.writeheader()
-        w.writerows(self.rows)
-        write_atomic(self.path, buf.getvalue())
+        write_csv(self.path, self.rows, self.header, extrasaction="ignore")
 
     def write(self, run, row: dict) -> None:
         if self.file is None:
