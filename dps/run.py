@@ -244,6 +244,15 @@ def _print_summary(run_dir) -> None:
         if kept:
             scores = ", ".join(f"{k} {v:.4g}" for k, v in kept["scores"].items())
             print(f"returned: the centre of generation {kept['generation']}, kept by --select-on ({scores})")
+        champions = s.get("champions")
+        if champions:
+            solved = champions["solved"]
+            tested = f"{champions['tested']} champions tested, {champions['failed']} failed"
+            if solved:
+                print(f"returned: the best member of generation {solved['generation']}, which solved the task after "
+                      f"{solved['episodes']} episodes ({tested})")
+            else:
+                print(f"no champion solved the task ({tested}); returned: the last centre")
         print("eval: " + json.dumps(ev))
 
 

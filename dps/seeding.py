@@ -27,7 +27,7 @@ def derive_seed(root: int, *keys: int) -> int:
 
 
 # stream tags for derive_seed
-TRAIN, EVAL, CENTER_EVAL, INIT, SELECT = 1, 2, 3, 4, 5
+TRAIN, EVAL, CENTER_EVAL, INIT, SELECT, CHAMPION = 1, 2, 3, 4, 5, 6
 
 
 def make_generator(seed: int, device) -> torch.Generator:

@@ -373,3 +373,20 @@ def test_a_cell_running_in_another_process_is_left_to_it(tmp_path):
     # the process is gone: its lock is taken over and the cell runs
     assert run_cell(cell, tmp_path)["status"] == "ran" and not lock.exists()
     assert os.path.exists(d / "summary.json")
+
+
+def test_the_grid_judges_the_double_pole_by_the_centre_for_every_learner(tmp_path):
+    """The double pole's default champion test needs a population (RPG has none): the grid
+    turns it off for every learner, on the run and in the report's command alike."""
+    from dps.compare.execute import cli_command, run_config
+    from dps.run import run_config as cli_config
+    from dps.runner import resolve
+    cells = [c for c in build_grid("full", tasks=["pole2-novel"]) if c.seed == 0]
+    assert {c.learner.algo for c in cells} >= {"pgpe", "snes", "rpg"}
+    for cell in cells:
+        cfg = resolve(run_config(cell, tmp_path))
+        assert cfg.test_champions is False
+        cmd = cli_command(cell, tmp_path)
+        assert "--test-champions false" in cmd
+        argv = cmd.split()[3:]
+        assert resolve(cli_config(argv)).test_champions is False

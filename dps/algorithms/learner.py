@@ -38,13 +38,22 @@ class Learner:
     #: stage) defines ``set_env(env)``; the runner refuses a curriculum for one that does not
     set_env = None
 
+    #: a learner with a population: ``{"params" (D,), "success" (bool)}`` of the last
+    #: generation's best member by fitness, None before the first (``--test-champions``
+    #: refuses a learner without populations, whose class keeps this False)
+    has_champion = False
+    champion: Optional[dict] = None
+
 
 class SearchLearner(Learner):
     """Ask → batched rollouts → tell, one generation per ``step``."""
 
+    has_champion = True
+
     def __init__(self, searcher, problem: RolloutProblem, seed: int):
         self.searcher, self.problem, self.seed = searcher, problem, int(seed)
         self.policy = problem.policy
+        self.champion = None
 
     @property
     def center(self):
@@ -53,6 +62,9 @@ class SearchLearner(Learner):
     def step(self) -> dict:
         params = self.searcher.ask()
         fitness, res = self.problem.fitness(params, derive_seed(self.seed, TRAIN, self.searcher.generation))
+        k = int(torch.argmax(fitness))  # the first of tied bests, as reproduce_pole.py's champion
+        ok = True if res.success is None else bool(res.success[k].all())
+        self.champion = {"params": params[k].detach().clone(), "success": ok}
         stats = self.searcher.tell(fitness)
         out = {"episodes": res.episodes, "env_steps": res.env_steps, **stats}
         if res.success is not None:

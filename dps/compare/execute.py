@@ -92,7 +92,8 @@ def run_config(cell: Cell, out: Path):
 
 def _pinned(cell: Cell) -> dict:
     """Run settings that turn off what the env's defaults add around the learner: a centre
-    chosen on held-out envs (``--select-on``) and a curriculum (``--curriculum``). A grid
+    chosen on held-out envs (``--select-on``), a curriculum (``--curriculum``) and the
+    double pole's champion test (``--test-champions``: RPG has no population to test). A grid
     compares learners on the task as given, by the centre each one reaches."""
     from ..envs.registry import ENVS
     from ..runner.defaults import tuned
@@ -103,6 +104,8 @@ def _pinned(cell: Cell) -> dict:
         out["select_on"] = ["none"]
     if defaults.get("curriculum"):
         out["curriculum"] = "none"
+    if defaults.get("test_champions"):
+        out["test_champions"] = False
     return out
 
 
@@ -117,8 +120,8 @@ def cli_command(cell: Cell, out: Path) -> str:
               str(max(1, t.budget // t.evals)), "--eval-episodes", str(t.eval_episodes)]
     if t.stop:
         parts += ["--stop-success", str(t.target)]
-    for key in _pinned(cell):
-        parts += [f"--{key.replace('_', '-')}", "none"]
+    for key, value in _pinned(cell).items():
+        parts += [f"--{key.replace('_', '-')}", str(value).lower() if isinstance(value, bool) else "none"]
     for k, v in cell.learner.options.items():
         parts += [f"--{k.replace('_', '-')}", str(v).lower() if isinstance(v, bool) else str(v)]
     parts += ["--out", str(cell_dir(out, cell))]

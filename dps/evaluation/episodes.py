@@ -6,6 +6,8 @@
 * :func:`greedy_evaluation` — the ``eval`` dict of summary.json for one parameter vector:
   return, length and success statistics on fresh episodes, plus the env's own checks
   (:data:`CHECKS`: the pole-balancing generalisation test);
+* :func:`solve_test` — the env's definition of a solved task for one controller
+  (:data:`SOLVE_TESTS`: the pole-balancing benchmark's), which ``--test-champions`` applies;
 * :func:`env_report` — the env's own report after training (:data:`REPORTS`: Atari-Go).
 """
 from __future__ import annotations
@@ -19,7 +21,7 @@ from ..envs.cartpole import CartPole
 from ..policies.aligned import slot_aligned
 from ..rollout import RolloutResult, rollout
 from .atari_go import final_report as atari_go_report
-from .cartpole import cartpole_checks
+from .cartpole import cartpole_checks, cartpole_solve_test
 from .workers import rollout_in_workers, start_workers, supports_workers
 
 
@@ -78,6 +80,19 @@ def greedy_evaluation(policy, env, params: torch.Tensor, episodes: int, seed: in
            "seed": seed}
     out.update(env_checks(policy, env, params, seed))
     return out
+
+
+#: env class -> ``test(policy, env, params (D,), seed) -> dict`` with ``"solved": bool``: whether one
+#: controller solves the env's task as its benchmark defines it. The cartpole's applies to its
+#: RK4 dynamics only (the gym integrator's task has no such protocol).
+SOLVE_TESTS: dict[type, Callable[..., dict]] = {CartPole: cartpole_solve_test}
+
+
+def solve_test(env) -> Optional[Callable[..., dict]]:
+    """The env's solve test (:data:`SOLVE_TESTS`), or None where it has none."""
+    if isinstance(env, CartPole) and env.integrator != "rk4":
+        return None
+    return _for_env(SOLVE_TESTS, env)
 
 
 #: env class -> ``report(env, policy, params (D,), run_dir, seed) -> dict`` run after training

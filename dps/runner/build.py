@@ -26,6 +26,7 @@ from ..evaluation import RolloutProblem
 from ..policies import make_policy
 from ..rollout import refuse_if_too_big
 from ..seeding import INIT, derive_seed
+from .champions import ChampionTest
 from .config import CHANGEABLE_ON_RESUME, RunConfig, algo_config, resolve_device, run_name
 from .curriculum import Curriculum
 from .curriculum import active as active_curriculum
@@ -84,6 +85,14 @@ class Run:
         self.last_row = None
         #: the centre the run returns when it is scored on held-out envs (--select-on)
         self.selection = Selection(self) if cfg.select_on else None
+        #: the member the run returns when its env defines solving (--test-champions)
+        self.champions = None
+        if cfg.test_champions:
+            try:
+                self.champions = ChampionTest(self)
+            except UserError:
+                self.close()
+                raise
 
     def env_and_policy(self, spec: str):
         """``(env, policy)`` for an env spec as the learner sees it: the env wrapped by the
@@ -132,8 +141,10 @@ class Run:
         return self._target
 
     def returned_center(self) -> torch.Tensor:
-        """The centre the run returns: the one ``--select-on`` kept once one has been scored,
-        else the learner's current centre."""
+        """The parameters the run returns: the member that passed ``--test-champions``, the
+        centre ``--select-on`` kept once one has been scored, else the learner's current centre."""
+        if self.champions is not None and self.champions.params is not None:
+            return self.champions.params
         if self.selection is not None and self.selection.center is not None:
             return self.selection.center
         return self.learner.center.detach()
@@ -153,6 +164,7 @@ class Run:
             "learner": self.learner.state_dict(),
             "center": self.learner.center.detach().cpu().clone(),
             **(self.selection.state_dict() if self.selection is not None else {}),
+            **(self.champions.state_dict() if self.champions is not None else {}),
             **({"curriculum": json.dumps({"stage": self.stage, "stages": self.stages})}
                if self.curriculum is not None else {}),
             "policy": self.cfg.policy,
@@ -176,6 +188,8 @@ class Run:
         self.last_row = json.loads(ck.get("last_row", "null"))
         if self.selection is not None:
             self.selection.load_state_dict(ck)
+        if self.champions is not None:
+            self.champions.load_state_dict(ck)
 
     def _check_matches(self, ck: dict) -> None:
         """The checkpoint belongs to this configuration: a config.json edited by hand (another

@@ -78,6 +78,11 @@ class RunConfig:
                                         1, _HUGE)
     select_episodes: Optional[int] = _flag("episodes per env of each --select-on scoring (default: per env)",
                                            1, 10 ** 7)
+    test_champions: Optional[bool] = _flag("true: test each generation's best member by the env's definition of "
+                                           "solved (the double pole: 100,000 steps from the standard start and, "
+                                           "without velocities, 200 of the 625 grid starts); the first that passes "
+                                           "ends the run and is the policy it returns (default: per env; true on the "
+                                           "double pole)")
     curriculum: Optional[str] = field(default=None, metadata={
         "none_is_a_value": True,
         "help": "grow one numeric env option: KEY=START..END, e.g. length=10..1000; the next stage starts when the "
@@ -301,6 +306,11 @@ def resolve(cfg: RunConfig) -> RunConfig:
                         "keeps its last centre (give --select-on SPEC)")
     else:
         out.select_every = out.select_episodes = None
+    if out.test_champions is None:
+        # the user's --select-on wins over a default champion test: both choose the returned policy
+        out.test_champions = bool(defaults.get("test_champions", False)) and not out.select_on
+    elif out.test_champions and out.select_on:
+        raise UserError("--test-champions true and --select-on both choose the policy the run returns; give one")
     if out.curriculum is None:
         out.curriculum = defaults.get("curriculum")
         if out.curriculum is not None and out.select_on:  # the user's --select-on wins over a default curriculum

@@ -8,8 +8,9 @@ Run directory::
     checkpoint.pt   everything needed to continue bit-identically (weights-only torch file)
     curve.png       learning curve (and the centre's success rate)
     summary.json    totals, when the centre first met the success criterion, greedy evaluation
-                    (of the centre kept by --select-on where it is given: .selection; on the
-                    curriculum's last stage where there is one: .curriculum)
+                    (of the centre kept by --select-on where it is given: .selection; of the
+                    member that passed --test-champions: .champions; on the curriculum's
+                    last stage where there is one: .curriculum)
     report.md/json  the env's own report where it has one (Atari-Go: every board and opponent)
 
 Interrupts (Ctrl-C) and crashes leave the checkpoint of the last completed generation;
@@ -123,6 +124,8 @@ def _generation(run: Run) -> dict:
     if at_target and cfg.stop_success is not None and center_success is not None and \
             center_success >= cfg.stop_success:
         run.stopped_early = True
+    if run.champions is not None and at_target and run.champions.check(run, g):
+        run.stopped_early = True
     select_score = None
     if run.selection is not None and (run.selection.due(g) or g + 1 == cfg.generations or run.stopped_early
                                       or _budget_spent(run) is not None):
@@ -165,6 +168,9 @@ def _check_finite(run: Run, when: Optional[int] = None) -> None:
 
 def _stop_reason(run: Run) -> Optional[str]:
     """Why the run ended before ``cfg.generations`` generations (None if it did not)."""
+    if run.stopped_early and run.champions is not None and run.champions.solver is not None:
+        return (f"stopped after generation {run.generation - 1}: its best member solved the task by the env's "
+                f"test ({_describe(run.champions.solver['result'])})")
     if run.stopped_early:
         return (f"stopped after generation {run.generation - 1}: the centre's greedy success rate reached "
                 f"{run.cfg.stop_success}")
@@ -174,6 +180,10 @@ def _stop_reason(run: Run) -> Optional[str]:
         return (f"stopped after generation {run.generation - 1}: {run.totals[total]} training "
                 f"{total.replace('_', ' ')} reached the budget --{flag.replace('_', '-')} {getattr(run.cfg, flag)}")
     return None
+
+
+def _describe(result: dict) -> str:
+    return ", ".join(f"{k} {v}" for k, v in result.items() if k != "solved")
 
 
 #: budget flag -> the running total it bounds
@@ -196,7 +206,8 @@ def train(cfg: RunConfig, resume: Optional[str] = None, quiet: bool = False, fin
 
     The run ends after ``cfg.generations`` generations, after the generation in which the
     episode count reaches ``cfg.max_episodes`` (or the env-step count ``cfg.max_env_steps``),
-    or when the centre's periodic success rate reaches ``cfg.stop_success``. ``report=False``
+    when the centre's periodic success rate reaches ``cfg.stop_success``, or when a generation's
+    best member passes the env's solve test (``cfg.test_champions``). ``report=False``
     skips the env's own report (Atari-Go's multi-board report) after the final evaluation.
 
     :param resume: continue the run in this directory; ``changes`` are the settings given
@@ -266,6 +277,8 @@ def _finish(run: Run, report: bool) -> None:
     summary["eval_seconds"] = time.perf_counter() - t0
     if run.selection is not None:
         summary["selection"] = run.selection.summary()
+    if run.champions is not None:
+        summary["champions"] = run.champions.summary()
     if run.curriculum is not None:
         summary["curriculum"] = {**run.curriculum.describe(), "reached": run.stage, "stages": run.stages}
     if report and run.env is not None:
@@ -287,12 +300,13 @@ def _final_evaluation(run: Run, episodes: int, seed: int) -> dict:
 
 def load_run(run_dir: "str | Path"):
     """``(policy_spec, params (D,), config dict)`` of a saved run (for play / custom use):
-    the centre the run returns (the one kept by ``--select-on`` where it has one)."""
+    the parameters the run returns (the solver of ``--test-champions``, the centre kept by
+    ``--select-on``, else the last centre)."""
     run_dir = Path(run_dir)
     cfg = read_config(run_dir)
     ck = load_checkpoint(run_dir / "checkpoint.pt")
-    selected = ck.get("selected_center")
-    return ck["policy"], selected if torch.is_tensor(selected) else ck["center"], dataclasses.asdict(cfg)
+    returned = next((ck[k] for k in ("solver_params", "selected_center") if torch.is_tensor(ck.get(k))), ck["center"])
+    return ck["policy"], returned, dataclasses.asdict(cfg)
 
 
 def evaluate_run(run_dir: "str | Path", episodes: Optional[int] = None, seed: Optional[int] = None) -> dict:
