@@ -112,7 +112,7 @@ def _list() -> None:
         for line in registry.describe():
             print("  " + line)
     print("defaults measured over seeds (python -m dps.run COMMAND --seed S, no other flag; solved = greedy "
-          "success >= 0.95):")
+          "success >= 0.95, on the double pole a member that passed the published test):")
     for m in MEASURED:
         print("  " + m.line())
 

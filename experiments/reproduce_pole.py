@@ -74,6 +74,8 @@ from dps.algorithms.base import config_from_dict  # noqa: E402
 from dps.checkpoint import write_atomic, write_csv  # noqa: E402
 from dps.envs.cartpole import CartPole  # noqa: E402
 from dps.envs.cartpole_fast import linear_balance_steps  # noqa: E402
+from dps.evaluation.cartpole import GENERALIZATION_MIN  # noqa: E402
+from dps.native import cpu_model  # noqa: E402
 from dps.policies import make_policy  # noqa: E402
 from dps.rollout import rollout  # noqa: E402
 from dps.seeding import INIT, TRAIN, derive_seed  # noqa: E402
@@ -113,7 +115,8 @@ METHODS = {
              "b": dict(popsize=12, sigma=0.5, lr=0.1, shaping="centered"),
              "c": dict(popsize=20, sigma=0.2, lr=0.05, shaping="centered")},
 }
-GRID_MIN = 200
+#: the runner's champion test uses the same threshold (dps/runner/champions.py)
+GRID_MIN = GENERALIZATION_MIN
 LONG_STEPS = CartPole.solve_steps
 
 
@@ -453,7 +456,8 @@ def write(rows, summary, cost, args, wall, argv):
          "Command: `" + " ".join(["python", "experiments/reproduce_pole.py"] + [shlex.quote(a) for a in argv])
          + "`", "",
          f"Seeds: {args.seed_list}; jobs: {args.jobs}; "
-         f"machine: {platform.node()} ({os.cpu_count()} CPUs, shared with other jobs), torch {torch.__version__}, "
+         f"machine: {platform.node()} ({cpu_model()}, {os.cpu_count()} CPUs, shared with other jobs), "
+         f"torch {torch.__version__}, "
          f"1 torch thread per process; total wall time {wall / 60:.1f} min; "
          f"runs skipped or cut by --deadline: {args.skipped} (cut runs are counted separately in the table).", "",
          "Evaluations = trials (one per member per generation, standard start, whole generations "

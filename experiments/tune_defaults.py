@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from dps.checkpoint import write_atomic  # noqa: E402
+from dps.native import cpu_model  # noqa: E402
 from dps.runner.defaults import seeds_in  # noqa: E402
 
 
@@ -129,7 +130,8 @@ def main() -> None:
     lines = [f"# Seed sweep: `{args.algo} --env {args.env}`", "",
              f"`python experiments/tune_defaults.py {shlex.join(sys.argv[1:])}`: {len(seeds)} seeds "
              f"({args.seeds}) per candidate, {args.jobs} runs at a time, {time.time() - t0:.0f} s in all. Machine: "
-             f"{platform.machine()}, {os.cpu_count()} cores, load average {load:.2f} at the start. Ranked by the "
+             f"{platform.machine()} ({cpu_model()}), {os.cpu_count()} cores, load average {load:.2f} at the start. "
+             "Ranked by the "
              "lower quartile of the final greedy success (100 fresh episodes), then the seeds solved, then the "
              "upper quartile of the training episodes (an unsolved run counts as the largest budget any run "
              "used).", "",

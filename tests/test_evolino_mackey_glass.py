@@ -45,7 +45,10 @@ def test_segments_error_equals_separate_free_runs():
             _, state = drive_features(pol, row, x)
             pred = closed_loop(pol, row, state, d.inputs[s].reshape(1, 1), horizon, learner.scale)[0, 0]
             errs.append(float(((pred - d.targets[s:s + horizon]) ** 2).mean()))
-        assert err[p].item() == pytest.approx(sum(errs) / len(errs), rel=1e-9)
+        # these random networks' free runs diverge (MSE ~1e7), which amplifies the last-bit
+        # difference between a batched and a one-row matrix product (1.1e-9 relative on one
+        # CPU model); a wrong segment or horizon differs by far more than 1e-6
+        assert err[p].item() == pytest.approx(sum(errs) / len(errs), rel=1e-6)
 
 
 def test_one_segment_is_the_tail_error():

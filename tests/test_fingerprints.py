@@ -4,8 +4,9 @@ tests/data/fingerprints.json (see tests/fingerprints.py for the runs and how to 
 The promise holds on one platform. Two runs are sensitive to the last bit of the CPU's
 floating-point kernels (Evolino's pseudo-inverse of a near-singular design matrix; an
 Atari-Go greedy move decided by a near tie), which differ between CPU models with the same
-torch build; tests/data/fingerprints-platforms.json holds the same code's numbers measured
-on such another platform, and a run must match one recording exactly.
+torch build (Evolino's BPTT-LSTM baseline diverges differently on each); tests/data/
+fingerprints-platforms.json holds the same code's numbers measured on such other platforms
+(two more CPU models for Evolino), and a run must match one recording exactly.
 
 Runs with an LSTM policy on the CPU use dps's C kernels (dps/native), whose rounding
 differs from torch's; where no kernel can be built (no C compiler, ``DPS_NATIVE=0``) the

@@ -68,6 +68,20 @@ def cache_dir() -> Path:
     return Path(base) / "dps"
 
 
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``; else what ``platform`` knows). The kernels are
+    compiled for the CPU they run on (``-march=native``), so a long search's per-seed numbers
+    can differ between CPU models: experiment records name it."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def _cpu_id() -> str:
     """What -march=native depends on: the machine and the CPU's model and feature flags."""
     text = platform.machine()
