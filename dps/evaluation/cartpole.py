@@ -27,16 +27,21 @@ def _common(env: CartPole) -> dict:
                 discrete=env.discrete, device=env.device, dtype=env.dtype)
 
 
-def _grid_score(policy, env: CartPole, row: torch.Tensor, seed: int) -> int:
+def grid_scores(policy, env: CartPole, params: torch.Tensor, seed: int) -> torch.Tensor:
+    """(K,) how many of the 625 grid starts each row of ``params (K, D)`` balances for 1000
+    steps on ``env``'s variant, in one rollout of K × 625 episodes. The tests below pass one
+    row at a time (a score that cannot depend on its batch); ``experiments/reproduce_pole.py``
+    batches many controllers of the C kernel's policies, whose slots are independent."""
     grid_env = CartPole(max_steps=1000, start="grid", **_common(env))
-    return int(rollout(policy, grid_env, row, episodes=625, seed=seed).success.sum())
+    return rollout(policy, grid_env, params.reshape(params.shape[0], -1), episodes=625, seed=seed).success.sum(1)
 
 
-def _long_steps(policy, env: CartPole, row: torch.Tensor, seed: int) -> int:
-    """Steps the standard start is balanced for, up to ``env.solve_steps``."""
+def balance_steps(policy, env: CartPole, params: torch.Tensor, seed: int) -> torch.Tensor:
+    """(K,) steps each row of ``params (K, D)`` balances the standard start for, up to
+    ``env.solve_steps`` (100,000 = passed), in one rollout."""
     long_env = CartPole(max_steps=env.solve_steps, start="standard", **_common(env))
-    res = rollout(policy, long_env, row, episodes=1, seed=seed)
-    return env.solve_steps if bool(res.success[0, 0]) else int(res.lengths[0, 0])
+    res = rollout(policy, long_env, params.reshape(params.shape[0], -1), episodes=1, seed=seed)
+    return torch.where(res.success[:, 0], torch.full_like(res.lengths[:, 0], env.solve_steps), res.lengths[:, 0])
 
 
 def cartpole_checks(policy, env: CartPole, params: torch.Tensor, seed: int) -> dict:
@@ -45,9 +50,9 @@ def cartpole_checks(policy, env: CartPole, params: torch.Tensor, seed: int) -> d
     if env.integrator != "rk4":
         return {}
     row = params.reshape(1, -1)
-    out = {"generalization": _grid_score(policy, env, row, seed)}
+    out = {"generalization": int(grid_scores(policy, env, row, seed)[0])}
     if env.poles == 2:
-        out["success_rate"] = float(_long_steps(policy, env, row, seed) >= env.solve_steps)
+        out["success_rate"] = float(int(balance_steps(policy, env, row, seed)[0]) >= env.solve_steps)
     return out
 
 
@@ -62,8 +67,8 @@ def cartpole_solve_test(policy, env: CartPole, params: torch.Tensor, seed: int) 
     row = params.detach().reshape(1, -1)
     out: dict = {}
     if not env.velocities:
-        out["generalization"] = _grid_score(policy, env, row, seed)
+        out["generalization"] = int(grid_scores(policy, env, row, seed)[0])
         if out["generalization"] < GENERALIZATION_MIN:
             return {"solved": False, "steps": None, **out}
-    steps = _long_steps(policy, env, row, seed)
+    steps = int(balance_steps(policy, env, row, seed)[0])
     return {"solved": steps >= env.solve_steps, "steps": steps, **out}
