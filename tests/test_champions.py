@@ -2,6 +2,7 @@
 benchmark's definition of solved, ends at the first that passes and returns it; it counts
 the same evaluations as experiments/reproduce_pole.py's protocol, and every consumer of the
 run (final evaluation, evaluate, load_run, resume) uses the solver."""
+import csv
 import json
 
 import pytest
@@ -62,6 +63,15 @@ def test_the_run_counts_the_evaluations_of_the_published_protocol(solved_run):
     assert row["grid_checks"] == champ["tested"]
     _, params, _ = load_run(solved_run)
     assert torch.equal(params.float(), torch.tensor(row["candidate"], dtype=params.dtype).float())
+    # metrics.csv: every tested champion's figures in its generation's row, the solver's last
+    rows = list(csv.DictReader(open(solved_run / "metrics.csv")))
+    tested = [r for r in rows if r["champion_generalization"] != ""]
+    assert len(rows) == s["generations"] and len(tested) == champ["tested"]
+    assert int(tested[-1]["generation"]) == solved["generation"]
+    assert int(tested[-1]["champion_generalization"]) == solved["result"]["generalization"]
+    assert int(tested[-1]["champion_steps"]) == CartPole.solve_steps
+    assert all(r["champion_steps"] == "" or int(r["champion_generalization"]) >= GENERALIZATION_MIN
+               for r in tested)  # below 200 the 100,000 steps are not run
 
 
 def test_every_consumer_uses_the_solver(solved_run):
@@ -81,7 +91,8 @@ def test_solve_test_agrees_with_the_checks_and_rejects_below_the_grid_threshold(
     env = CartPole(poles=2, velocities=False, fitness="damping")
     policy = make_policy(json.loads((solved_run / "config.json").read_text())["run"]["policy"],
                          env.observation_shape, env.action_space.out_size)
-    assert solve_test(env) is cartpole_solve_test and SOLVE_TESTS[CartPole] is cartpole_solve_test
+    assert solve_test(env).test is cartpole_solve_test and SOLVE_TESTS[CartPole] is solve_test(env)
+    assert solve_test(env).figures(env) == ("generalization", "steps")
     assert solve_test(CartPole(integrator="gym")) is None  # no protocol for gym's task
     _, solver, _ = load_run(solved_run)
     ok = cartpole_solve_test(policy, env, solver, 0)
@@ -96,6 +107,8 @@ def test_solve_test_agrees_with_the_checks_and_rejects_below_the_grid_threshold(
     lin = make_policy("linear", vel.observation_shape, vel.action_space.out_size)
     res = cartpole_solve_test(lin, vel, torch.zeros(lin.num_params), 0)
     assert res["solved"] is False and "generalization" not in res and res["steps"] < CartPole.solve_steps
+    assert set(res) == {"solved", *solve_test(vel).figures(vel)}
+    assert set(bad) == {"solved", *solve_test(env).figures(env)}
 
 
 def test_the_cli_names_the_returned_member(tmp_path, capsys):

@@ -56,6 +56,11 @@ def cartpole_checks(policy, env: CartPole, params: torch.Tensor, seed: int) -> d
     return out
 
 
+def cartpole_solve_figures(env: CartPole) -> tuple[str, ...]:
+    """The figures :func:`cartpole_solve_test` reports besides ``solved`` on ``env``'s variant."""
+    return ("steps",) if env.velocities else ("generalization", "steps")
+
+
 def cartpole_solve_test(policy, env: CartPole, params: torch.Tensor, seed: int) -> dict:
     """Whether one controller solves ``env``'s task as the benchmark defines it (Gomez et al.
     2008, §8): it balances the standard start for ``solve_steps`` (100,000) steps and, without

@@ -12,7 +12,7 @@
 """
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Callable, NamedTuple, Optional
 
 import torch
 
@@ -21,7 +21,7 @@ from ..envs.cartpole import CartPole
 from ..policies.aligned import slot_aligned
 from ..rollout import RolloutResult, rollout
 from .atari_go import final_report as atari_go_report
-from .cartpole import cartpole_checks, cartpole_solve_test
+from .cartpole import cartpole_checks, cartpole_solve_figures, cartpole_solve_test
 from .workers import rollout_in_workers, start_workers, supports_workers
 
 
@@ -82,13 +82,21 @@ def greedy_evaluation(policy, env, params: torch.Tensor, episodes: int, seed: in
     return out
 
 
-#: env class -> ``test(policy, env, params (D,), seed) -> dict`` with ``"solved": bool``: whether one
-#: controller solves the env's task as its benchmark defines it. The cartpole's applies to its
-#: RK4 dynamics only (the gym integrator's task has no such protocol).
-SOLVE_TESTS: dict[type, Callable[..., dict]] = {CartPole: cartpole_solve_test}
+class SolveTest(NamedTuple):
+    """An env's definition of a solved task for one controller: ``test(policy, env, params
+    (D,), seed) -> dict`` with ``"solved": bool`` and the figures ``figures(env)`` names (the
+    same keys for every controller on one env, so that they can be metrics.csv columns)."""
+
+    test: Callable[..., dict]
+    figures: Callable[..., tuple]
 
 
-def solve_test(env) -> Optional[Callable[..., dict]]:
+#: env class -> its :class:`SolveTest`. The cartpole's applies to its RK4 dynamics only (the
+#: gym integrator's task has no such protocol).
+SOLVE_TESTS: dict[type, SolveTest] = {CartPole: SolveTest(cartpole_solve_test, cartpole_solve_figures)}
+
+
+def solve_test(env) -> Optional[SolveTest]:
     """The env's solve test (:data:`SOLVE_TESTS`), or None where it has none."""
     if isinstance(env, CartPole) and env.integrator != "rk4":
         return None

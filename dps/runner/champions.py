@@ -14,7 +14,9 @@ The centre is a different network from every member, so the centre's episodes ca
 for this test. With ``--test-champions true`` the run does what the protocol does; the solver
 is saved in the checkpoint and is the policy the final evaluation, ``python -m dps.run
 evaluate`` and ``dps.play`` use; summary.json's ``champions`` says how many champions were
-tested, how many failed and which one solved (generation, episodes, its test results).
+tested, how many failed and which one solved (generation, episodes, its test results), and
+metrics.csv's ``champion_*`` columns give each generation's tested champion's figures (the
+double pole: ``champion_generalization``, ``champion_steps``; empty where none was tested).
 """
 from __future__ import annotations
 
@@ -36,10 +38,13 @@ class ChampionTest:
             raise UserError(f"--test-champions true: {run.cfg.algo!r} keeps no population whose best member could "
                             "be tested; it needs a population searcher (see --list)")
         env = run.target_env()
-        self.test = solve_test(env)
-        if self.test is None:
+        found = solve_test(env)
+        if found is None:
             raise UserError(f"--test-champions true: {run.cfg.env!r} defines no solve test; the double pole "
                             "(cartpole:poles=2) does")
+        self.test = found.test
+        #: the figures of a test's result besides ``solved`` (metrics.csv's ``champion_*``)
+        self.columns = found.figures(env)
         self.seed = run.cfg.seed
         #: ``{"generation", "episodes", "env_steps", "params", "result"}`` of the solver, or None
         self.solver: Optional[dict] = None
@@ -49,22 +54,23 @@ class ChampionTest:
     def params(self) -> Optional[torch.Tensor]:
         return None if self.solver is None else self.solver["params"]
 
-    def check(self, run, generation: int) -> bool:
-        """Test the learner's latest champion (if its training episodes succeeded); True when it
-        solves the task (it is then kept as the solver)."""
+    def check(self, run, generation: int) -> Optional[dict]:
+        """Test the learner's latest champion if its training episodes succeeded: the test's
+        result (``"solved"`` and the env's figures; a solver is kept), or None when no champion
+        was tested."""
         champ = run.learner.champion
         if self.solver is not None or champ is None or not champ["success"]:
-            return False
+            return None
         result = self.test(run.learner.policy, run.target_env(), champ["params"],
                            derive_seed(self.seed, CHAMPION, generation))
         self.tested += 1
         if not result["solved"]:
             self.failed += 1
-            return False
+            return result
         self.solver = {"generation": generation, "episodes": run.totals["episodes"],
                        "env_steps": run.totals["env_steps"], "params": champ["params"].detach().cpu().clone(),
                        "result": result}
-        return True
+        return result
 
     def summary(self) -> dict:
         """summary.json's ``champions``."""

@@ -124,7 +124,8 @@ def _generation(run: Run) -> dict:
     if at_target and cfg.stop_success is not None and center_success is not None and \
             center_success >= cfg.stop_success:
         run.stopped_early = True
-    if run.champions is not None and at_target and run.champions.check(run, g):
+    tested = run.champions.check(run, g) if run.champions is not None and at_target else None
+    if tested is not None and tested["solved"]:
         run.stopped_early = True
     select_score = None
     if run.selection is not None and (run.selection.due(g) or g + 1 == cfg.generations or run.stopped_early
@@ -135,6 +136,8 @@ def _generation(run: Run) -> dict:
            "center_return": center_return, "center_success": center_success}
     if run.selection is not None:
         row["select_score"] = select_score
+    if run.champions is not None:  # every row has the env's columns: metrics.csv keeps one header
+        row.update({f"champion_{k}": None if tested is None else tested.get(k) for k in run.champions.columns})
     if run.curriculum is not None:
         row["curriculum"] = stage
     row.update({k: v for k, v in stats.items() if isinstance(v, (int, float, bool)) or v is None})
