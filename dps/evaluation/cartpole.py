@@ -44,10 +44,16 @@ def balance_steps(policy, env: CartPole, params: torch.Tensor, seed: int) -> tor
     return torch.where(res.success[:, 0], torch.full_like(res.lengths[:, 0], env.solve_steps), res.lengths[:, 0])
 
 
+def has_protocol(env: CartPole) -> bool:
+    """The benchmark's tests apply to the RK4 dynamics only: the gym integrator's task has no
+    such protocol."""
+    return env.integrator == "rk4"
+
+
 def cartpole_checks(policy, env: CartPole, params: torch.Tensor, seed: int) -> dict:
-    """The tests above for one parameter vector on ``env``'s variant (RK4 integrator only;
-    the gym integrator's task has no such protocol, so ``{}``)."""
-    if env.integrator != "rk4":
+    """The tests above for one parameter vector on ``env``'s variant (``{}`` where
+    :func:`has_protocol` says there are none)."""
+    if not has_protocol(env):
         return {}
     row = params.reshape(1, -1)
     out = {"generalization": int(grid_scores(policy, env, row, seed)[0])}

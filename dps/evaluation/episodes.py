@@ -21,7 +21,7 @@ from ..envs.cartpole import CartPole
 from ..policies.aligned import slot_aligned
 from ..rollout import RolloutResult, rollout
 from .atari_go import final_report as atari_go_report
-from .cartpole import cartpole_checks, cartpole_solve_figures, cartpole_solve_test
+from .cartpole import cartpole_checks, cartpole_solve_figures, cartpole_solve_test, has_protocol
 from .workers import rollout_in_workers, start_workers, supports_workers
 
 
@@ -85,22 +85,23 @@ def greedy_evaluation(policy, env, params: torch.Tensor, episodes: int, seed: in
 class SolveTest(NamedTuple):
     """An env's definition of a solved task for one controller: ``test(policy, env, params
     (D,), seed) -> dict`` with ``"solved": bool`` and the figures ``figures(env)`` names (the
-    same keys for every controller on one env, so that they can be metrics.csv columns)."""
+    same keys for every controller on one env, so that they can be metrics.csv columns), on
+    the env instances ``applies(env)`` accepts."""
 
     test: Callable[..., dict]
     figures: Callable[..., tuple]
+    applies: Callable[..., bool]
 
 
-#: env class -> its :class:`SolveTest`. The cartpole's applies to its RK4 dynamics only (the
-#: gym integrator's task has no such protocol).
-SOLVE_TESTS: dict[type, SolveTest] = {CartPole: SolveTest(cartpole_solve_test, cartpole_solve_figures)}
+#: env class -> its :class:`SolveTest` (the cartpole's: its RK4 dynamics only)
+SOLVE_TESTS: dict[type, SolveTest] = {
+    CartPole: SolveTest(cartpole_solve_test, cartpole_solve_figures, has_protocol)}
 
 
 def solve_test(env) -> Optional[SolveTest]:
     """The env's solve test (:data:`SOLVE_TESTS`), or None where it has none."""
-    if isinstance(env, CartPole) and env.integrator != "rk4":
-        return None
-    return _for_env(SOLVE_TESTS, env)
+    found = _for_env(SOLVE_TESTS, env)
+    return found if found is not None and found.applies(env) else None
 
 
 #: env class -> ``report(env, policy, params (D,), run_dir, seed) -> dict`` run after training
