@@ -98,3 +98,48 @@ def test_defaults_and_bad_options():
     assert CEM(torch.zeros(3), CEM.Config(popsize=10, parenthood_ratio=0.1)).state.parenthood_ratio == 0.2
     with pytest.raises(UserError, match="stdev_init"):
         SNES(torch.zeros(3), SNES.Config(stdev_init=0.0))
+
+
+def _nes_utilities(f):
+    """Plain NES utilities (Wierstra et al., JMLR 2014, Eq. 11), best first by rank."""
+    lam = f.numel()
+    rank = torch.empty(lam, dtype=torch.long)
+    rank[torch.argsort(f, descending=True)] = torch.arange(1, lam + 1)
+    w = torch.clamp(torch.log(torch.tensor(lam / 2 + 1.0, dtype=f.dtype)) - torch.log(rank.to(f.dtype)), min=0)
+    return w / w.sum() - 1.0 / lam
+
+
+@pytest.mark.parametrize("cls", [SNES, XNES])
+def test_mirrored_sampling_pairs_and_snes_update(cls):
+    mu0 = torch.linspace(-1, 1, 7, dtype=torch.float64)
+    cfg = cls.Config(popsize=8, stdev_init=0.3, mirrored=True, float64=True, center_lr=0.7, stdev_lr=0.2)
+    s = cls(mu0, cfg, seed=5)
+    x = s.ask()
+    assert torch.allclose(x[:4] + x[4:], 2 * mu0.expand(4, -1))            # rows k and 4+k mirror
+    assert not torch.allclose(x[:4], x[4:])
+    f = -sphere(x - 0.25)
+    s.tell(f)
+    if cls is SNES:                                                       # plain SNES step
+        u = _nes_utilities(f)
+        z = (x - mu0) / 0.3
+        assert torch.allclose(s.center, mu0 + 0.7 * (u @ (0.3 * z)), atol=1e-12)
+        sigma = 0.3 * torch.exp(0.2 / 2 * (u @ (z ** 2 - 1)))
+        assert torch.allclose(s.dist.sigma, sigma, atol=1e-12)
+    x2 = s.ask()
+    assert torch.allclose(x2[:4] + x2[4:], 2 * s.center.expand(4, -1))
+
+
+def test_mirrored_popsize():
+    assert SNES(torch.zeros(9), SNES.Config(mirrored=True)).popsize == 10    # 4 + ⌊3 ln 9⌋ = 10
+    assert SNES(torch.zeros(12), SNES.Config(mirrored=True)).popsize == 12   # 11, rounded up
+    assert SNES(torch.zeros(12)).popsize == 11
+    with pytest.raises(UserError, match="even for mirrored"):
+        SNES(torch.zeros(3), SNES.Config(popsize=7, mirrored=True))
+    with pytest.raises(UserError, match="even for mirrored"):
+        XNES(torch.zeros(3), XNES.Config(popsize=5, mirrored=True))
+
+
+@pytest.mark.parametrize("cls,gens,threshold", [(SNES, 400, 1e-8), (XNES, 400, 1e-2)])
+def test_mirrored_convergence_sphere(cls, gens, threshold):
+    s = cls(torch.ones(D), cls.Config(popsize=50, mirrored=True), seed=0)
+    assert run(s, sphere, gens) < threshold

@@ -50,14 +50,20 @@ def _default_popsize(D: int) -> int:
 
 
 class _EvoSearcher(Searcher):
-    """Shared plumbing: popsize default, dtype, pending population in the state."""
+    """Shared plumbing: popsize default, dtype, pending population in the state, and the
+    mirrored sampling of the NES searchers."""
 
     def __init__(self, center, config=None, seed: int = 0):
         super().__init__(center, config, seed)
         p = self.config.popsize
+        mirrored = bool(getattr(self.config, "mirrored", False))
         self._popsize = _default_popsize(self.dim) if p is None else int(p)
+        if p is None and mirrored:
+            self._popsize += self._popsize % 2       # the NES default, rounded up to whole pairs
         if self._popsize < 2:
             raise UserError(f"popsize must be >= 2, got {p}")
+        if mirrored and self._popsize % 2:
+            raise UserError(f"popsize must be even for mirrored sampling, got {p}")
         if not float(self.config.stdev_init) > 0:
             raise UserError(f"stdev_init must be > 0, got {self.config.stdev_init}")
         self.mu0 = center.detach().reshape(-1).to(self.dtype).clone()
@@ -65,6 +71,18 @@ class _EvoSearcher(Searcher):
     @property
     def popsize(self) -> int:
         return self._popsize
+
+    def _sample(self, dist):
+        """``popsize`` draws from ``dist``; with ``mirrored``, ``popsize/2`` draws ``mu + d_k``
+        and their mirror images ``mu − d_k`` in the :class:`~dps.algorithms.base.Antithetic`
+        layout (Brockhoff, Auger, Hansen, Arnold, Hohm, *Mirrored sampling and sequential
+        selection for evolution strategies*, PPSN 2010). The NES gradients take the pairs as
+        they take any sample: the utilities of both members weight ``±d_k``, so the
+        mirrored pair cancels the sampling noise of the centre's step."""
+        if not self.config.mirrored:
+            return dist.sample(self.popsize, generator=self.generator)
+        half = dist.sample(self.popsize // 2, generator=self.generator)
+        return Antithetic.population(self.center, half - self.center)
 
 
 # ------------------------------------------------------------------------- SNES ----
@@ -74,6 +92,7 @@ class SNESConfig:
     stdev_init: Sigma = opt(0.1, "initial per-coordinate sigma")
     center_lr: Rate = opt(1.0, "learning rate of mu (evotorch/SNES default 1)")
     stdev_lr: Optional[Rate] = opt(None, "learning rate of log sigma (None = 0.2 (3 + ln D) / sqrt(D))")
+    mirrored: bool = opt(False, "mirrored sampling: popsize/2 pairs mu ± sigma ⊙ z (popsize even)")
     float64: bool = opt(False, "work in float64")
 
 
@@ -103,7 +122,7 @@ class SNES(_EvoSearcher):
         return self.dist.mu
 
     def _ask(self):
-        return self.dist.sample(self.popsize, generator=self.generator)
+        return self._sample(self.dist)
 
     def _tell(self, fitness):
         grads = self.dist.compute_gradients(self._asked, fitness, objective_sense="max", ranking_method="nes")
@@ -130,6 +149,7 @@ class XNESConfig:
     stdev_init: Sigma = opt(0.1, "initial sigma (A = stdev_init · I)")
     center_lr: Rate = opt(1.0, "learning rate eta_mu")
     stdev_lr: Optional[Rate] = opt(None, "learning rate of A (None = 0.6 (3 + ln D) / (D sqrt(D)))")
+    mirrored: bool = opt(False, "mirrored sampling: popsize/2 pairs mu ± A z (popsize even)")
     float64: bool = opt(False, "work in float64")
 
 
@@ -162,7 +182,7 @@ class XNES(_EvoSearcher):
         return self.dist.mu
 
     def _ask(self):
-        return self.dist.sample(self.popsize, generator=self.generator)
+        return self._sample(self.dist)
 
     def _tell(self, fitness):
         grads = self.dist.compute_gradients(self._asked, fitness, objective_sense="max", ranking_method="nes")
