@@ -77,8 +77,9 @@ class _EvoSearcher(Searcher):
         and their mirror images ``mu − d_k`` in the :class:`~dps.algorithms.base.Antithetic`
         layout (Brockhoff, Auger, Hansen, Arnold, Hohm, *Mirrored sampling and sequential
         selection for evolution strategies*, PPSN 2010). The NES gradients take the pairs as
-        they take any sample: the utilities of both members weight ``±d_k``, so the
-        mirrored pair cancels the sampling noise of the centre's step."""
+        they take any sample; as the ``d_k`` sum to zero, the constant part of the NES
+        utilities (their −1/λ baseline) adds nothing to the centre's step, where without
+        mirroring it adds a multiple of the samples' mean."""
         if not self.config.mirrored:
             return dist.sample(self.popsize, generator=self.generator)
         half = dist.sample(self.popsize // 2, generator=self.generator)
