@@ -56,13 +56,14 @@ class _EvoSearcher(Searcher):
     def __init__(self, center, config=None, seed: int = 0):
         super().__init__(center, config, seed)
         p = self.config.popsize
-        mirrored = bool(getattr(self.config, "mirrored", False))
+        # CEM and PGPE have no such option (PGPE's pairs are its own)
+        self.mirrored = bool(getattr(self.config, "mirrored", False))
         self._popsize = _default_popsize(self.dim) if p is None else int(p)
-        if p is None and mirrored:
+        if p is None and self.mirrored:
             self._popsize += self._popsize % 2       # the NES default, rounded up to whole pairs
         if self._popsize < 2:
             raise UserError(f"popsize must be >= 2, got {p}")
-        if mirrored and self._popsize % 2:
+        if self.mirrored and self._popsize % 2:
             raise UserError(f"popsize must be even for mirrored sampling, got {p}")
         if not float(self.config.stdev_init) > 0:
             raise UserError(f"stdev_init must be > 0, got {self.config.stdev_init}")
@@ -80,7 +81,7 @@ class _EvoSearcher(Searcher):
         they take any sample; as the ``d_k`` sum to zero, the constant part of the NES
         utilities (their −1/λ baseline) adds nothing to the centre's step, where without
         mirroring it adds a multiple of the samples' mean."""
-        if not self.config.mirrored:
+        if not self.mirrored:
             return dist.sample(self.popsize, generator=self.generator)
         half = dist.sample(self.popsize // 2, generator=self.generator)
         return Antithetic.population(self.center, half - self.center)
