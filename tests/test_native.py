@@ -35,7 +35,8 @@ def _inputs(policy, P, B, dtype, seed=0, scale=1.0):
 
 
 POLICIES = [dict(hidden=16), dict(hidden=7, layers=2, peepholes=True), dict(hidden=5, skip=True, input_scale=3.0),
-            dict(hidden=17, layers=3), dict(hidden=1), dict(hidden=33, peepholes=True, skip=True)]
+            dict(hidden=17, layers=3), dict(hidden=1), dict(hidden=33, peepholes=True, skip=True),
+            dict(hidden=6, skip=True, input_scale=(0.5, 3.0, 1.0, 2.0))]
 
 
 @needs_kernels
@@ -137,21 +138,24 @@ def test_cartpole_episodes_match_torch_loop(spec, dtype, regime, torch_path):
     assert torch.equal(fused.success[ok], ref.success[ok])
 
 
-DAMPING = [("cartpole:fitness=damping,discrete=true,max_steps=400", 4, "balancing"),   # past step 100: the potential
-           ("cartpole:poles=2,velocities=false,max_steps=300", 4, "random"),
-           ("cartpole:poles=2,velocities=false,start=grid,max_steps=300", 2, "random")]
+# the first case goes past step 100, where the potential counts
+DAMPING = [("cartpole:fitness=damping,discrete=true,max_steps=400", 4, "balancing", 1.0),
+           ("cartpole:poles=2,velocities=false,max_steps=300", 4, "random", 1.0),
+           ("cartpole:poles=2,velocities=false,max_steps=300", 4, "random", (0.5, 1.5, 1.5)),
+           ("cartpole:poles=2,velocities=false,start=grid,max_steps=300", 2, "random", 1.0)]
 
 
 @needs_kernels
-@pytest.mark.parametrize("spec,hidden,regime", DAMPING)
+@pytest.mark.parametrize("spec,hidden,regime,scale", DAMPING)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_damping_fitness_episodes_match_torch_loop(spec, hidden, regime, dtype, torch_path):
+def test_damping_fitness_episodes_match_torch_loop(spec, hidden, regime, scale, dtype, torch_path):
     """The kernel's damping fitness (lstm_cartpole.h) against the env's shaped rewards
     summed by the torch loop: the same episode lengths where the physics agree, the same
     returns up to the order J is summed in."""
     env = dps.make_env(spec)
     assert env.fitness == "damping" and env.native_spec() is not None
-    policy = dps.LSTMPolicy(env.observation_shape, env.action_space.out_size, hidden=hidden, skip=True)
+    policy = dps.LSTMPolicy(env.observation_shape, env.action_space.out_size, hidden=hidden, skip=True,
+                            input_scale=scale)
     g = torch.Generator().manual_seed(3)
     mean = _controller(policy) if regime == "balancing" else torch.zeros(policy.num_params)
     params = (mean + 0.3 * torch.randn(48, policy.num_params, generator=g)).to(dtype)

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from dps.envs.base import Box
+from dps.errors import UserError
 from dps.policies import LinearPolicy, LSTMPolicy, MLPPolicy, RNNPolicy, make_policy
 from dps.policies.heads import BoxHead, DiscreteHead
 
@@ -398,3 +399,71 @@ def test_lstm_chrono_init_spreads_forgetting_times_and_is_exclusive():
                         ("chrono=50,input_bias=-1", "cannot be combined"), ("chrono=-1", "chrono")):
         with pytest.raises(UserError, match=needle):
             make_policy(f"lstm:hidden=4,{bad}", (3,), 2)
+
+
+def _fold_input_scale(pol, params, scale):
+    """``params`` of a policy with input_scale 1 that computes what ``pol`` (per-input
+    ``scale``) computes on ``params``: each input's rows of the first layer's weights and of
+    the readout's skip part multiplied by its factor."""
+    out = params.clone()
+    n = len(scale)
+    first = "W0" if "W0" in pol.layout else "W"
+    sl, shape = pol.layout[first]
+    W = out[:, sl].view(-1, *shape)
+    W[:, :n] *= torch.tensor(scale, dtype=params.dtype).unsqueeze(-1)
+    if pol.skip:
+        sl, shape = pol.layout["W_out"]
+        Wo = out[:, sl].view(-1, *shape)
+        Wo[:, pol.hidden:] *= torch.tensor(scale, dtype=params.dtype).unsqueeze(-1)
+    return out
+
+
+@pytest.mark.parametrize("spec", ["lstm:hidden=4,skip=true", "lstm:hidden=3,layers=2,peepholes=true",
+                                  "lstm:hidden=5", "rnn:hidden=4,skip=true"])
+def test_per_input_scale_equals_folding_the_factors_into_the_input_weights(spec):
+    """input_scale=a+b+c multiplies input k by its own factor: the same network as scale 1
+    with input k's weights (first layer, and the skip path's readout rows) times factor k —
+    on every path a step can take (C kernel or torch, the whole-sequence call)."""
+    scale = (0.5, 1.5, 3.0)
+    pol = make_policy(f"{spec},input_scale=0.5+1.5+3", (3,), 2)
+    plain = make_policy(spec, (3,), 2)
+    assert pol.input_scale == scale and pol.num_params == plain.num_params
+    g = torch.Generator().manual_seed(4)
+    P, B, T = 3, 5, 7
+    params = torch.randn(P, pol.num_params, generator=g, dtype=torch.float64)
+    folded = _fold_input_scale(pol, params, scale)
+    xs = torch.randn(T, P, B, 3, generator=g, dtype=torch.float64)
+    s1, s2 = pol.initial_state(P, B, dtype=torch.float64), plain.initial_state(P, B, dtype=torch.float64)
+    outs = []
+    for t in range(T):
+        o1, s1 = pol.step(params, xs[t], s1)
+        o2, s2 = plain.step(folded, xs[t], s2)
+        torch.testing.assert_close(o1, o2, atol=1e-12, rtol=1e-12)
+        outs.append(o1)
+    seq = pol.sequence(params[:1], xs[:, 0]) if hasattr(pol, "sequence") else None
+    if seq is not None:
+        torch.testing.assert_close(seq, torch.stack(outs)[:, 0], atol=1e-12, rtol=1e-12)
+
+
+def test_one_input_scale_for_all_inputs_is_the_single_number():
+    """A spec's one number and the same number written for every input give the same outputs;
+    the option keeps its form (a number, or a tuple for one per input)."""
+    one = make_policy("lstm:hidden=4,skip=true,input_scale=2", (3,), 1)
+    each = make_policy("lstm:hidden=4,skip=true,input_scale=2+2+2", (3,), 1)
+    assert one.input_scale == 2.0 and each.input_scale == (2.0, 2.0, 2.0)
+    g = torch.Generator().manual_seed(5)
+    params = torch.randn(2, one.num_params, generator=g)
+    obs = torch.randn(2, 3, 3, generator=g)
+    a, _ = one.step(params, obs, one.initial_state(2, 3))
+    b, _ = each.step(params, obs, each.initial_state(2, 3))
+    assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("value,match", [("1+2", "2 numbers for 3 inputs"), ("0", "finite numbers > 0"),
+                                         ("1+-1+1", "finite numbers > 0"), ("nan", "finite number"),
+                                         ("x", "a number")])
+def test_bad_input_scale_is_refused_in_one_line(value, match):
+    for name in ("lstm", "rnn"):
+        with pytest.raises(UserError, match=match) as e:
+            make_policy(f"{name}:hidden=2,input_scale={value}", (3,), 1)
+        assert "\n" not in str(e.value)

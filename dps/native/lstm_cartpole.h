@@ -16,7 +16,7 @@
  * loop draws random numbers or marks a broken slot: the call then returns 1 and the caller
  * runs the torch loop instead; otherwise 0. */
 int NAME(dps_lstm_cartpole)(int64_t P, int64_t B, int64_t D, const T *params, int64_t n_obs, int64_t H,
-                            int64_t L, const int64_t *offs, int skip, int64_t n_out, T in_scale,
+                            int64_t L, const int64_t *offs, int skip, int64_t n_out, const T *in_scale,
                             const cp_const *k, int discrete, const double *q0, const int64_t *obs_index,
                             const double *obs_scale, const double *bounds, int damping,
                             const int64_t *jig, int64_t env_max_steps, int64_t steps, T *returns, int64_t *lengths, uint8_t *success, T *work) {

@@ -68,17 +68,18 @@ AFFINE(1)
 /* One step of E slots of one member (E = 4 or 1), its weights at w. offs: per layer l:
  * offs[3l] = W (rows n_l + H, cols 4H), offs[3l+1] = b (4H), offs[3l+2] = peepholes (3H) or -1;
  * then offs[3L] = W_out (F x n_out), offs[3L+1] = b_out. x: E rows of n_in inputs (before
- * input scaling); hp/cp/hn/cn: per layer, E rows of H; out: E rows of n_out; work: at least
+ * input scaling); in_scale: the n_in inputs' factors; hp/cp/hn/cn: per layer, E rows of H; out: E rows of n_out; work: at least
  * WORK(H, n_in) elements. */
 #ifndef WORK
 #define WORK(H, n_in) (4 * (4 * (H) + (n_in)))
 #endif
 static inline void NAME(lstm_group)(int E, const T *w, int64_t n_in, int64_t H, int64_t L, const int64_t *offs,
-                                    int skip, int64_t n_out, T in_scale, const T *x, T *const *hp,
+                                    int skip, int64_t n_out, const T *in_scale, const T *x, T *const *hp,
                                     T *const *cp, T *const *hn, T *const *cn, T *out, T *work) {
     const int64_t G = 4 * H;
     T *restrict z = work, *restrict xs = z + 4 * G;  /* E rows of gates; E rows of scaled inputs */
-    for (int64_t k = 0; k < E * n_in; k++) xs[k] = x[k] * in_scale;
+    for (int e = 0; e < E; e++)
+        for (int64_t k = 0; k < n_in; k++) xs[e * n_in + k] = x[e * n_in + k] * in_scale[k];
     const T *u = xs;
     int64_t nu = n_in;
     for (int64_t l = 0; l < L; l++) {
@@ -107,7 +108,7 @@ static inline void NAME(lstm_group)(int E, const T *w, int64_t n_in, int64_t H, 
 /* One step for P members x B slots: x (P, B, n_in); h_in/c_in/h_out/c_out: L pointers to
  * (P, B, H); out (P, B, n_out). Slots in groups of 4 consecutive ones of a member. */
 void NAME(dps_lstm_step)(int64_t P, int64_t B, int64_t D, const T *params, int64_t n_in, int64_t H,
-                         int64_t L, const int64_t *offs, int skip, int64_t n_out, T in_scale,
+                         int64_t L, const int64_t *offs, int skip, int64_t n_out, const T *in_scale,
                          const T *x, T *const *h_in, T *const *c_in, T *const *h_out, T *const *c_out,
                          T *out, T *work) {
     FLUSH_DENORMALS

@@ -33,6 +33,8 @@ from typing import Optional
 
 import torch
 
+from ..errors import UserError
+
 State = tuple  # tuple of tensors, possibly empty
 
 
@@ -103,6 +105,45 @@ class Layout:
         n = math.prod(shape)
         self.blocks[name] = (slice(self.size, self.size + n), tuple(shape))
         self.size += n
+
+
+class InputScale:
+    """The factor a recurrent policy multiplies its flattened observation by (``input_scale``):
+    one number for every input, or one per input. It is a reparameterisation: a searcher
+    whose steps are equal in every weight explores an input's weights ``s`` times more
+    widely in the input's own units when that input is scaled by ``s``. One per input lets
+    inputs of different typical size (the double pole's cart position and its small pole
+    angles, docs/POLE.md) be explored at their own scale.
+
+    ``value``: the option as given, a float (one number) or a tuple of floats (one per
+    input); ``vector``: ``(n_obs,)`` float64 factors; ``uniform``: the one factor where all
+    are equal (then inputs are multiplied by a Python float, as the single number always
+    was), else None."""
+
+    def __init__(self, value, n_obs: int, what: str = "input_scale"):
+        items = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+        if len(items) not in (1, n_obs):
+            raise UserError(f"bad value {value!r} for {what}: {len(items)} numbers for {n_obs} inputs; accepted: "
+                            f"one number, or one per input ({n_obs}) written a+b+c")
+        scale = []
+        for v in items:
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not v > 0:
+                raise UserError(f"bad value {v!r} for {what}; accepted: finite numbers > 0")
+            scale.append(float(v))
+        self.value = scale[0] if len(scale) == 1 else tuple(scale)
+        self.vector = torch.tensor(scale * (n_obs if len(scale) == 1 else 1), dtype=torch.float64)
+        self.uniform = scale[0] if len(set(scale)) == 1 else None
+        self._args = (self.value, n_obs)
+
+    def __reduce__(self):
+        # rebuilt from the option: a pickled policy is the same bytes for the same options
+        return InputScale, self._args
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """``x (..., n_obs)`` times the factors (``x`` itself where they are all 1)."""
+        if self.uniform is not None:
+            return x if self.uniform == 1.0 else x * self.uniform
+        return x * self.vector.to(x.device, x.dtype)
 
 
 def flat_obs(obs: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:

@@ -42,7 +42,7 @@ from .. import native
 from ..errors import UserError
 from ..native import lstm as native_lstm
 from ..spec import Range
-from .base import Layout, Policy, batched_linear, flat_obs, reset_where
+from .base import InputScale, Layout, Policy, batched_linear, flat_obs, reset_where
 
 #: the C step is used up to this many cells per layer: 1.1–2.6× the torch step there, 0.6–1.1×
 #: from 128 cells on, where torch's matrix products win (docs/BENCHMARKS.md)
@@ -77,7 +77,7 @@ def _cell(z: torch.Tensor, c: torch.Tensor, H: int, fast_tanh: bool):
 class LSTMPolicy(Policy):
     def __init__(self, obs_shape, out_size: int, hidden: Annotated[int, Range(1, 4096)] = 16,
                  layers: Annotated[int, Range(1, 16)] = 1,
-                 peepholes: bool = False, forget_bias: float = 1.0, input_scale: float = 1.0,
+                 peepholes: bool = False, forget_bias: float = 1.0, input_scale: tuple[float, ...] = 1.0,
                  fast_tanh: bool = False, skip: bool = False, input_bias: float = 0.0,
                  chrono: Annotated[int, Range(0, 10 ** 9)] = 0):
         """
@@ -90,7 +90,8 @@ class LSTMPolicy(Policy):
         :param input_scale: observations are multiplied by this before the first layer (a
             reparameterisation: small raw inputs, e.g. angles in radians whose step-to-step
             differences carry the velocity, need input weights far larger than the search's
-            exploration scale otherwise)
+            exploration scale otherwise): one number, or one per (flattened) input, written
+            ``0.5+1.5+1.5`` in a spec (:class:`~dps.policies.base.InputScale`)
         :param fast_tanh: compute tanh as ``2σ(2x) − 1`` (faster on the CPU, not
             bit-identical to the default; module docstring)
         :param skip: input→readout skip path: the readout (and ``features``) see
@@ -120,7 +121,8 @@ class LSTMPolicy(Policy):
         self.hidden, self.layers, self.peepholes = hidden, layers, peepholes
         self.forget_bias = forget_bias
         self.input_bias = float(input_bias)
-        self.input_scale = float(input_scale)
+        self._in = InputScale(input_scale, self.obs_size)
+        self.input_scale = self._in.value
         self.fast_tanh = bool(fast_tanh)
         self.skip = bool(skip)
         lay = Layout()
@@ -142,6 +144,7 @@ class LSTMPolicy(Policy):
         pe += ", fast tanh" if self.fast_tanh else ""
         pe += ", input→readout skip" if self.skip else ""
         pe += f", chrono init ≤ {self.chrono} steps" if self.chrono else ""
+        pe += "" if self._in.uniform == 1.0 else f", inputs × {self.input_scale}"
         return f"LSTM({self.obs_size}→{self.layers}×{self.hidden}{pe}→{self.out_size}, {self.num_params} params)"
 
     def initial_state(self, P, B, device=None, dtype=torch.float32):
@@ -168,9 +171,7 @@ class LSTMPolicy(Policy):
                  episode_start: Optional[torch.Tensor] = None):
         """Last layer's ``h_t (P, B, H)`` — ``[h_t, x_t] (P, B, H + n_obs)`` with ``skip`` —
         and the new state."""
-        x = flat_obs(obs, params.dtype)
-        if self.input_scale != 1.0:
-            x = x * self.input_scale
+        x = self._in(flat_obs(obs, params.dtype))
         H = self.hidden
         x_in = x
         new_state = []
@@ -233,7 +234,8 @@ class LSTMPolicy(Policy):
             offs += [self.layout["W_out"][0].start, self.layout["b_out"][0].start]
             spec = self.__dict__["_native_spec"] = dict(
                 offsets=torch.tensor(offs, dtype=torch.int64), hidden=self.hidden, layers=self.layers,
-                skip=self.skip, n_out=self.out_size, input_scale=self.input_scale)
+                skip=self.skip, n_out=self.out_size,
+                input_scale={t: self._in.vector.to(t) for t in (torch.float32, torch.float64)})
         return spec
 
     def _native_step(self, params, obs, state, episode_start):
@@ -246,7 +248,7 @@ class LSTMPolicy(Policy):
             state = tuple(reset_where(s, episode_start) for s in state)
         state = tuple(s.to(params.dtype).contiguous() for s in state)
         return native_lstm.lstm_step(params.contiguous(), x, state, spec["offsets"], self.hidden, self.skip,
-                                     self.out_size, self.input_scale)
+                                     self.out_size, spec["input_scale"][params.dtype])
 
     def sequence(self, params: torch.Tensor, obs: torch.Tensor) -> Optional[torch.Tensor]:
         """The whole sequence through ``torch.lstm`` (one ATen call, its own backward):
@@ -259,9 +261,7 @@ class LSTMPolicy(Policy):
         if self.peepholes or params.shape[0] != 1 or overridden:
             return None
         T, B = obs.shape[:2]
-        x = flat_obs(obs, params.dtype)
-        if self.input_scale != 1.0:
-            x = x * self.input_scale
+        x = self._in(flat_obs(obs, params.dtype))
         H, weights, n_in = self.hidden, [], self.obs_size
         for l in range(self.layers):
             W, b = self.block(params, f"W{l}")[0], self.block(params, f"b{l}")[0]
@@ -287,7 +287,7 @@ class LSTMPolicy(Policy):
                       or type(self).readout is not LSTMPolicy.readout)
         if self.peepholes or params.shape[0] != 1 or params.requires_grad or overridden:
             return None
-        H, L, scale, skip, fast = self.hidden, self.layers, self.input_scale, self.skip, self.fast_tanh
+        H, L, scale, skip, fast = self.hidden, self.layers, self._in, self.skip, self.fast_tanh
         Ws = [(self.block(params, f"W{l}")[0], self.block(params, f"b{l}")[0]) for l in range(L)]
         W_out, b_out = self.block(params, "W_out")[0], self.block(params, "b_out")[0]
         dtype = params.dtype
@@ -297,8 +297,7 @@ class LSTMPolicy(Policy):
             x = obs.reshape(B, -1)
             if x.dtype != dtype:
                 x = x.to(dtype)
-            if scale != 1.0:
-                x = x * scale
+            x = scale(x)
             x_in, new = x, []
             for l, (W, b) in enumerate(Ws):
                 h, c = state[2 * l][0], state[2 * l + 1][0]
@@ -319,7 +318,8 @@ class LSTMPolicy(Policy):
             if x.dtype != dtype:
                 x = x.to(dtype)
             state = tuple(s if s.dtype == dtype and s.is_contiguous() else s.to(dtype).contiguous() for s in state)
-            res = native_lstm.lstm_step(flat, x.contiguous(), state, offsets, H, skip, n_out, scale)
+            res = native_lstm.lstm_step(flat, x.contiguous(), state, offsets, H, skip, n_out,
+                                        spec["input_scale"][dtype])
             return res if res is not None else torch_step(obs, state)
 
         return native_step

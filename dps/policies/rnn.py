@@ -21,15 +21,16 @@ import torch
 
 from ..errors import UserError
 from ..spec import Range
-from .base import Layout, Policy, batched_linear, flat_obs, reset_where
+from .base import InputScale, Layout, Policy, batched_linear, flat_obs, reset_where
 
 
 class RNNPolicy(Policy):
     def __init__(self, obs_shape, out_size: int, hidden: Annotated[int, Range(1, 4096)] = 4,
-                 input_scale: float = 1.0, skip: bool = False):
+                 input_scale: tuple[float, ...] = 1.0, skip: bool = False):
         """
         :param hidden: recurrent tanh units
-        :param input_scale: observations are multiplied by this first (as for the LSTM)
+        :param input_scale: observations are multiplied by this first, one number or one per
+            input (as for the LSTM)
         :param skip: the readout also sees the (scaled) observation
         """
         if hidden < 1:
@@ -37,7 +38,8 @@ class RNNPolicy(Policy):
         self.obs_shape = tuple(obs_shape) if not isinstance(obs_shape, int) else (obs_shape,)
         self.obs_size = int(torch.tensor(self.obs_shape).prod()) if self.obs_shape else 1
         self.out_size = int(out_size)
-        self.hidden, self.input_scale, self.skip = int(hidden), float(input_scale), bool(skip)
+        self._in = InputScale(input_scale, self.obs_size)
+        self.hidden, self.input_scale, self.skip = int(hidden), self._in.value, bool(skip)
         lay = Layout()
         lay.add("W", self.obs_size + self.hidden, self.hidden)
         lay.add("b", self.hidden)
@@ -56,9 +58,7 @@ class RNNPolicy(Policy):
 
     def features(self, params: torch.Tensor, obs: torch.Tensor, state,
                  episode_start: Optional[torch.Tensor] = None):
-        x = flat_obs(obs, params.dtype)
-        if self.input_scale != 1.0:
-            x = x * self.input_scale
+        x = self._in(flat_obs(obs, params.dtype))
         h = reset_where(state[0], episode_start)
         h = torch.tanh(batched_linear(torch.cat([x, h], -1), self.block(params, "W"), self.block(params, "b")))
         feats = torch.cat([h, x], -1) if self.skip else h
