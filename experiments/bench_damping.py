@@ -1,8 +1,9 @@
 """Damping-fitness trials of the double pole without velocities: the C episode kernel against
 the torch loop, side by side in one run.
 
-One generation of task c of experiments/reproduce_pole.py: P members of the default policy
-(``lstm:hidden=6,skip=true,forget_bias=0``) near a solver of the committed fresh-seed table
+One generation of task c of experiments/reproduce_pole.py: P members of the policy of that
+table (``lstm:hidden=6,skip=true,forget_bias=0``, the default then; the default now also
+scales each input, which costs nothing per step) near a solver of the committed fresh-seed table
 (``experiments/results/pole/c_lstm6_20/candidates.json``, each weight moved by N(0, 0.002²):
 most members balance for hundreds of steps), one trial each from the standard start,
 ``fitness=damping``. The two paths

@@ -56,7 +56,10 @@ def _without_velocities(settings: dict):
     the input->readout path and no forget-gate bias, found by a seed sweep of cells, input
     scale, forget bias and each searcher's step size (docs/POLE.md, "An LSTM for the double
     pole without velocities"): PGPE with 10 samples a generation solved the published protocol
-    on 10 of seeds 0-9, where the table's earlier default (4 cells, input_scale=10) solved 1."""
+    on 10 of seeds 0-9, where the table's earlier default (4 cells, input_scale=10) solved 1.
+    The cart position enters at half its scale and the pole angles at 1.5 times theirs
+    (docs/POLE.md, "Each input at its own scale"): with SNES, 40 of the fresh seeds 10-49
+    solved against 35."""
 
     def settings_for(options: dict) -> dict:
         dpnv = options.get("poles", 1) == 2 and not options.get("velocities", True)
@@ -139,13 +142,14 @@ TUNED: list[Tuned] = [
     Tuned("*", "cartpole", dict(policy="lstm:hidden=4,input_scale=10", popsize=20, episodes=1, generations=500,
                                 eval_every=5, stop_success=1.0)),
     Tuned("*", "cartpole", _double_pole),
-    Tuned("*", "cartpole", _without_velocities(dict(policy="lstm:hidden=6,skip=true,forget_bias=0"))),
+    Tuned("*", "cartpole", _without_velocities(dict(policy="lstm:hidden=6,skip=true,forget_bias=0,"
+                                                            "input_scale=0.5+1.5+1.5"))),
     Tuned("pgpe", "cartpole", _PGPE_MODERN),
     # 10 samples x 1000 generations: the protocol's cap of 10,000 evaluations
     Tuned("pgpe", "cartpole", _without_velocities(dict(popsize=10, sigma_init=0.25, generations=1000))),
     Tuned("cmaes", "cartpole", _without_velocities(dict(sigma0=0.25))),
     # SNES's own step-size rate for 250 weights is ~0.11: at 0.05, 10/10 of seeds 0-9, the most
-    # reliable setting for this task; with mirrored sampling 35 of the fresh seeds 10-49 against
+    # reliable setting for this task; with mirrored sampling (input scale 1) 35 of the fresh seeds 10-49 against
     # 28, median 4,000 evaluations against 6,170 (docs/POLE.md)
     Tuned("snes", "cartpole", _without_velocities(dict(stdev_init=0.25, stdev_lr=0.05, mirrored=True))),
     Tuned("rpg", "cartpole", dict(_RPG, generations=1000)),
@@ -228,5 +232,5 @@ MEASURED: list[Measured] = [
     Measured("rpg --env class-query:length=100", 10, "0-9", "docs/MEMORY.md"),
     # solved = a champion passed the published test (docs/POLE.md); fresh seeds, the settings
     # having been chosen on 0-9
-    Measured("snes --env cartpole:poles=2,velocities=false", 35, "10-49", "docs/POLE.md"),
+    Measured("snes --env cartpole:poles=2,velocities=false", 40, "10-49", "docs/POLE.md"),
 ]
