@@ -77,7 +77,7 @@ def _cell(z: torch.Tensor, c: torch.Tensor, H: int, fast_tanh: bool):
 class LSTMPolicy(Policy):
     def __init__(self, obs_shape, out_size: int, hidden: Annotated[int, Range(1, 4096)] = 16,
                  layers: Annotated[int, Range(1, 16)] = 1,
-                 peepholes: bool = False, forget_bias: float = 1.0, input_scale: tuple[float, ...] = 1.0,
+                 peepholes: bool = False, forget_bias: float = 1.0, input_scale: tuple[float, ...] = (1.0,),
                  fast_tanh: bool = False, skip: bool = False, input_bias: float = 0.0,
                  chrono: Annotated[int, Range(0, 10 ** 9)] = 0):
         """

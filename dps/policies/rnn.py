@@ -26,7 +26,7 @@ from .base import InputScale, Layout, Policy, batched_linear, flat_obs, reset_wh
 
 class RNNPolicy(Policy):
     def __init__(self, obs_shape, out_size: int, hidden: Annotated[int, Range(1, 4096)] = 4,
-                 input_scale: tuple[float, ...] = 1.0, skip: bool = False):
+                 input_scale: tuple[float, ...] = (1.0,), skip: bool = False):
         """
         :param hidden: recurrent tanh units
         :param input_scale: observations are multiplied by this first, one number or one per
