@@ -112,7 +112,7 @@ METHODS = {
              "b": dict(variant="modern", popsize=20, lr_mu=0.1, sigma_init=1.0, init_scale=1.0),
              "c": dict(variant="modern", popsize=10, lr_mu=0.1, sigma_init=0.25, init_scale=1.0)},
     "snes": {"a": dict(stdev_init=1.0), "b": dict(stdev_init=1.0),
-             "c": dict(stdev_init=0.25, stdev_lr=0.05, mirrored=True)},
+             "c": dict(stdev_init=0.25, stdev_lr=0.05, mirrored=True, popsize=14)},
     "pdes": {"a": dict(popsize=8, sigma=0.5, lr=0.1, shaping="centered"),
              "b": dict(popsize=12, sigma=0.5, lr=0.1, shaping="centered"),
              "c": dict(popsize=20, sigma=0.2, lr=0.05, shaping="centered")},
