@@ -68,8 +68,8 @@ AFFINE(1)
 /* One step of E slots of one member (E = 4 or 1), its weights at w. offs: per layer l:
  * offs[3l] = W (rows n_l + H, cols 4H), offs[3l+1] = b (4H), offs[3l+2] = peepholes (3H) or -1;
  * then offs[3L] = W_out (F x n_out), offs[3L+1] = b_out. x: E rows of n_in inputs (before
- * input scaling); in_scale: the n_in inputs' factors; hp/cp/hn/cn: per layer, E rows of H; out: E rows of n_out; work: at least
- * WORK(H, n_in) elements. */
+ * input scaling); in_scale: the n_in inputs' factors; hp/cp/hn/cn: per layer, E rows of H;
+ * out: E rows of n_out; work: at least WORK(H, n_in) elements. */
 #ifndef WORK
 #define WORK(H, n_in) (4 * (4 * (H) + (n_in)))
 #endif

@@ -133,17 +133,21 @@ class InputScale:
         self.value = scale[0] if len(scale) == 1 else tuple(scale)
         self.vector = torch.tensor(scale * (n_obs if len(scale) == 1 else 1), dtype=torch.float64)
         self.uniform = scale[0] if len(set(scale)) == 1 else None
-        self._args = (self.value, n_obs)
+        self._placed: dict = {}  # the factors per (device, dtype), made once: __call__ runs every step
 
     def __reduce__(self):
         # rebuilt from the option: a pickled policy is the same bytes for the same options
-        return InputScale, self._args
+        return InputScale, (self.value, len(self.vector))
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """``x (..., n_obs)`` times the factors (``x`` itself where they are all 1)."""
         if self.uniform is not None:
             return x if self.uniform == 1.0 else x * self.uniform
-        return x * self.vector.to(x.device, x.dtype)
+        key = (x.device, x.dtype)
+        factors = self._placed.get(key)
+        if factors is None:
+            factors = self._placed[key] = self.vector.to(x.device, x.dtype)
+        return x * factors
 
 
 def flat_obs(obs: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
