@@ -143,11 +143,16 @@ class InputScale:
         """``x (..., n_obs)`` times the factors (``x`` itself where they are all 1)."""
         if self.uniform is not None:
             return x if self.uniform == 1.0 else x * self.uniform
-        key = (x.device, x.dtype)
-        factors = self._placed.get(key)
-        if factors is None:
-            factors = self._placed[key] = self.vector.to(x.device, x.dtype)
-        return x * factors
+        return x * self.factors(x.device, x.dtype)
+
+    def factors(self, device, dtype: torch.dtype) -> torch.Tensor:
+        """:attr:`vector` on ``device`` in ``dtype``, made once per pair (the C kernels take
+        them in the parameters' dtype)."""
+        key = (torch.device(device), dtype)
+        out = self._placed.get(key)
+        if out is None:
+            out = self._placed[key] = self.vector.to(device, dtype)
+        return out
 
 
 def flat_obs(obs: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:

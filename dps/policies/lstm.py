@@ -235,7 +235,7 @@ class LSTMPolicy(Policy):
             spec = self.__dict__["_native_spec"] = dict(
                 offsets=torch.tensor(offs, dtype=torch.int64), hidden=self.hidden, layers=self.layers,
                 skip=self.skip, n_out=self.out_size,
-                input_scale={t: self._in.vector.to(t) for t in (torch.float32, torch.float64)})
+                input_scale={t: self._in.factors("cpu", t) for t in (torch.float32, torch.float64)})
         return spec
 
     def _native_step(self, params, obs, state, episode_start):
