@@ -2,8 +2,9 @@
 the torch loop, side by side in one run.
 
 One generation of task c of experiments/reproduce_pole.py: P members of the policy of that
-table (``lstm:hidden=6,skip=true,forget_bias=0``, the default then; the default now also
-scales each input, which costs nothing per step) near a solver of the committed fresh-seed table
+table (``lstm:hidden=6,skip=true,forget_bias=0``, the default then; the default now
+scales each input and has no input→readout path, which changes the cost per step by a few
+multiply-adds in 250) near a solver of the committed fresh-seed table
 (``experiments/results/pole/c_lstm6_20/candidates.json``, each weight moved by N(0, 0.002²):
 most members balance for hundreds of steps), one trial each from the standard start,
 ``fitness=damping``. The two paths

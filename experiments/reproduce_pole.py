@@ -11,7 +11,7 @@ member per generation):
 * ``a`` — single pole with velocities (Markov), fitness = steps balanced; policy ``linear``.
 * ``b`` — double pole with velocities (Markov), fitness = steps balanced; policy ``linear``.
 * ``c`` — double pole without velocities, damping fitness on 1000-step trials; policy
-  ``lstm:hidden=6,skip=true,forget_bias=0,input_scale=0.5+1.5+1.5`` by default, the runner's
+  ``lstm:hidden=6,forget_bias=0,input_scale=0.5+1.5+1.5`` by default, the runner's
   default for this env
   (``--policy c=SPEC`` to change it).
 
@@ -91,7 +91,7 @@ POLE_TASKS = {
               policy="linear", cap=5_000),
     "c": dict(title="2 poles, no velocities, damping fitness",
               env=dict(poles=2, velocities=False, fitness="damping"),
-              policy="lstm:hidden=6,skip=true,forget_bias=0,input_scale=0.5+1.5+1.5", cap=10_000),
+              policy="lstm:hidden=6,forget_bias=0,input_scale=0.5+1.5+1.5", cap=10_000),
 }
 #: Gomez et al. 2008, mean evaluations to solve
 PUBLISHED_COLS = ["CoSyNE", "CMA-ES", "NEAT", "ESP", "SANE", "CNE"]

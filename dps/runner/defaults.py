@@ -142,8 +142,9 @@ TUNED: list[Tuned] = [
     Tuned("*", "cartpole", dict(policy="lstm:hidden=4,input_scale=10", popsize=20, episodes=1, generations=500,
                                 eval_every=5, stop_success=1.0)),
     Tuned("*", "cartpole", _double_pole),
-    Tuned("*", "cartpole", _without_velocities(dict(policy="lstm:hidden=6,skip=true,forget_bias=0,"
-                                                            "input_scale=0.5+1.5+1.5"))),
+    # no input->readout skip path: with the scaled inputs it solved 60/60 fresh seeds against
+    # 58/60, median 2,506 evaluations against 3,213 (SNES; PGPE and CMA-ES gain too; docs/POLE.md)
+    Tuned("*", "cartpole", _without_velocities(dict(policy="lstm:hidden=6,forget_bias=0,input_scale=0.5+1.5+1.5"))),
     Tuned("pgpe", "cartpole", _PGPE_MODERN),
     # 10 samples x 1000 generations: the protocol's cap of 10,000 evaluations
     Tuned("pgpe", "cartpole", _without_velocities(dict(popsize=10, sigma_init=0.25, generations=1000))),
@@ -236,5 +237,5 @@ MEASURED: list[Measured] = [
     Measured("rpg --env class-query:length=100", 10, "0-9", "docs/MEMORY.md"),
     # solved = a champion passed the published test (docs/POLE.md); fresh seeds, the settings
     # having been chosen on 0-9
-    Measured("snes --env cartpole:poles=2,velocities=false", 39, "10-49", "docs/POLE.md"),
+    Measured("snes --env cartpole:poles=2,velocities=false", 40, "10-49", "docs/POLE.md"),
 ]
