@@ -10,10 +10,11 @@ member per generation):
 
 * ``a`` — single pole with velocities (Markov), fitness = steps balanced; policy ``linear``.
 * ``b`` — double pole with velocities (Markov), fitness = steps balanced; policy ``linear``.
-* ``c`` — double pole without velocities, damping fitness on 1000-step trials; policy
-  ``lstm:hidden=6,forget_bias=0,input_scale=0.5+1.5+1.5`` by default, the runner's
-  default for this env
-  (``--policy c=SPEC`` to change it).
+* ``c`` — double pole without velocities, damping fitness on 1000-step trials; the policy
+  and the options of PGPE, CMA-ES and SNES are the runner's defaults for this env
+  (``dps/runner/defaults.py``; the policy ``lstm:hidden=6,forget_bias=0,input_scale=0.5+1.5+1.5``),
+  so this script and ``python -m dps.run ALGO --env cartpole:poles=2,velocities=false`` run
+  the same searches (``--policy c=SPEC`` and ``--set`` to change them).
 
 Evaluations = trials (popsize per generation, whole generations counted, up to and including
 the generation in which the solver appeared). The grid tests and 100,000-step checks of task c
@@ -79,9 +80,19 @@ from dps.evaluation.cartpole import GENERALIZATION_MIN, balance_steps, grid_scor
 from dps.native import cpu_model  # noqa: E402
 from dps.policies import make_policy  # noqa: E402
 from dps.rollout import rollout  # noqa: E402
+from dps.runner import RunConfig, resolve  # noqa: E402
 from dps.seeding import INIT, TRAIN, derive_seed  # noqa: E402
 
 OUT_DEFAULT = Path(__file__).resolve().parents[1] / "runs" / "pole"
+DPNV = "cartpole:poles=2,velocities=false"
+
+
+def runner_defaults(algo: str) -> dict:
+    """The runner's options for ``algo`` on task c's env, its population size included: one
+    defaults table for the script and the command line."""
+    r = resolve(RunConfig(algo=algo, env=DPNV))
+    return dict(r.algo_options, popsize=r.popsize)
+
 OUT = OUT_DEFAULT
 
 POLE_TASKS = {
@@ -91,7 +102,7 @@ POLE_TASKS = {
               policy="linear", cap=5_000),
     "c": dict(title="2 poles, no velocities, damping fitness",
               env=dict(poles=2, velocities=False, fitness="damping"),
-              policy="lstm:hidden=6,forget_bias=0,input_scale=0.5+1.5+1.5", cap=10_000),
+              policy=resolve(RunConfig(algo="snes", env=DPNV)).policy, cap=10_000),
 }
 #: Gomez et al. 2008, mean evaluations to solve
 PUBLISHED_COLS = ["CoSyNE", "CMA-ES", "NEAT", "ESP", "SANE", "CNE"]
@@ -103,16 +114,14 @@ PUBLISHED = {
 GENERALISATION_PUBLISHED = "NEAT 286, ESP 289, CMA-ES 250 (of 625)"
 
 #: per-method options (algorithm Config fields; ``init_scale`` = scale of the fan-in random
-#: initial centre, as the runner uses), per task where they differ
-#: (c: chosen on seeds 0-9 with the LSTM policy, docs/POLE.md "An LSTM for the double pole
-#: without velocities"; the runner's defaults for this env are the same)
+#: initial centre, as the runner uses), per task where they differ (c: the runner's, chosen
+#: by the sweeps of docs/POLE.md; past-descent ES has no runner default for this env)
 METHODS = {
-    "cmaes": {"a": dict(sigma0=1.0, popsize=20), "b": dict(sigma0=1.0, popsize=20), "c": dict(sigma0=0.25, popsize=20)},
+    "cmaes": {"a": dict(sigma0=1.0, popsize=20), "b": dict(sigma0=1.0, popsize=20), "c": runner_defaults("cmaes")},
     "pgpe": {"a": dict(variant="modern", popsize=20, lr_mu=0.1, sigma_init=1.0, init_scale=1.0),
              "b": dict(variant="modern", popsize=20, lr_mu=0.1, sigma_init=1.0, init_scale=1.0),
-             "c": dict(variant="modern", popsize=10, lr_mu=0.1, sigma_init=0.25, init_scale=1.0)},
-    "snes": {"a": dict(stdev_init=1.0), "b": dict(stdev_init=1.0),
-             "c": dict(stdev_init=0.25, stdev_lr=0.05, mirrored=True, popsize=14)},
+             "c": runner_defaults("pgpe")},
+    "snes": {"a": dict(stdev_init=1.0), "b": dict(stdev_init=1.0), "c": runner_defaults("snes")},
     "pdes": {"a": dict(popsize=8, sigma=0.5, lr=0.1, shaping="centered"),
              "b": dict(popsize=12, sigma=0.5, lr=0.1, shaping="centered"),
              "c": dict(popsize=20, sigma=0.2, lr=0.05, shaping="centered")},
