@@ -84,16 +84,18 @@ from dps.runner import RunConfig, resolve  # noqa: E402
 from dps.seeding import INIT, TRAIN, derive_seed  # noqa: E402
 
 OUT_DEFAULT = Path(__file__).resolve().parents[1] / "runs" / "pole"
+OUT = OUT_DEFAULT
 DPNV = "cartpole:poles=2,velocities=false"
+#: the runner's resolved settings on task c's env: one defaults table for the script and the
+#: command line (past-descent ES keeps its own options below)
+RUNNER_C = {algo: resolve(RunConfig(algo=algo, env=DPNV)) for algo in ("cmaes", "pgpe", "snes")}
 
 
 def runner_defaults(algo: str) -> dict:
-    """The runner's options for ``algo`` on task c's env, its population size included: one
-    defaults table for the script and the command line."""
-    r = resolve(RunConfig(algo=algo, env=DPNV))
+    """The runner's options for ``algo`` on task c's env, its population size included."""
+    r = RUNNER_C[algo]
     return dict(r.algo_options, popsize=r.popsize)
 
-OUT = OUT_DEFAULT
 
 POLE_TASKS = {
     "a": dict(title="1 pole, Markov", env=dict(poles=1, velocities=True, fitness="steps"),
@@ -102,7 +104,7 @@ POLE_TASKS = {
               policy="linear", cap=5_000),
     "c": dict(title="2 poles, no velocities, damping fitness",
               env=dict(poles=2, velocities=False, fitness="damping"),
-              policy=resolve(RunConfig(algo="snes", env=DPNV)).policy, cap=10_000),
+              policy=RUNNER_C["snes"].policy, cap=10_000),
 }
 #: Gomez et al. 2008, mean evaluations to solve
 PUBLISHED_COLS = ["CoSyNE", "CMA-ES", "NEAT", "ESP", "SANE", "CNE"]
